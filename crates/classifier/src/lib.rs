@@ -1,0 +1,1 @@
+//! lotl-classifier: see ARCHITECTURE.md.

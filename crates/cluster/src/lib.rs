@@ -1,0 +1,1 @@
+//! lotl-cluster: see ARCHITECTURE.md.

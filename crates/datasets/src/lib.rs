@@ -1,0 +1,1 @@
+//! lotl-datasets: see ARCHITECTURE.md.

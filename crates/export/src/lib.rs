@@ -1,0 +1,1 @@
+//! lotl-export: see ARCHITECTURE.md.

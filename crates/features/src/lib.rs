@@ -1,0 +1,1 @@
+//! lotl-features: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! lotl-scorer: see ARCHITECTURE.md.

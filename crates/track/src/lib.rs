@@ -1,0 +1,1 @@
+//! lotl-track: see ARCHITECTURE.md.
