@@ -309,17 +309,29 @@ mod tests {
         e.complete();
         assert_eq!(e.process_name.as_deref(), Some("cmd.exe"));
         assert_eq!(e.parent_name.as_deref(), Some("explorer.exe"));
-        assert_eq!(e.parent_executable.as_deref(), Some(r"C:\Windows\explorer.exe"));
+        assert_eq!(
+            e.parent_executable.as_deref(),
+            Some(r"C:\Windows\explorer.exe")
+        );
         assert_eq!(e.user_id.as_deref(), Some("S-1-5-18"));
         assert_eq!(e.process_args, vec![r"C:\a b\x.exe", "/c", "echo hi"]);
     }
 
     #[test]
     fn normalisations() {
-        assert_eq!(normalize_integrity_level("S-1-16-12288").as_deref(), Some("high"));
+        assert_eq!(
+            normalize_integrity_level("S-1-16-12288").as_deref(),
+            Some("high")
+        );
         assert_eq!(normalize_integrity_level("High").as_deref(), Some("high"));
-        assert_eq!(normalize_elevation_type("%%1938").as_deref(), Some("limited"));
-        assert_eq!(split_domain_user(r"NT AUTHORITY\SYSTEM").1.as_deref(), Some("SYSTEM"));
+        assert_eq!(
+            normalize_elevation_type("%%1938").as_deref(),
+            Some("limited")
+        );
+        assert_eq!(
+            split_domain_user(r"NT AUTHORITY\SYSTEM").1.as_deref(),
+            Some("SYSTEM")
+        );
         assert_eq!(split_domain_user("-"), (None, None));
     }
 }

@@ -1,0 +1,403 @@
+//! The one Parquet layout of canonical events.
+//!
+//! Columns, in order (ECS dotted names; types are Arrow/Polars):
+//!
+//! | column | type | [`ProcessEvent`] field |
+//! |---|---|---|
+//! | `@timestamp` | Datetime(ms, UTC) | `timestamp_ms` |
+//! | `event.id` | String | `event_id` |
+//! | `host.name` | String | `host_name` |
+//! | `host.id` | String? | `host_id` |
+//! | `event.source` | String? (`sysmon-1`, `security-4688`, `elastic-defend`, `winlogbeat`, `mde`, `synthetic`) | `source` |
+//! | `event.action` | String? | `event_action` |
+//! | `process.pid` | Int64? | `process_pid` |
+//! | `process.entity_id` | String? | `process_entity_id` |
+//! | `process.name` | String? | `process_name` |
+//! | `process.executable` | String? | `process_executable` |
+//! | `process.command_line` | String? | `process_command_line` |
+//! | `process.args` | List(String) | `process_args` |
+//! | `process.pe.original_file_name` | String? | `process_pe_original_file_name` |
+//! | `process.code_signature.exists` | Boolean? | `process_code_signature_exists` |
+//! | `process.code_signature.trusted` | Boolean? | `process_code_signature_trusted` |
+//! | `process.code_signature.subject_name` | String? | `process_code_signature_subject` |
+//! | `process.Ext.token.integrity_level_name` | String? | `integrity_level` |
+//! | `process.Ext.token.elevation_type` | String? | `elevation_type` |
+//! | `process.Ext.token.elevation` | Boolean? | `elevated` |
+//! | `process.parent.pid` | Int64? | `parent_pid` |
+//! | `process.parent.entity_id` | String? | `parent_entity_id` |
+//! | `process.parent.name` | String? | `parent_name` |
+//! | `process.parent.executable` | String? | `parent_executable` |
+//! | `process.parent.command_line` | String? | `parent_command_line` |
+//! | `user.name` | String? | `user_name` |
+//! | `user.domain` | String? | `user_domain` |
+//! | `user.id` | String? | `user_id` |
+//! | `lotl.source_file` | String? | `source_file` |
+//! | `lotl.label` | String? (`benign`, `malicious`, `unknown`) | `label` |
+//! | `lotl.scenario_id` | String? | `scenario_id` |
+//! | `lotl.technique` | String? | `technique` |
+//! | `lotl.family` | String? | `family` |
+//!
+//! Files carry the key-value metadata `lotl.schema = events/1`. Readers require every column
+//! above and ignore extra ones, so later stages (`lotl predict`) can append columns.
+
+use crate::error::{Error, Result};
+use crate::event::{EventSource, Label, ProcessEvent};
+use polars::prelude::*;
+use std::path::Path;
+
+/// Schema identifier written into each file's key-value metadata.
+pub const SCHEMA_VERSION: &str = "events/1";
+
+/// Column names in file order.
+pub const COLUMNS: [&str; 32] = [
+    "@timestamp",
+    "event.id",
+    "host.name",
+    "host.id",
+    "event.source",
+    "event.action",
+    "process.pid",
+    "process.entity_id",
+    "process.name",
+    "process.executable",
+    "process.command_line",
+    "process.args",
+    "process.pe.original_file_name",
+    "process.code_signature.exists",
+    "process.code_signature.trusted",
+    "process.code_signature.subject_name",
+    "process.Ext.token.integrity_level_name",
+    "process.Ext.token.elevation_type",
+    "process.Ext.token.elevation",
+    "process.parent.pid",
+    "process.parent.entity_id",
+    "process.parent.name",
+    "process.parent.executable",
+    "process.parent.command_line",
+    "user.name",
+    "user.domain",
+    "user.id",
+    "lotl.source_file",
+    "lotl.label",
+    "lotl.scenario_id",
+    "lotl.technique",
+    "lotl.family",
+];
+
+fn str_col<'a>(
+    name: &str,
+    events: &'a [ProcessEvent],
+    f: impl Fn(&'a ProcessEvent) -> Option<&'a str>,
+) -> Column {
+    let ca: StringChunked = events.iter().map(f).collect();
+    ca.with_name(name.into()).into_column()
+}
+
+fn i64_col(
+    name: &str,
+    events: &[ProcessEvent],
+    f: impl Fn(&ProcessEvent) -> Option<i64>,
+) -> Column {
+    let ca: Int64Chunked = events.iter().map(f).collect();
+    ca.with_name(name.into()).into_column()
+}
+
+fn bool_col(
+    name: &str,
+    events: &[ProcessEvent],
+    f: impl Fn(&ProcessEvent) -> Option<bool>,
+) -> Column {
+    let ca: BooleanChunked = events.iter().map(f).collect();
+    ca.with_name(name.into()).into_column()
+}
+
+/// Events as a polars frame with the documented columns.
+pub fn to_dataframe(events: &[ProcessEvent]) -> PolarsResult<DataFrame> {
+    let ts: Int64Chunked = events.iter().map(|e| Some(e.timestamp_ms)).collect();
+    let ts = ts
+        .with_name(COLUMNS[0].into())
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+        .into_column();
+    let mut args = ListStringChunkedBuilder::new(
+        "process.args".into(),
+        events.len(),
+        events.iter().map(|e| e.process_args.len()).sum(),
+    );
+    for e in events {
+        args.append_values_iter(e.process_args.iter().map(String::as_str));
+    }
+    let columns = vec![
+        ts,
+        str_col("event.id", events, |e| Some(e.event_id.as_str())),
+        str_col("host.name", events, |e| Some(e.host_name.as_str())),
+        str_col("host.id", events, |e| e.host_id.as_deref()),
+        str_col("event.source", events, |e| {
+            e.source.map(EventSource::as_str)
+        }),
+        str_col("event.action", events, |e| e.event_action.as_deref()),
+        i64_col("process.pid", events, |e| e.process_pid),
+        str_col("process.entity_id", events, |e| {
+            e.process_entity_id.as_deref()
+        }),
+        str_col("process.name", events, |e| e.process_name.as_deref()),
+        str_col("process.executable", events, |e| {
+            e.process_executable.as_deref()
+        }),
+        str_col("process.command_line", events, |e| {
+            e.process_command_line.as_deref()
+        }),
+        args.finish().into_column(),
+        str_col("process.pe.original_file_name", events, |e| {
+            e.process_pe_original_file_name.as_deref()
+        }),
+        bool_col("process.code_signature.exists", events, |e| {
+            e.process_code_signature_exists
+        }),
+        bool_col("process.code_signature.trusted", events, |e| {
+            e.process_code_signature_trusted
+        }),
+        str_col("process.code_signature.subject_name", events, |e| {
+            e.process_code_signature_subject.as_deref()
+        }),
+        str_col("process.Ext.token.integrity_level_name", events, |e| {
+            e.integrity_level.as_deref()
+        }),
+        str_col("process.Ext.token.elevation_type", events, |e| {
+            e.elevation_type.as_deref()
+        }),
+        bool_col("process.Ext.token.elevation", events, |e| e.elevated),
+        i64_col("process.parent.pid", events, |e| e.parent_pid),
+        str_col("process.parent.entity_id", events, |e| {
+            e.parent_entity_id.as_deref()
+        }),
+        str_col("process.parent.name", events, |e| e.parent_name.as_deref()),
+        str_col("process.parent.executable", events, |e| {
+            e.parent_executable.as_deref()
+        }),
+        str_col("process.parent.command_line", events, |e| {
+            e.parent_command_line.as_deref()
+        }),
+        str_col("user.name", events, |e| e.user_name.as_deref()),
+        str_col("user.domain", events, |e| e.user_domain.as_deref()),
+        str_col("user.id", events, |e| e.user_id.as_deref()),
+        str_col("lotl.source_file", events, |e| e.source_file.as_deref()),
+        str_col("lotl.label", events, |e| e.label.map(Label::as_str)),
+        str_col("lotl.scenario_id", events, |e| e.scenario_id.as_deref()),
+        str_col("lotl.technique", events, |e| e.technique.as_deref()),
+        str_col("lotl.family", events, |e| e.family.as_deref()),
+    ];
+    DataFrame::new(events.len(), columns)
+}
+
+/// Write `frame` to `path` atomically: a temp file in the same directory, then a rename, so
+/// a crash never leaves a half-written file and an existing file stays intact until then.
+pub fn write_frame_atomic(path: &Path, frame: &mut DataFrame) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".lotl-")
+        .suffix(".parquet.tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    let meta =
+        KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(meta))
+        .finish(frame)
+        .map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Write events to `path` (atomically; see [`write_frame_atomic`]).
+pub fn write_parquet(path: &Path, events: &[ProcessEvent]) -> Result<()> {
+    let mut df = to_dataframe(events).map_err(|source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    })?;
+    write_frame_atomic(path, &mut df)
+}
+
+/// Read a whole Parquet file as a frame.
+pub fn read_frame(path: &Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Read events written by [`write_parquet`] (extra columns are ignored).
+pub fn read_parquet(path: &Path) -> Result<Vec<ProcessEvent>> {
+    from_dataframe(&read_frame(path)?).map_err(|message| Error::Schema {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// Events from a frame holding the documented columns.
+pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, String> {
+    let col = |name: &str| {
+        df.column(name)
+            .map_err(|_| format!("missing column `{name}`"))
+    };
+    let strs = |name: &str| -> std::result::Result<Vec<Option<String>>, String> {
+        let c = col(name)?;
+        let ca = c
+            .str()
+            .map_err(|_| format!("column `{name}` is {}, expected String", c.dtype()))?;
+        Ok(ca.iter().map(|v| v.map(str::to_owned)).collect())
+    };
+    let ints = |name: &str| -> std::result::Result<Vec<Option<i64>>, String> {
+        let c = col(name)?;
+        let ca = c
+            .i64()
+            .map_err(|_| format!("column `{name}` is {}, expected Int64", c.dtype()))?;
+        Ok(ca.iter().collect())
+    };
+    let bools = |name: &str| -> std::result::Result<Vec<Option<bool>>, String> {
+        let c = col(name)?;
+        let ca = c
+            .bool()
+            .map_err(|_| format!("column `{name}` is {}, expected Boolean", c.dtype()))?;
+        Ok(ca.iter().collect())
+    };
+    let ts_col = col("@timestamp")?;
+    let ts: Vec<Option<i64>> = match ts_col.dtype() {
+        DataType::Datetime(unit, _) => {
+            let factor_div = match unit {
+                TimeUnit::Milliseconds => 1,
+                TimeUnit::Microseconds => 1_000,
+                TimeUnit::Nanoseconds => 1_000_000,
+            };
+            let phys = ts_col.to_physical_repr();
+            let ca = phys.i64().map_err(|e| e.to_string())?;
+            ca.iter()
+                .map(|v| v.map(|x| x.div_euclid(factor_div)))
+                .collect()
+        }
+        DataType::Int64 => ts_col.i64().map_err(|e| e.to_string())?.iter().collect(),
+        other => return Err(format!("column `@timestamp` is {other}, expected Datetime")),
+    };
+    let args_col = col("process.args")?;
+    let args_ca = args_col.list().map_err(|_| {
+        format!(
+            "column `process.args` is {}, expected List(String)",
+            args_col.dtype()
+        )
+    })?;
+    let mut args: Vec<Vec<String>> = Vec::with_capacity(df.height());
+    for s in args_ca.amortized_iter() {
+        let v = match s {
+            Some(s) => s
+                .as_ref()
+                .str()
+                .map_err(|_| "column `process.args` holds non-strings".to_owned())?
+                .iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect(),
+            None => Vec::new(),
+        };
+        args.push(v);
+    }
+    let event_id = strs("event.id")?;
+    let host_name = strs("host.name")?;
+    let host_id = strs("host.id")?;
+    let source = strs("event.source")?;
+    let action = strs("event.action")?;
+    let pid = ints("process.pid")?;
+    let entity = strs("process.entity_id")?;
+    let name = strs("process.name")?;
+    let exe = strs("process.executable")?;
+    let cl = strs("process.command_line")?;
+    let pe = strs("process.pe.original_file_name")?;
+    let sig_exists = bools("process.code_signature.exists")?;
+    let sig_trusted = bools("process.code_signature.trusted")?;
+    let sig_subject = strs("process.code_signature.subject_name")?;
+    let integrity = strs("process.Ext.token.integrity_level_name")?;
+    let elev_type = strs("process.Ext.token.elevation_type")?;
+    let elevated = bools("process.Ext.token.elevation")?;
+    let ppid = ints("process.parent.pid")?;
+    let pentity = strs("process.parent.entity_id")?;
+    let pname = strs("process.parent.name")?;
+    let pexe = strs("process.parent.executable")?;
+    let pcl = strs("process.parent.command_line")?;
+    let uname = strs("user.name")?;
+    let udomain = strs("user.domain")?;
+    let uid = strs("user.id")?;
+    let source_file = strs("lotl.source_file")?;
+    let label = strs("lotl.label")?;
+    let scenario = strs("lotl.scenario_id")?;
+    let technique = strs("lotl.technique")?;
+    let family = strs("lotl.family")?;
+
+    let mut out = Vec::with_capacity(df.height());
+    let mut args = args.into_iter();
+    for i in 0..df.height() {
+        let source = match source[i].as_deref() {
+            None => None,
+            Some(s) => Some(
+                EventSource::parse(s)
+                    .ok_or_else(|| format!("row {i}: unknown event.source `{s}`"))?,
+            ),
+        };
+        let label = match label[i].as_deref() {
+            None => None,
+            Some(s) => {
+                Some(Label::parse(s).ok_or_else(|| format!("row {i}: unknown lotl.label `{s}`"))?)
+            }
+        };
+        out.push(ProcessEvent {
+            timestamp_ms: ts[i].ok_or_else(|| format!("row {i}: null @timestamp"))?,
+            event_id: event_id[i].clone().unwrap_or_default(),
+            host_name: host_name[i].clone().unwrap_or_default(),
+            host_id: host_id[i].clone(),
+            source,
+            event_action: action[i].clone(),
+            process_pid: pid[i],
+            process_entity_id: entity[i].clone(),
+            process_name: name[i].clone(),
+            process_executable: exe[i].clone(),
+            process_command_line: cl[i].clone(),
+            process_args: args.next().unwrap_or_default(),
+            process_pe_original_file_name: pe[i].clone(),
+            process_code_signature_exists: sig_exists[i],
+            process_code_signature_trusted: sig_trusted[i],
+            process_code_signature_subject: sig_subject[i].clone(),
+            integrity_level: integrity[i].clone(),
+            elevation_type: elev_type[i].clone(),
+            elevated: elevated[i],
+            parent_pid: ppid[i],
+            parent_entity_id: pentity[i].clone(),
+            parent_name: pname[i].clone(),
+            parent_executable: pexe[i].clone(),
+            parent_command_line: pcl[i].clone(),
+            user_name: uname[i].clone(),
+            user_domain: udomain[i].clone(),
+            user_id: uid[i].clone(),
+            source_file: source_file[i].clone(),
+            label,
+            scenario_id: scenario[i].clone(),
+            technique: technique[i].clone(),
+            family: family[i].clone(),
+        });
+    }
+    Ok(out)
+}
