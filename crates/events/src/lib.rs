@@ -4,6 +4,8 @@
 pub mod error;
 pub mod event;
 pub mod parquet;
+pub mod read;
 
 pub use error::{Error, Result};
 pub use event::{EventSource, Label, ProcessEvent};
+pub use read::{read_paths, read_paths_with_progress, CsvMapping, ReadOptions, ReadOutcome, ReadStats};

@@ -1,0 +1,651 @@
+//! Reading process starts from files, directories and archives in any supported format.
+//!
+//! Formats are detected from content, not from the extension: EVTX by its `ElfFile` magic,
+//! gzip and zip by theirs (then the decompressed content is detected again), JSON lines by a
+//! leading `{` or `[` (each line is ECS when it has no top-level `EventID`, NXLog flat JSON
+//! otherwise), CSV by a header row that a column mapping recognises.
+//!
+//! Per-record problems never stop reading unless [`ReadOptions::strict`] is set: each is
+//! skipped, counted by [`SkipReason`], and written to the quarantine file when one is given.
+
+mod csv;
+mod ecs;
+mod evtx;
+mod nxlog;
+mod windows;
+
+pub use self::csv::CsvMapping;
+
+use crate::error::{Error, Result};
+use crate::event::ProcessEvent;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Command lines and other strings longer than this are cut here: Windows itself limits a
+/// command line to 32,767 characters, so anything longer is corrupt or hostile input.
+pub const MAX_FIELD_CHARS: usize = 32_768;
+
+/// What a file holds, as detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    EcsNdjson,
+    NxlogJson,
+    Evtx,
+    Csv,
+}
+
+impl InputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::EcsNdjson => "ecs-ndjson",
+            InputFormat::NxlogJson => "nxlog-json",
+            InputFormat::Evtx => "evtx",
+            InputFormat::Csv => "csv",
+        }
+    }
+}
+
+/// Why a record was not kept.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A valid event that is not a Windows process start (other event ids, network events...).
+    NotProcessStart,
+    /// An event from a host whose OS is not Windows.
+    NotWindows,
+    /// A line that is not valid JSON.
+    InvalidJson,
+    /// A CSV row that does not parse.
+    InvalidCsv,
+    /// An EVTX chunk or record that the parser could not read.
+    CorruptEvtx,
+    /// A process start without a field every record needs.
+    MissingField(&'static str),
+    /// A timestamp that does not parse.
+    InvalidTimestamp,
+    /// A file with no recognisable content.
+    UnknownFormat,
+}
+
+impl SkipReason {
+    /// Whether this is bad input (reported in strict mode) rather than an expected skip.
+    pub fn is_defect(&self) -> bool {
+        !matches!(self, SkipReason::NotProcessStart | SkipReason::NotWindows)
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            SkipReason::NotProcessStart => "not a process start".into(),
+            SkipReason::NotWindows => "not a Windows host".into(),
+            SkipReason::InvalidJson => "invalid JSON".into(),
+            SkipReason::InvalidCsv => "invalid CSV row".into(),
+            SkipReason::CorruptEvtx => "corrupt EVTX chunk or record".into(),
+            SkipReason::MissingField(f) => format!("missing {f}"),
+            SkipReason::InvalidTimestamp => "invalid timestamp".into(),
+            SkipReason::UnknownFormat => "unknown file format".into(),
+        }
+    }
+}
+
+/// Counts for one input format.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FormatStats {
+    pub files: u64,
+    /// Records seen (lines, EVTX records, CSV rows), good or bad.
+    pub records: u64,
+    /// Process starts kept.
+    pub kept: u64,
+    pub skipped: BTreeMap<String, u64>,
+    /// Kept records in which a field longer than [`MAX_FIELD_CHARS`] was cut.
+    pub truncated: u64,
+    /// Kept records whose invalid UTF-8 bytes were replaced by U+FFFD.
+    pub repaired_utf8: u64,
+}
+
+impl FormatStats {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Counts per input format, and of kept records per event source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReadStats {
+    pub by_format: BTreeMap<InputFormat, FormatStats>,
+    pub kept_by_source: BTreeMap<String, u64>,
+    /// Files whose format could not be recognised.
+    pub unknown_files: Vec<String>,
+}
+
+impl ReadStats {
+    pub fn kept(&self) -> u64 {
+        self.by_format.values().map(|s| s.kept).sum()
+    }
+}
+
+/// How to read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Fail on the first bad record (see [`SkipReason::is_defect`]).
+    pub strict: bool,
+    /// Write every defective record here as NDJSON: file, record number, reason, raw text.
+    pub quarantine: Option<PathBuf>,
+    /// Column mapping for CSV files; the MDE and canonical mappings are always tried.
+    pub csv_mapping: Option<CsvMapping>,
+}
+
+/// Events read and what happened on the way.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub events: Vec<ProcessEvent>,
+    pub stats: ReadStats,
+}
+
+/// The files `paths` name: files as given, directories walked recursively in sorted order
+/// (hidden files and our own Parquet outputs skipped).
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+        if meta.is_dir() {
+            let walker = walkdir::WalkDir::new(p).sort_by_file_name().into_iter();
+            for entry in walker.filter_entry(|e| {
+                e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+            }) {
+                let entry = entry.map_err(|e| {
+                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| p.clone());
+                    Error::io(path, e.into())
+                })?;
+                if entry.file_type().is_file() && is_candidate(entry.path()) {
+                    files.push(entry.into_path());
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Licence texts, READMEs and Parquet files sit beside data in real folders; they are not
+/// event sources, and trying them would only add "unknown format" noise.
+fn is_candidate(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    !(name.starts_with("license")
+        || name.starts_with("readme")
+        || name.starts_with("copying")
+        || matches!(ext.as_str(), "md" | "parquet" | "txt" | "yml" | "yaml" | "toml" | "html"))
+}
+
+/// Read every process start under `paths`. `progress` is called with the number of input
+/// bytes finished after each file.
+pub fn read_paths(paths: &[PathBuf], opts: &ReadOptions) -> Result<ReadOutcome> {
+    read_paths_with_progress(paths, opts, &mut |_| {})
+}
+
+/// [`read_paths`] with a progress callback (bytes of input files done so far).
+pub fn read_paths_with_progress(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ReadOutcome> {
+    let files = expand_paths(paths)?;
+    let mut reader = Reader::new(opts)?;
+    let mut done = 0u64;
+    for f in &files {
+        reader.read_file(f)?;
+        done += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        progress(done);
+    }
+    reader.finish()
+}
+
+/// Total size in bytes of the files under `paths` (for progress bars).
+pub fn total_input_bytes(paths: &[PathBuf]) -> Result<u64> {
+    Ok(expand_paths(paths)?
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum())
+}
+
+/// Accumulates events and counts over many inputs.
+pub struct Reader<'o> {
+    opts: &'o ReadOptions,
+    quarantine: Option<(PathBuf, tempfile::NamedTempFile, std::io::BufWriter<File>)>,
+    out: ReadOutcome,
+}
+
+/// Where one record came from, for error messages and the quarantine file.
+pub(crate) struct RecordCtx<'a> {
+    pub file: &'a str,
+    pub record: u64,
+}
+
+/// What a format parser gives back for one record.
+pub(crate) enum Parsed {
+    Event(Box<ProcessEvent>),
+    Skip(SkipReason),
+}
+
+impl<'o> Reader<'o> {
+    pub fn new(opts: &'o ReadOptions) -> Result<Reader<'o>> {
+        let quarantine = match &opts.quarantine {
+            None => None,
+            Some(p) => {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".lotl-quarantine-")
+                    .tempfile_in(&dir)
+                    .map_err(|e| Error::io(&dir, e))?;
+                let w = tmp.as_file().try_clone().map_err(|e| Error::io(p, e))?;
+                Some((p.clone(), tmp, std::io::BufWriter::new(w)))
+            }
+        };
+        Ok(Reader {
+            opts,
+            quarantine,
+            out: ReadOutcome::default(),
+        })
+    }
+
+    /// Read one file (or archive).
+    pub fn read_file(&mut self, path: &Path) -> Result<()> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut buf = BufReader::with_capacity(1 << 20, file);
+        let head = buf.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        if head.starts_with(b"PK\x03\x04") {
+            return self.read_zip(path, &name);
+        }
+        if head.starts_with(&[0x1f, 0x8b]) {
+            let gz = flate2::read::MultiGzDecoder::new(buf);
+            let inner = BufReader::with_capacity(1 << 20, gz);
+            let inner_name = name.trim_end_matches(".gz").to_owned();
+            return self.read_stream(path, &name, &inner_name, Box::new(inner));
+        }
+        self.read_stream(path, &name, &name, Box::new(buf))
+    }
+
+    fn read_zip(&mut self, path: &Path, name: &str) -> Result<()> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::Format {
+            path: path.to_owned(),
+            message: format!("unreadable zip archive: {e}"),
+        })?;
+        for i in 0..zip.len() {
+            let member = zip.by_index(i).map_err(|e| Error::Format {
+                path: path.to_owned(),
+                message: format!("zip member {i}: {e}"),
+            })?;
+            if member.is_dir() {
+                continue;
+            }
+            let member_name = format!("{name}!{}", member.name());
+            if !is_candidate(Path::new(member.name())) {
+                continue;
+            }
+            // A zip member cannot be re-opened; read it into memory (EVTX needs random access
+            // anyway), then detect its format like any file.
+            let mut bytes = Vec::new();
+            let mut member = member;
+            member.read_to_end(&mut bytes).map_err(|e| Error::Format {
+                path: path.to_owned(),
+                message: format!("zip member {}: {e}", member_name),
+            })?;
+            let inner: Box<dyn BufRead> = if bytes.starts_with(&[0x1f, 0x8b]) {
+                Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(
+                    bytes,
+                ))))
+            } else {
+                Box::new(std::io::Cursor::new(bytes))
+            };
+            self.read_stream(path, name, &member_name, inner)?;
+        }
+        Ok(())
+    }
+
+    /// Detect the format of a (decompressed) stream and parse it.
+    fn read_stream(
+        &mut self,
+        path: &Path,
+        outer_name: &str,
+        name: &str,
+        mut stream: Box<dyn BufRead + '_>,
+    ) -> Result<()> {
+        let head = stream.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        if head.starts_with(b"ElfFile\0") {
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            self.stats(InputFormat::Evtx).files += 1;
+            return evtx::read(self, name, bytes);
+        }
+        let first = head
+            .iter()
+            .copied()
+            .find(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF);
+        match first {
+            Some(b'{') | Some(b'[') => self.read_json_lines(path, name, stream),
+            Some(_) => {
+                if csv::looks_like_csv(&head, self.opts.csv_mapping.as_ref()) {
+                    self.stats(InputFormat::Csv).files += 1;
+                    csv::read(self, path, name, stream)
+                } else {
+                    self.unknown(outer_name, name)
+                }
+            }
+            None => {
+                // An empty file holds no events; say so instead of silently passing it by.
+                self.unknown(outer_name, name)
+            }
+        }
+    }
+
+    fn unknown(&mut self, _outer: &str, name: &str) -> Result<()> {
+        self.out.stats.unknown_files.push(name.to_owned());
+        if self.opts.strict {
+            return Err(Error::Strict {
+                path: name.to_owned(),
+                record: 0,
+                reason: "empty file or unknown format (expected EVTX, JSON lines or CSV)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// JSON lines: each line is ECS or NXLog. A file that is one pretty-printed document or a
+    /// JSON array is read whole as a stream of documents.
+    fn read_json_lines(&mut self, path: &Path, name: &str, mut stream: Box<dyn BufRead + '_>) -> Result<()> {
+        let mut line = Vec::with_capacity(8192);
+        let mut record = 0u64;
+        let mut counted: [bool; 2] = [false, false];
+        loop {
+            line.clear();
+            let n = stream.read_until(b'\n', &mut line).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            record += 1;
+            let trimmed = trim_ascii(&line);
+            if trimmed.is_empty() {
+                record -= 1;
+                continue;
+            }
+            if record == 1 && (trimmed == b"{" || trimmed.starts_with(b"[")) {
+                // Not one document per line: read the rest as a JSON document stream.
+                let mut rest = line.clone();
+                stream.read_to_end(&mut rest).map_err(|e| Error::io(path, e))?;
+                return self.read_json_documents(name, &rest);
+            }
+            let (text, repaired) = match std::str::from_utf8(trimmed) {
+                Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+                Err(_) => (String::from_utf8_lossy(trimmed), true),
+            };
+            self.json_record(name, record, &text, repaired, &mut counted)?;
+        }
+        Ok(())
+    }
+
+    fn read_json_documents(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let text = String::from_utf8_lossy(bytes);
+        let mut counted = [false, false];
+        let trimmed = text.trim_start();
+        let mut record = 0u64;
+        if trimmed.starts_with('[') {
+            match serde_json::from_str::<Vec<serde_json::Value>>(trimmed) {
+                Ok(docs) => {
+                    for d in docs {
+                        record += 1;
+                        let s = d.to_string();
+                        self.json_record(name, record, &s, false, &mut counted)?;
+                    }
+                }
+                Err(e) => {
+                    self.stats(InputFormat::EcsNdjson).files += 1;
+                    self.record_seen(InputFormat::EcsNdjson);
+                    let ctx = RecordCtx { file: name, record: 1 };
+                    self.skip(InputFormat::EcsNdjson, &ctx, SkipReason::InvalidJson, &format!("{e}"))?;
+                }
+            }
+            return Ok(());
+        }
+        let stream = serde_json::Deserializer::from_str(trimmed).into_iter::<serde_json::Value>();
+        for doc in stream {
+            record += 1;
+            match doc {
+                Ok(d) => {
+                    let s = d.to_string();
+                    self.json_record(name, record, &s, false, &mut counted)?;
+                }
+                Err(e) => {
+                    if !counted[0] {
+                        self.stats(InputFormat::EcsNdjson).files += 1;
+                    }
+                    self.record_seen(InputFormat::EcsNdjson);
+                    let ctx = RecordCtx { file: name, record };
+                    self.skip(InputFormat::EcsNdjson, &ctx, SkipReason::InvalidJson, &format!("{e}"))?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn json_record(
+        &mut self,
+        name: &str,
+        record: u64,
+        text: &str,
+        repaired: bool,
+        counted: &mut [bool; 2],
+    ) -> Result<()> {
+        let format = if nxlog::is_nxlog(text) {
+            InputFormat::NxlogJson
+        } else {
+            InputFormat::EcsNdjson
+        };
+        let slot = usize::from(format == InputFormat::NxlogJson);
+        if !counted[slot] {
+            counted[slot] = true;
+            self.stats(format).files += 1;
+        }
+        let ctx = RecordCtx { file: name, record };
+        let parsed = match format {
+            InputFormat::NxlogJson => nxlog::parse_line(text, &ctx),
+            _ => ecs::parse_line(text, &ctx),
+        };
+        self.accept(format, &ctx, parsed, text, repaired)
+    }
+
+    fn opts_csv_mapping(&self) -> Option<CsvMapping> {
+        self.opts.csv_mapping.clone()
+    }
+
+    pub(crate) fn stats(&mut self, format: InputFormat) -> &mut FormatStats {
+        self.out.stats.by_format.entry(format).or_default()
+    }
+
+    pub(crate) fn record_seen(&mut self, format: InputFormat) {
+        self.stats(format).records += 1;
+    }
+
+    /// Count a record and keep or skip it.
+    pub(crate) fn accept(
+        &mut self,
+        format: InputFormat,
+        ctx: &RecordCtx<'_>,
+        parsed: Parsed,
+        raw: &str,
+        repaired: bool,
+    ) -> Result<()> {
+        self.record_seen(format);
+        match parsed {
+            Parsed::Event(mut ev) => {
+                if repaired {
+                    if self.opts.strict {
+                        return Err(Error::Strict {
+                            path: ctx.file.to_owned(),
+                            record: ctx.record,
+                            reason: "invalid UTF-8".into(),
+                        });
+                    }
+                    self.stats(format).repaired_utf8 += 1;
+                }
+                if truncate_long_fields(&mut ev) {
+                    self.stats(format).truncated += 1;
+                }
+                ev.source_file = Some(ctx.file.to_owned());
+                if ev.event_id.is_empty() {
+                    // No id in the source: the file and record number identify it uniquely.
+                    let base = ctx.file.rsplit(['/', '\\']).next().unwrap_or(ctx.file);
+                    ev.event_id = format!("{base}#{}", ctx.record);
+                }
+                ev.complete();
+                let source = ev.source.map(|s| s.as_str()).unwrap_or("unknown");
+                *self.out.stats.kept_by_source.entry(source.to_owned()).or_default() += 1;
+                self.stats(format).kept += 1;
+                self.out.events.push(*ev);
+                Ok(())
+            }
+            Parsed::Skip(reason) => self.skip(format, ctx, reason, raw),
+        }
+    }
+
+    pub(crate) fn skip(
+        &mut self,
+        format: InputFormat,
+        ctx: &RecordCtx<'_>,
+        reason: SkipReason,
+        raw: &str,
+    ) -> Result<()> {
+        if reason.is_defect() {
+            if self.opts.strict {
+                return Err(Error::Strict {
+                    path: ctx.file.to_owned(),
+                    record: ctx.record,
+                    reason: reason.describe(),
+                });
+            }
+            if let Some((_, _, w)) = &mut self.quarantine {
+                let mut cut = raw;
+                if cut.len() > 1 << 16 {
+                    let mut end = 1 << 16;
+                    while !cut.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    cut = &cut[..end];
+                }
+                let line = serde_json::json!({
+                    "file": ctx.file,
+                    "record": ctx.record,
+                    "format": format.as_str(),
+                    "reason": reason.describe(),
+                    "raw": cut,
+                });
+                let qpath = self.opts.quarantine.clone().unwrap_or_default();
+                writeln!(w, "{line}").map_err(|e| Error::io(qpath, e))?;
+            }
+        }
+        *self.stats(format).skipped.entry(reason.describe()).or_default() += 1;
+        Ok(())
+    }
+
+    /// Finish: move the quarantine file into place, return events and counts.
+    pub fn finish(mut self) -> Result<ReadOutcome> {
+        if let Some((path, tmp, mut w)) = self.quarantine.take() {
+            w.flush().map_err(|e| Error::io(&path, e))?;
+            drop(w);
+            tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        }
+        Ok(std::mem::take(&mut self.out))
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+fn truncate(s: &mut Option<String>) -> bool {
+    match s {
+        Some(v) if v.len() > MAX_FIELD_CHARS => {
+            let mut end = MAX_FIELD_CHARS;
+            while !v.is_char_boundary(end) {
+                end -= 1;
+            }
+            v.truncate(end);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn truncate_long_fields(ev: &mut ProcessEvent) -> bool {
+    let mut cut = false;
+    for f in [
+        &mut ev.process_command_line,
+        &mut ev.parent_command_line,
+        &mut ev.process_executable,
+        &mut ev.parent_executable,
+        &mut ev.process_name,
+        &mut ev.parent_name,
+    ] {
+        cut |= truncate(f);
+    }
+    let total: usize = ev.process_args.iter().map(String::len).sum();
+    if total > MAX_FIELD_CHARS {
+        ev.process_args.clear();
+        cut = true;
+    }
+    cut
+}
+
+/// Parse a timestamp in the shapes the sources use: RFC 3339 (`2020-09-21T07:15:45.860Z`),
+/// `YYYY-MM-DD HH:MM:SS[.fff]` (UTC, as Sysmon's UtcTime and NXLog write it), MDE's
+/// `2024-01-02T03:04:05.1234567Z`, or epoch milliseconds.
+pub(crate) fn parse_timestamp_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.fZ", "%m/%d/%Y %I:%M:%S%.f %p", "%m/%d/%Y %H:%M:%S%.f"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(dt.and_utc().timestamp_millis());
+        }
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) && s.len() >= 10 {
+        return s.parse::<i64>().ok();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp_ms("2020-09-21T07:15:45.860Z"), Some(1_600_672_545_860));
+        assert_eq!(parse_timestamp_ms("2020-09-21 07:15:45.860"), Some(1_600_672_545_860));
+        assert_eq!(parse_timestamp_ms("2020-09-21T07:15:45.8600000Z"), Some(1_600_672_545_860));
+        assert_eq!(parse_timestamp_ms("yesterday"), None);
+    }
+}

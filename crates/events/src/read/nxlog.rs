@@ -1,0 +1,82 @@
+//! NXLog / OTRF flat JSON lines: Windows event fields at the top level (`EventID`, `Image`,
+//! `NewProcessName`, ...), plus `@timestamp` or `EventTime`, `Hostname` or `host`.
+
+use super::windows::from_event_data;
+use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
+use serde_json::{Map, Value};
+
+/// NXLog lines carry `EventID` at the top level; ECS documents never do.
+pub(crate) fn is_nxlog(line: &str) -> bool {
+    memchr::memmem::find(line.as_bytes(), b"\"EventID\"").is_some()
+        && !line.starts_with("{\"@timestamp\":{")
+}
+
+pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
+    let v: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(_) => return Parsed::Skip(SkipReason::InvalidJson),
+    };
+    let Some(obj) = v.as_object() else {
+        return Parsed::Skip(SkipReason::InvalidJson);
+    };
+    if obj.get("EventID").is_none() {
+        return Parsed::Skip(SkipReason::NotProcessStart);
+    }
+    from_object(obj)
+}
+
+fn str_of(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+fn from_object(obj: &Map<String, Value>) -> Parsed {
+    let event_id = match obj.get("EventID") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as u32,
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    };
+    let channel = obj.get("Channel").and_then(str_of).unwrap_or("");
+    let is_sysmon = channel.contains("Sysmon") || obj.get("SourceName").and_then(str_of).is_some_and(|s| s.contains("Sysmon"));
+    let is_security = channel.eq_ignore_ascii_case("Security")
+        || obj.get("SourceName").and_then(str_of).is_some_and(|s| s.contains("Security-Auditing"));
+    let id = match (event_id, is_sysmon, is_security) {
+        (1, true, _) => 1,
+        (4688, _, true) => 4688,
+        // Channel missing: trust the id when its fields are there.
+        (1, false, false) if obj.contains_key("Image") => 1,
+        (4688, false, false) if obj.contains_key("NewProcessName") => 4688,
+        _ => return Parsed::Skip(SkipReason::NotProcessStart),
+    };
+    let get = |k: &str| obj.get(k).and_then(str_of);
+    // EventTime is the collector's local time: the last resort, after the UTC fields.
+    let event_time = ["@timestamp", "TimeCreated", "UtcTime", "EventTime"]
+        .iter()
+        .find_map(|k| obj.get(*k).and_then(str_of).and_then(parse_timestamp_ms));
+    // Numeric event-data fields (ProcessId in some exports) are numbers, not strings.
+    let owned: std::collections::HashMap<&str, String> = ["ProcessId", "ParentProcessId", "NewProcessId"]
+        .into_iter()
+        .filter_map(|k| match obj.get(k) {
+            Some(Value::Number(n)) => Some((k, n.to_string())),
+            _ => None,
+        })
+        .collect();
+    let lookup = |k: &str| -> Option<&str> { owned.get(k).map(String::as_str).or_else(|| get(k)) };
+    let parsed = from_event_data(id, &lookup, event_time);
+    let Parsed::Event(mut ev) = parsed else {
+        return parsed;
+    };
+    ev.host_name = get("Hostname")
+        .or_else(|| get("host"))
+        .or_else(|| get("Computer"))
+        .unwrap_or("")
+        .to_owned();
+    if ev.host_name.is_empty() {
+        return Parsed::Skip(SkipReason::MissingField("Hostname"));
+    }
+    ev.event_id = match obj.get("RecordNumber") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    Parsed::Event(ev)
+}
