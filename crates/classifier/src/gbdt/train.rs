@@ -1,0 +1,664 @@
+//! The boosting loop: histogram-based, leaf-wise (best-first) growth.
+//!
+//! Hot paths, in order of cost: building a leaf's gradient histogram (one pass over its
+//! rows, all features of a row at once from the row-major `u8` bins), partitioning a
+//! leaf's row indices, and scanning histograms for the best split. Only the smaller child
+//! of a split gets a histogram built; the larger one is `parent - smaller`, computed in the
+//! parent's buffer. Buffers are allocated once per training run.
+
+use rayon::prelude::*;
+
+use crate::binning::{BinMapper, BinnedMatrix};
+use crate::gbdt::tree::{Node, Tree};
+use crate::params::GbdtParams;
+use crate::rng::SplitMix64;
+
+/// Gradient and hessian sums of one histogram bin.
+type Bin = [f64; 2];
+
+/// Below this many rows a histogram is built on one thread: spawning costs more.
+const PAR_MIN_ROWS: usize = 16_384;
+
+/// Training data in binned form plus what the loop needs per row.
+pub(crate) struct TrainData<'a> {
+    pub(crate) bins: &'a BinnedMatrix,
+    pub(crate) labels: &'a [u8],
+    /// Effective weights (row weight × class weight).
+    pub(crate) weights: Vec<f32>,
+}
+
+/// Validation data for early stopping.
+pub(crate) struct ValidData<'a> {
+    pub(crate) bins: &'a BinnedMatrix,
+    pub(crate) labels: &'a [u8],
+    pub(crate) weights: Option<&'a [f32]>,
+}
+
+pub(crate) struct Boosted {
+    pub(crate) trees: Vec<Tree>,
+    pub(crate) base_score: f32,
+    /// Validation log-loss after each round (empty without validation data).
+    pub(crate) valid_loss: Vec<f64>,
+    /// Number of trees kept (best round + 1 with early stopping).
+    pub(crate) best_n_trees: usize,
+}
+
+/// A candidate split of one leaf.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    feature: usize,
+    /// Value bins `1..=bin` go left.
+    bin: usize,
+    default_left: bool,
+    gain: f64,
+    left: Bin,
+    right: Bin,
+}
+
+/// A leaf of the tree being grown.
+#[derive(Debug, Clone)]
+struct LeafState {
+    start: usize,
+    len: usize,
+    sums: Bin,
+    depth: u32,
+    node: usize,
+    hist: Option<usize>,
+    best: Option<Cand>,
+}
+
+/// Histogram layout: each feature's bins at `offsets[f]..offsets[f] + n_bins[f]`.
+struct Layout {
+    offsets: Vec<u32>,
+    n_bins: Vec<usize>,
+    total: usize,
+}
+
+/// The split test of a node in bin space, for updating scores of rows not partitioned
+/// (out-of-bag and validation rows).
+#[derive(Debug, Clone, Copy)]
+enum BinNode {
+    Split {
+        feature: usize,
+        bin: u8,
+        default_left: bool,
+        left: usize,
+        right: usize,
+    },
+    Leaf(f32),
+}
+
+fn bin_tree_predict(nodes: &[BinNode], row: &[u8]) -> f32 {
+    let mut i = 0;
+    loop {
+        match nodes[i] {
+            BinNode::Leaf(v) => return v,
+            BinNode::Split {
+                feature,
+                bin,
+                default_left,
+                left,
+                right,
+            } => {
+                let b = row[feature];
+                let go_left = if b == 0 { default_left } else { b <= bin };
+                i = if go_left { left } else { right };
+            }
+        }
+    }
+}
+
+pub(crate) fn boost(
+    p: &GbdtParams,
+    mappers: &[BinMapper],
+    train: &TrainData<'_>,
+    valid: Option<&ValidData<'_>>,
+) -> Boosted {
+    let n = train.bins.n_rows;
+    let n_cols = train.bins.n_cols;
+    let mut offsets = Vec::with_capacity(n_cols);
+    let mut n_bins = Vec::with_capacity(n_cols);
+    let mut total = 0usize;
+    for m in mappers {
+        offsets.push(total as u32);
+        n_bins.push(m.n_bins());
+        total += m.n_bins();
+    }
+    let layout = Layout {
+        offsets,
+        n_bins,
+        total,
+    };
+    let usable: Vec<usize> = (0..n_cols).filter(|&f| layout.n_bins[f] > 2).collect();
+
+    // Base score: log-odds of the weighted positive rate.
+    let (mut wp, mut wt) = (0.0f64, 0.0f64);
+    for (r, &y) in train.labels.iter().enumerate() {
+        let w = f64::from(train.weights[r]);
+        wt += w;
+        if y == 1 {
+            wp += w;
+        }
+    }
+    let rate = (wp / wt).clamp(1e-12, 1.0 - 1e-12);
+    let base_score = (rate / (1.0 - rate)).ln() as f32;
+
+    let mut score = vec![f64::from(base_score); n];
+    let mut gh = vec![[0.0f32; 2]; n];
+    let mut valid_score = valid.map(|v| vec![f64::from(base_score); v.bins.n_rows]);
+    let mut rng = SplitMix64::new(p.seed);
+    let n_threads = rayon::current_num_threads().max(1);
+
+    let max_leaves = p.max_leaves as usize;
+    let mut grower = Grower {
+        p,
+        mappers,
+        data: train.bins,
+        layout: &layout,
+        pool: (0..max_leaves).map(|_| vec![[0.0; 2]; total]).collect(),
+        free: (0..max_leaves).rev().collect(),
+        thread_hists: (0..n_threads).map(|_| vec![[0.0; 2]; total]).collect(),
+        indices: Vec::with_capacity(n),
+        scratch: vec![0; n],
+    };
+
+    let mut trees = Vec::new();
+    let mut valid_loss = Vec::new();
+    let mut best = (f64::INFINITY, 0usize);
+    let all_rows: Vec<u32> = (0..n as u32).collect();
+
+    for round in 0..p.n_trees as usize {
+        // Gradients of the log-loss at the current scores.
+        gh.par_chunks_mut(8192)
+            .zip(score.par_chunks(8192))
+            .enumerate()
+            .for_each(|(ci, (ghc, sc))| {
+                let base = ci * 8192;
+                for (k, (o, &s)) in ghc.iter_mut().zip(sc).enumerate() {
+                    let r = base + k;
+                    let prob = 1.0 / (1.0 + (-s).exp());
+                    let y = f64::from(train.labels[r]);
+                    let w = f64::from(train.weights[r]);
+                    *o = [
+                        ((prob - y) * w) as f32,
+                        ((prob * (1.0 - prob)).max(1e-16) * w) as f32,
+                    ];
+                }
+            });
+
+        // Bagging and column sampling.
+        let bagged = p.subsample < 1.0;
+        grower.indices.clear();
+        if bagged {
+            grower
+                .indices
+                .extend((0..n as u32).filter(|_| rng.next_f64() < p.subsample));
+            if grower.indices.is_empty() {
+                grower.indices.push(rng.below(n) as u32);
+            }
+        } else {
+            grower.indices.extend_from_slice(&all_rows);
+        }
+        let mut feature_mask = vec![false; n_cols];
+        if p.colsample_bytree < 1.0 && !usable.is_empty() {
+            let k = ((usable.len() as f64 * p.colsample_bytree).round() as usize).max(1);
+            for f in rng.choose_sorted(&usable, k) {
+                feature_mask[f] = true;
+            }
+        } else {
+            for &f in &usable {
+                feature_mask[f] = true;
+            }
+        }
+
+        let (tree, bin_nodes, leaves) = grower.grow(&gh, &feature_mask);
+
+        // Update training scores: in-bag rows from the partition, others by walking.
+        if bagged {
+            let bins = train.bins;
+            score.par_iter_mut().enumerate().for_each(|(r, s)| {
+                *s += f64::from(bin_tree_predict(&bin_nodes, bins.row(r)));
+            });
+        } else {
+            for (start, len, value) in &leaves {
+                for &r in &grower.indices[*start..start + len] {
+                    score[r as usize] += f64::from(*value);
+                }
+            }
+        }
+        trees.push(tree);
+
+        if let (Some(v), Some(vs)) = (valid, valid_score.as_mut()) {
+            vs.par_iter_mut().enumerate().for_each(|(r, s)| {
+                *s += f64::from(bin_tree_predict(&bin_nodes, v.bins.row(r)));
+            });
+            let loss = log_loss(v.labels, vs, v.weights);
+            valid_loss.push(loss);
+            if loss < best.0 {
+                best = (loss, round);
+            }
+            if let Some(rounds) = p.early_stopping_rounds {
+                if round - best.1 >= rounds as usize {
+                    break;
+                }
+            }
+        }
+    }
+    let best_n_trees = if valid.is_some() && p.early_stopping_rounds.is_some() {
+        best.1 + 1
+    } else {
+        trees.len()
+    };
+    trees.truncate(best_n_trees);
+    Boosted {
+        trees,
+        base_score,
+        valid_loss,
+        best_n_trees,
+    }
+}
+
+/// Weighted mean log-loss of raw scores.
+fn log_loss(labels: &[u8], raw: &[f64], weights: Option<&[f32]>) -> f64 {
+    let (mut sum, mut wsum) = (0.0f64, 0.0f64);
+    for (r, (&y, &s)) in labels.iter().zip(raw).enumerate() {
+        let w = weights.map_or(1.0, |w| f64::from(w[r]));
+        // log(1 + e^-s) for y=1, log(1 + e^s) for y=0, computed stably.
+        let z = if y == 1 { -s } else { s };
+        let l = if z > 0.0 {
+            z + (-z).exp().ln_1p()
+        } else {
+            z.exp().ln_1p()
+        };
+        sum += w * l;
+        wsum += w;
+    }
+    if wsum > 0.0 {
+        sum / wsum
+    } else {
+        0.0
+    }
+}
+
+struct Grower<'a> {
+    p: &'a GbdtParams,
+    mappers: &'a [BinMapper],
+    data: &'a BinnedMatrix,
+    layout: &'a Layout,
+    pool: Vec<Vec<Bin>>,
+    free: Vec<usize>,
+    thread_hists: Vec<Vec<Bin>>,
+    /// Row indices of the current tree, partitioned so each leaf owns a contiguous range.
+    indices: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl Grower<'_> {
+    /// Grows one tree over `self.indices`; returns the tree, its bin-space twin, and for
+    /// each leaf its index range and value.
+    fn grow(
+        &mut self,
+        gh: &[[f32; 2]],
+        feature_mask: &[bool],
+    ) -> (Tree, Vec<BinNode>, Vec<(usize, usize, f32)>) {
+        let p = self.p;
+        let lr = p.learning_rate;
+        let lambda = p.lambda_l2;
+        let leaf_value = |s: Bin| -> f32 {
+            let d = s[1] + lambda;
+            if d > 0.0 {
+                (-s[0] / d * lr) as f32
+            } else {
+                0.0
+            }
+        };
+
+        let n = self.indices.len();
+        let slot = self.free.pop().unwrap_or(0);
+        build_hist(
+            self.data,
+            self.layout,
+            &self.indices,
+            gh,
+            &mut self.pool[slot],
+            &mut self.thread_hists,
+        );
+        // Root sums from any feature's histogram: every row is in exactly one bin.
+        let sums = self.pool[slot][..self.layout.n_bins.first().copied().unwrap_or(0)]
+            .iter()
+            .fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]]);
+
+        let mut nodes = vec![Node::Leaf {
+            value: leaf_value(sums),
+            hessian: sums[1],
+            count: n as u32,
+        }];
+        let mut bin_nodes = vec![BinNode::Leaf(leaf_value(sums))];
+        let mut leaves = vec![LeafState {
+            start: 0,
+            len: n,
+            sums,
+            depth: 0,
+            node: 0,
+            hist: Some(slot),
+            best: None,
+        }];
+        leaves[0].best = self.find_best(&leaves[0], feature_mask);
+
+        while leaves.len() < p.max_leaves as usize {
+            let Some((li, cand)) = leaves
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.best.map(|c| (i, c)))
+                .max_by(|a, b| a.1.gain.total_cmp(&b.1.gain))
+            else {
+                break;
+            };
+            let parent = leaves[li].clone();
+            let n_left = self.partition(&parent, &cand);
+            let n_right = parent.len - n_left;
+
+            let left_node = nodes.len();
+            let right_node = left_node + 1;
+            let threshold = self.mappers[cand.feature].threshold(cand.bin);
+            nodes[parent.node] = Node::Split {
+                feature: cand.feature as u32,
+                threshold,
+                default_left: cand.default_left,
+                left: left_node as u32,
+                right: right_node as u32,
+                gain: cand.gain as f32,
+                value: leaf_value(parent.sums),
+                hessian: parent.sums[1],
+                count: parent.len as u32,
+            };
+            bin_nodes[parent.node] = BinNode::Split {
+                feature: cand.feature,
+                bin: cand.bin as u8,
+                default_left: cand.default_left,
+                left: left_node,
+                right: right_node,
+            };
+            for (s, c) in [(cand.left, n_left), (cand.right, n_right)] {
+                nodes.push(Node::Leaf {
+                    value: leaf_value(s),
+                    hessian: s[1],
+                    count: c as u32,
+                });
+                bin_nodes.push(BinNode::Leaf(leaf_value(s)));
+            }
+            let depth = parent.depth + 1;
+            let mut left = LeafState {
+                start: parent.start,
+                len: n_left,
+                sums: cand.left,
+                depth,
+                node: left_node,
+                hist: None,
+                best: None,
+            };
+            let mut right = LeafState {
+                start: parent.start + n_left,
+                len: n_right,
+                sums: cand.right,
+                depth,
+                node: right_node,
+                hist: None,
+                best: None,
+            };
+            let parent_slot = parent.hist.unwrap_or(0);
+            let splittable = |l: &LeafState| {
+                p.max_depth.is_none_or(|d| l.depth < d)
+                    && l.len >= 2 * p.min_data_in_leaf as usize
+                    && l.sums[1] >= 2.0 * p.min_child_weight
+            };
+            let (ls, rs) = (splittable(&left), splittable(&right));
+            if (ls || rs) && leaves.len() + 1 < p.max_leaves as usize {
+                let (small, large) = if n_left <= n_right {
+                    (&mut left, &mut right)
+                } else {
+                    (&mut right, &mut left)
+                };
+                let small_slot = self.free.pop().unwrap_or(0);
+                build_hist(
+                    self.data,
+                    self.layout,
+                    &self.indices[small.start..small.start + small.len],
+                    gh,
+                    &mut self.pool[small_slot],
+                    &mut self.thread_hists,
+                );
+                {
+                    let (a, b) = two_mut(&mut self.pool, parent_slot, small_slot);
+                    subtract(a, b);
+                }
+                small.hist = Some(small_slot);
+                large.hist = Some(parent_slot);
+                if ls {
+                    left.best = self.find_best(&left, feature_mask);
+                }
+                if rs {
+                    right.best = self.find_best(&right, feature_mask);
+                }
+            } else {
+                self.free.push(parent_slot);
+            }
+            // Children that will never split release their histograms now.
+            for l in [&mut left, &mut right] {
+                if l.best.is_none() {
+                    if let Some(s) = l.hist.take() {
+                        self.free.push(s);
+                    }
+                }
+            }
+            leaves[li] = left;
+            leaves.push(right);
+        }
+        for l in &leaves {
+            if let Some(s) = l.hist {
+                self.free.push(s);
+            }
+        }
+        // Leaves whose split was never made keep no missing-direction information.
+        let out = leaves
+            .iter()
+            .map(|l| (l.start, l.len, leaf_value(l.sums)))
+            .collect();
+        (Tree { nodes }, bin_nodes, out)
+    }
+
+    /// Stable in-place partition of a leaf's rows; returns the number going left.
+    fn partition(&mut self, leaf: &LeafState, c: &Cand) -> usize {
+        let n_cols = self.data.n_cols;
+        let bins = &self.data.bins;
+        let seg = &mut self.indices[leaf.start..leaf.start + leaf.len];
+        let (mut nl, mut nr) = (0usize, 0usize);
+        let thr = c.bin as u8;
+        for k in 0..seg.len() {
+            let r = seg[k];
+            let b = bins[r as usize * n_cols + c.feature];
+            let left = if b == 0 { c.default_left } else { b <= thr };
+            if left {
+                seg[nl] = r;
+                nl += 1;
+            } else {
+                self.scratch[nr] = r;
+                nr += 1;
+            }
+        }
+        seg[nl..].copy_from_slice(&self.scratch[..nr]);
+        nl
+    }
+
+    fn find_best(&self, leaf: &LeafState, feature_mask: &[bool]) -> Option<Cand> {
+        let slot = leaf.hist?;
+        let hist = &self.pool[slot];
+        let p = self.p;
+        if leaf.len < 2 * p.min_data_in_leaf as usize {
+            return None;
+        }
+        let scan = |f: usize| -> Option<Cand> {
+            if !feature_mask[f] {
+                return None;
+            }
+            let off = self.layout.offsets[f] as usize;
+            scan_feature(
+                f,
+                &hist[off..off + self.layout.n_bins[f]],
+                leaf.sums,
+                leaf.len,
+                p,
+            )
+        };
+        let best = if self.layout.total > 4096 {
+            (0..feature_mask.len())
+                .into_par_iter()
+                .with_min_len(8)
+                .filter_map(scan)
+                .reduce_with(better)
+        } else {
+            (0..feature_mask.len()).filter_map(scan).reduce(better)
+        };
+        best.filter(|c| c.gain > p.min_split_gain && c.gain > 0.0)
+    }
+}
+
+/// The better of two candidates; ties go to the lower feature index so results do not
+/// depend on thread scheduling.
+fn better(a: Cand, b: Cand) -> Cand {
+    if b.gain > a.gain || (b.gain == a.gain && b.feature < a.feature) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Best split of one feature's histogram (bin 0 = missing).
+fn scan_feature(f: usize, h: &[Bin], total: Bin, count: usize, p: &GbdtParams) -> Option<Cand> {
+    let lambda = p.lambda_l2;
+    let min_h = p.min_child_weight;
+    let min_n = f64::from(p.min_data_in_leaf);
+    // Counts are estimated from hessians (as LightGBM does) so histograms stay two wide.
+    let cnt_factor = if total[1] > 0.0 {
+        count as f64 / total[1]
+    } else {
+        0.0
+    };
+    let obj = |s: Bin| s[0] * s[0] / (s[1] + lambda);
+    let parent = obj(total);
+    let miss = h[0];
+    let has_missing = (miss[1] * cnt_factor).round() >= 1.0;
+    let mut best: Option<Cand> = None;
+    let mut consider = |bin: usize, left: Bin, default_left: bool| {
+        let right = [total[0] - left[0], total[1] - left[1]];
+        if left[1] < min_h
+            || right[1] < min_h
+            || (left[1] * cnt_factor).round() < min_n
+            || (right[1] * cnt_factor).round() < min_n
+        {
+            return;
+        }
+        let gain = obj(left) + obj(right) - parent;
+        if best.is_none_or(|b| gain > b.gain) {
+            best = Some(Cand {
+                feature: f,
+                bin,
+                default_left,
+                gain,
+                left,
+                right,
+            });
+        }
+    };
+    let n_value_bins = h.len() - 1;
+    let mut cum = [0.0f64; 2];
+    for b in 0..n_value_bins {
+        if b > 0 {
+            cum[0] += h[b][0];
+            cum[1] += h[b][1];
+            consider(b, cum, false);
+        }
+        if has_missing {
+            consider(b, [cum[0] + miss[0], cum[1] + miss[1]], true);
+        }
+    }
+    // Without missing rows here, send future missing values the way most rows went.
+    best.map(|mut c| {
+        if !has_missing {
+            c.default_left = c.left[1] >= c.right[1];
+        }
+        c
+    })
+}
+
+fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (x, y) = v.split_at_mut(b);
+        (&mut x[a], &mut y[0])
+    } else {
+        let (x, y) = v.split_at_mut(a);
+        (&mut y[0], &mut x[b])
+    }
+}
+
+fn subtract(parent: &mut [Bin], child: &[Bin]) {
+    for (p, c) in parent.iter_mut().zip(child) {
+        p[0] -= c[0];
+        p[1] -= c[1];
+    }
+}
+
+/// Histogram of `rows` into `out`, split over threads for large leaves.
+fn build_hist(
+    data: &BinnedMatrix,
+    layout: &Layout,
+    rows: &[u32],
+    gh: &[[f32; 2]],
+    out: &mut [Bin],
+    thread_hists: &mut [Vec<Bin>],
+) {
+    let t = thread_hists.len();
+    if rows.len() < PAR_MIN_ROWS || t < 2 {
+        out.fill([0.0; 2]);
+        hist_rows(data, layout, rows, gh, out);
+        return;
+    }
+    let chunk = rows.len().div_ceil(t);
+    thread_hists
+        .par_iter_mut()
+        .zip(rows.par_chunks(chunk))
+        .for_each(|(h, rows)| {
+            h.fill([0.0; 2]);
+            hist_rows(data, layout, rows, gh, h);
+        });
+    let used = rows.len().div_ceil(chunk);
+    out.par_chunks_mut(4096).enumerate().for_each(|(ci, o)| {
+        let base = ci * 4096;
+        let len = o.len();
+        o.copy_from_slice(&thread_hists[0][base..base + len]);
+        for th in &thread_hists[1..used] {
+            for (a, b) in o.iter_mut().zip(&th[base..base + len]) {
+                a[0] += b[0];
+                a[1] += b[1];
+            }
+        }
+    });
+}
+
+#[inline(never)]
+fn hist_rows(data: &BinnedMatrix, layout: &Layout, rows: &[u32], gh: &[[f32; 2]], out: &mut [Bin]) {
+    let n_cols = data.n_cols;
+    let offsets = &layout.offsets[..n_cols];
+    for &r in rows {
+        let r = r as usize;
+        let [g, h] = gh[r];
+        let (g, h) = (f64::from(g), f64::from(h));
+        let row = &data.bins[r * n_cols..(r + 1) * n_cols];
+        for (&b, &off) in row.iter().zip(offsets) {
+            let e = &mut out[off as usize + b as usize];
+            e[0] += g;
+            e[1] += h;
+        }
+    }
+}
