@@ -1,0 +1,363 @@
+//! Elastic's ProblemChild recipes, `elastic2021` (476 features) and `elastic2026` (485),
+//! exactly as `shared/spec/elastic-problemchild.md` sections 2–3 describe them.
+//!
+//! Where the spec leaves a choice open, the choice made here:
+//! - fallbacks apply to the raw field (first non-empty source); a string that becomes empty
+//!   through normalisation (`""` as a command line) stays empty;
+//! - `normalized_ppath` is computed on the lower-cased raw executable; `users\*\` means one
+//!   path segment;
+//! - `ends_with_exe` and `filename_mismatch` compare case-sensitively, as the original does;
+//! - an empty (normalised) string has one bigram position holding `""`;
+//! - 2026: `cmd_obfuscation` counts carets of the lower-cased command line, and the carets
+//!   are stripped before the other substitutions, so `c^m^d` normalises like `cmd`.
+//!   Keyword flags run on the fully normalised command line; as backslash runs are
+//!   collapsed by then, the `sc` + `\\` test of `lateral_movement` cannot fire (faithful to
+//!   the spec's order; a golden test records it).
+//! - The 2021 blocklist is not a model input: see [`blocklist_hit`].
+
+use crate::recipe::FeatureRecipe;
+use crate::row::{FeatureRow, FeatureSpec};
+use crate::text::{self, path_class};
+use aho_corasick::AhoCorasick;
+use lotl_events::ProcessEvent;
+use std::sync::OnceLock;
+
+/// Which generation of the recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    Y2021,
+    Y2026,
+}
+
+/// The five strings cut into positional bigrams, with the number of positions used.
+pub const BIGRAM_FIELDS: [(&str, usize); 5] = [
+    ("process_name", 66),
+    ("parent_name", 100),
+    ("process_executable", 100),
+    ("parent_executable", 100),
+    ("command_line", 100),
+];
+
+/// Scalar features shared by both generations, in order (categoricals first).
+const SCALARS: [(&str, bool, &str); 10] = [
+    ("event_action", true, "event.action, else \"unknown\"."),
+    ("elevation_type", true, "Token elevation type (default/full/limited), else \"unknown\"."),
+    ("integrity_level", true, "Token integrity level name, else \"unknown\"."),
+    ("normalized_ppath", true, "Directory class of the process executable (win_system_dir, win_temp_dir, ... first match wins)."),
+    ("elevated", false, "Token elevated; else 1 when an elevation type is present; else 0."),
+    ("signed", false, "Code signature exists (1/0; absent = 0)."),
+    ("signer_trusted", false, "Code signature trusted (1/0; absent = 0)."),
+    ("filename_mismatch", false, "1 when process_name differs from the PE original file name (both with fallback \"unknown\")."),
+    ("running_as_system", false, "1 when user.id is S-1-5-18, S-1-5-19 or S-1-5-20."),
+    ("ends_with_exe", false, "1 when process_name contains \".exe\" (case-sensitive contains, as in the original)."),
+];
+
+/// The eight 2026 keyword families, in feature order.
+pub const FAMILIES_2026: [&str; 8] = [
+    "credential_access",
+    "download_cradle",
+    "lateral_movement",
+    "kerberoasting",
+    "recon",
+    "defense_evasion",
+    "persistence",
+    "exfiltration",
+];
+
+/// 2021 blocklist keywords (lower-case substrings of the normalised command line).
+pub const BLOCKLIST_2021: [&str; 37] = [
+    "dump", "-embedding", "privilege", "administrator", "password", "key", "shadowcopy",
+    "delete", "masquerade", "evil", "bad", "anonymous", "allprofiles", ".hta", "createobject",
+    "target", "suspicious", "obfuscated", "bypass", "bootstatuspolicy", "recoveryenabled",
+    "systemstatebackup", "comspec", "base64string", ".text.encoding", ".compression.",
+    "memorystream", "writeallbytes", "webclient", "downloadfile", "downloadstring",
+    "bitstransfer", "invoke-exp", "invoke-web", "reflection.assembly", "assembly.gettype",
+    "sockets",
+];
+
+/// Needles of the 2026 families. Single words set their family directly; the others are
+/// parts of conjunctions evaluated in [`families_2026`].
+const NEEDLES_2026: &[&str] = &[
+    // 0..9 credential_access
+    "sekurlsa", "mimikatz", "logonpasswords", "lsadump", "dcsync", "procdump", "gsecdump",
+    "hashdump", "wce.exe",
+    // 9..17 download_cradle
+    "certutil", "bitsadmin", "invoke-webrequest", "net.webclient", "downloadstring",
+    "bitstransfer", "desktopimgdownldr", "urldownloadtofile",
+    // 17..21 lateral_movement words
+    "psexec", "winrs", "new-pssession", "invoke-command",
+    // 21..27 kerberoasting
+    "rubeus", "kerberoast", "asktgt", "krbtgt", "domainspnticket", "asreproast",
+    // 27..29 recon words
+    "whoami", "nltest",
+    // 29..37 defense_evasion
+    "-exec bypass", "-encodedcommand", "iex ", "iex(", "invoke-expression", "set-mppreference",
+    "disablerealtimemonitoring", "-enc ",
+    // 37..40 persistence words
+    "runonce", "new-scheduledtask", "register-scheduledtask",
+    // 40..43 exfiltration words
+    "writeallbytes", "compress-archive", "base64string",
+    // 43.. conjunction parts
+    "wmic", "node", "schtasks", "/s ", "sc ", "\\\\", "net ", " user", " group", " localgroup",
+    "/create", "reg add", "hklm", "hkcu", "-encode",
+];
+
+fn needle_index(n: &str) -> usize {
+    NEEDLES_2026.iter().position(|x| *x == n).unwrap_or(usize::MAX)
+}
+
+fn automaton_2026() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        // The needle list is a constant: building cannot fail at run time.
+        AhoCorasick::new(NEEDLES_2026).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
+    })
+}
+
+fn automaton_blocklist() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::new(BLOCKLIST_2021).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
+    })
+}
+
+/// Bit set of the 2026 needles found in `s`.
+fn needle_hits(s: &str) -> u64 {
+    let mut m = 0u64;
+    for hit in automaton_2026().find_overlapping_iter(s) {
+        m |= 1 << hit.pattern().as_usize();
+    }
+    m
+}
+
+/// The eight 2026 family flags of a normalised command line, in [`FAMILIES_2026`] order.
+pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
+    let m = needle_hits(normalized_command_line);
+    let has = |n: &str| {
+        let i = needle_index(n);
+        i < 64 && m & (1 << i) != 0
+    };
+    let range = |a: usize, b: usize| m & (((1u64 << b) - 1) & !((1u64 << a) - 1)) != 0;
+    [
+        range(0, 9),
+        range(9, 17),
+        range(17, 21)
+            || (has("wmic") && has("node"))
+            || (has("schtasks") && has("/s "))
+            || (has("sc ") && has("\\\\")),
+        range(21, 27),
+        range(27, 29) || (has("net ") && (has(" user") || has(" group") || has(" localgroup"))),
+        range(29, 37),
+        range(37, 40) || (has("schtasks") && has("/create")) || (has("reg add") && (has("hklm") || has("hkcu"))),
+        range(40, 43) || (has("certutil") && has("-encode")),
+    ]
+}
+
+/// 2021's post-prediction blocklist: does the normalised command line hold a keyword?
+pub fn blocklist_hit(normalized_command_line: &str) -> bool {
+    automaton_blocklist().is_match(normalized_command_line)
+}
+
+/// First non-empty string, else `"unknown"`.
+fn or_unknown(v: Option<&str>) -> &str {
+    match v {
+        Some(s) if !s.is_empty() => s,
+        _ => "unknown",
+    }
+}
+
+/// The spec's command-line source: the command line, else the arguments joined by a
+/// space, else `"unknown"`.
+pub(crate) fn command_line_source(e: &ProcessEvent, joined: &mut String) -> bool {
+    joined.clear();
+    match e.process_command_line.as_deref() {
+        Some(s) if !s.is_empty() => {
+            joined.push_str(s);
+            true
+        }
+        _ if !e.process_args.is_empty() => {
+            for (i, a) in e.process_args.iter().enumerate() {
+                if i > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(a);
+            }
+            true
+        }
+        _ => {
+            joined.push_str("unknown");
+            false
+        }
+    }
+}
+
+/// Normalised (lower-cased, substituted) command line of an event, as Elastic's recipe of
+/// `generation` sees it; also returns the 2026 caret flag.
+pub fn normalized_command_line(e: &ProcessEvent, generation: Generation) -> (String, bool) {
+    let mut row = FeatureRow::new();
+    let flag = normalize_command_into(e, generation, &mut row);
+    (std::mem::take(&mut row.scratch.a), flag)
+}
+
+/// Leaves the normalised command line in `scratch.a`; returns the caret flag.
+fn normalize_command_into(e: &ProcessEvent, generation: Generation, row: &mut FeatureRow) -> bool {
+    let s = &mut row.scratch;
+    command_line_source(e, &mut s.c);
+    text::lower_into(&s.c, &mut s.b);
+    let mut caret = false;
+    if generation == Generation::Y2026 {
+        let n = memchr::memchr_iter(b'^', s.b.as_bytes()).count();
+        caret = n >= 2;
+        if n > 0 {
+            s.b.retain(|c| c != '^');
+        }
+    }
+    text::elastic_normalize_path(&s.b, &mut s.a, &mut s.d);
+    text::elastic_normalize_command(&mut s.a, &mut s.d);
+    caret
+}
+
+/// Either Elastic recipe.
+#[derive(Debug, Clone)]
+pub struct ElasticRecipe {
+    generation: Generation,
+    features: Vec<FeatureSpec>,
+}
+
+impl ElasticRecipe {
+    pub fn new(generation: Generation) -> Self {
+        let mut features = Vec::with_capacity(485);
+        for (name, cat, doc) in SCALARS {
+            features.push(if cat {
+                FeatureSpec::categorical(name, doc)
+            } else {
+                FeatureSpec::numeric(name, doc)
+            });
+        }
+        for (field, n) in BIGRAM_FIELDS {
+            for i in 0..n {
+                features.push(FeatureSpec::categorical(
+                    format!("{field}_2-gram_feature{i}"),
+                    "The two characters at this position of the (normalised) string cut to 100 characters; the last position holds \"\", positions past it are missing.",
+                ));
+            }
+        }
+        if generation == Generation::Y2026 {
+            features.push(FeatureSpec::numeric("cmd_obfuscation", "1 when the command line holds two or more '^' (then stripped)."));
+            for f in FAMILIES_2026 {
+                features.push(FeatureSpec::numeric(f, "Keyword family flag on the normalised command line (spec section 3)."));
+            }
+        }
+        ElasticRecipe { generation, features }
+    }
+
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+}
+
+/// Push the positional bigrams of `s` (cut to 100 characters) into `n` positions.
+fn push_bigrams(out: &mut FeatureRow, s: &str, n: usize) {
+    let t = text::take_chars(s, 100);
+    let mut pushed = 0;
+    if t.is_ascii() {
+        let len = t.len();
+        for i in 0..len.saturating_sub(1).min(n) {
+            out.push_cat(Some(&t[i..i + 2]));
+            pushed += 1;
+        }
+    } else {
+        let idx: Vec<usize> = t.char_indices().map(|(i, _)| i).chain(std::iter::once(t.len())).collect();
+        let len = idx.len() - 1;
+        for i in 0..len.saturating_sub(1).min(n) {
+            out.push_cat(Some(&t[idx[i]..idx[i + 2]]));
+            pushed += 1;
+        }
+    }
+    if pushed < n {
+        out.push_cat(Some(""));
+        pushed += 1;
+    }
+    for _ in pushed..n {
+        out.push_cat(None);
+    }
+}
+
+impl FeatureRecipe for ElasticRecipe {
+    fn name(&self) -> &'static str {
+        match self.generation {
+            Generation::Y2021 => "elastic2021",
+            Generation::Y2026 => "elastic2026",
+        }
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn features(&self) -> &[FeatureSpec] {
+        &self.features
+    }
+
+    fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
+        out.clear();
+        let y26 = self.generation == Generation::Y2026;
+        let caret = normalize_command_into(e, self.generation, out);
+        // scratch.a = normalised command line. Move it out so `out` can be pushed to.
+        let cl = std::mem::take(&mut out.scratch.a);
+
+        // Categorical scalars.
+        out.push_cat(Some(or_unknown(e.event_action.as_deref())));
+        let lc = |v: Option<&str>, buf: &mut String| {
+            if y26 {
+                text::lower_into(or_unknown(v), buf);
+            } else {
+                buf.clear();
+                buf.push_str(or_unknown(v));
+            }
+        };
+        let mut buf = std::mem::take(&mut out.scratch.e);
+        lc(e.elevation_type.as_deref(), &mut buf);
+        out.push_cat(Some(&buf));
+        lc(e.integrity_level.as_deref(), &mut buf);
+        out.push_cat(Some(&buf));
+
+        let mut exe = std::mem::take(&mut out.scratch.b);
+        text::lower_into(or_unknown(e.process_executable.as_deref()), &mut exe);
+        out.push_cat(Some(path_class(&exe).as_str()));
+
+        // Numeric scalars.
+        let elevated = e.elevated.unwrap_or(e.elevation_type.as_deref().is_some_and(|s| !s.is_empty()));
+        out.push_bool(elevated);
+        out.push_bool(e.process_code_signature_exists.unwrap_or(false));
+        out.push_bool(e.process_code_signature_trusted.unwrap_or(false));
+        let pname = or_unknown(e.process_name.as_deref());
+        out.push_bool(pname != or_unknown(e.process_pe_original_file_name.as_deref()));
+        out.push_bool(matches!(e.user_id.as_deref(), Some("S-1-5-18" | "S-1-5-19" | "S-1-5-20")));
+        out.push_bool(pname.contains(".exe"));
+
+        // Bigrams.
+        push_bigrams(out, pname, BIGRAM_FIELDS[0].1);
+        push_bigrams(out, or_unknown(e.parent_name.as_deref()), BIGRAM_FIELDS[1].1);
+        let mut tmp = std::mem::take(&mut out.scratch.d);
+        let mut norm = std::mem::take(&mut out.scratch.c);
+        text::elastic_normalize_path(&exe, &mut norm, &mut tmp);
+        push_bigrams(out, &norm, BIGRAM_FIELDS[2].1);
+        text::lower_into(or_unknown(e.parent_executable.as_deref()), &mut exe);
+        text::elastic_normalize_path(&exe, &mut norm, &mut tmp);
+        push_bigrams(out, &norm, BIGRAM_FIELDS[3].1);
+        push_bigrams(out, &cl, BIGRAM_FIELDS[4].1);
+
+        if y26 {
+            out.push_bool(caret);
+            for f in families_2026(&cl) {
+                out.push_bool(f);
+            }
+        }
+        out.scratch.a = cl;
+        out.scratch.b = exe;
+        out.scratch.c = norm;
+        out.scratch.d = tmp;
+        out.scratch.e = buf;
+    }
+}

@@ -1,0 +1,625 @@
+//! The `lotl` recipe: features meant to generalise where positional bigrams do not.
+//!
+//! Each feature's meaning is its doc string in [`SCALARS`] (and the n-gram blocks below);
+//! the crate-level docs list them by group. Design points:
+//! - Character 1–4-grams of the normalised command line and of the two normalised paths are
+//!   hashed into fixed numeric buckets (term frequency: count / number of n-grams) instead
+//!   of thousands of categorical columns. The hash is a fixed multiply–xorshift mix of the
+//!   packed n-gram bytes with a constant seed: stable across runs, machines and versions.
+//!   Only the first [`NGRAM_MAX_BYTES`] bytes are hashed, so time per event is bounded.
+//! - Every scan is a single forward pass; keyword tests use one Aho–Corasick automaton.
+//! - Missing inputs give `NaN` where "unknown" differs from "no" (signature, integrity).
+
+use crate::elastic::{self, command_line_source, families_2026};
+use crate::error::Error;
+use crate::lolbas::system_binaries;
+use crate::recipe::FeatureRecipe;
+use crate::row::{FeatureRow, FeatureSpec};
+use crate::text::{self, path_class};
+use aho_corasick::AhoCorasick;
+use lotl_events::ProcessEvent;
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// Bytes of a string fed to the n-gram hash and the entropy estimate.
+pub const NGRAM_MAX_BYTES: usize = 4096;
+
+/// Recipe parameters (validated by [`LotlRecipe::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotlParams {
+    /// Hash buckets for command-line n-grams.
+    pub cl_buckets: usize,
+    /// Hash buckets for the n-grams of the process and parent executable paths.
+    pub path_buckets: usize,
+}
+
+impl Default for LotlParams {
+    fn default() -> Self {
+        LotlParams { cl_buckets: 256, path_buckets: 64 }
+    }
+}
+
+/// Categorical features of the lotl recipe, in order.
+pub const CATEGORICALS: [(&str, &str); 3] = [
+    ("process_name", "Lower-cased process name, else \"unknown\"."),
+    ("parent_name", "Lower-cased parent process name, else \"unknown\"."),
+    ("parent_child", "\"<parent>|<child>\" lower-cased names: how usual this pair is."),
+];
+
+/// Scalar numeric features of the lotl recipe, in order.
+pub const SCALARS: &[(&str, &str)] = &[
+    // Command line shape.
+    ("cl_len", "Command line length in bytes (command line, else arguments joined; 0 when absent)."),
+    ("cl_tokens", "Whitespace-separated tokens of the command line."),
+    ("cl_max_token_len", "Longest token in bytes."),
+    ("cl_flags", "Tokens starting with '-' or '/' (switches)."),
+    ("cl_entropy", "Shannon entropy (bits/byte) of the first 4096 bytes of the raw command line."),
+    ("cl_punct_share", "Share of ASCII punctuation bytes."),
+    ("cl_upper_share", "Share of upper-case letters among ASCII letters."),
+    ("cl_digit_share", "Share of digit bytes."),
+    ("cl_nonascii_share", "Share of non-ASCII bytes."),
+    ("cl_quotes", "Number of '\"' and '\\'' characters."),
+    // Tokens.
+    ("cl_urls", "URL schemes (http://, https://, ftp://)."),
+    ("cl_ipv4", "IPv4 literals (four dotted numbers of 1-3 digits, each <= 255)."),
+    ("cl_unc", "UNC path markers (\\\\ followed by a name)."),
+    ("cl_b64_max_run", "Longest run of base64 alphabet characters [A-Za-z0-9+/=]."),
+    ("cl_encoded_markers", "Encoded-payload markers: -enc, -e, frombase64string, [convert]::, -decode, base64."),
+    ("cl_script_ext", "Script or proxy-loaded file extensions (.ps1 .vbs .js .hta .sct .bat .dll ...)."),
+    ("cl_ps_stealth", "PowerShell stealth switches: hidden window, -nop, -noni, bypass policy."),
+    // Obfuscation.
+    ("cl_carets", "'^' characters (cmd escape obfuscation)."),
+    ("cl_backticks", "'`' characters (PowerShell escape obfuscation)."),
+    ("cl_case_flips", "Lower-to-upper transitions inside words (rAnDoM case)."),
+    ("cl_space_runs", "Runs of three or more spaces."),
+    ("cl_obf_markers", "[char], -join, -bxor, .replace(, :~ (cmd substring), string reversal."),
+    // Keyword families (Elastic 2026's eight, on the normalised command line) and 2021 blocklist.
+    ("kw_credential_access", "Elastic 2026 credential_access family."),
+    ("kw_download_cradle", "Elastic 2026 download_cradle family."),
+    ("kw_lateral_movement", "Elastic 2026 lateral_movement family."),
+    ("kw_kerberoasting", "Elastic 2026 kerberoasting family."),
+    ("kw_recon", "Elastic 2026 recon family."),
+    ("kw_defense_evasion", "Elastic 2026 defense_evasion family."),
+    ("kw_persistence", "Elastic 2026 persistence family."),
+    ("kw_exfiltration", "Elastic 2026 exfiltration family."),
+    ("kw_blocklist", "1 when Elastic 2021's blocklist matches."),
+    // Process image.
+    ("proc_path_class", "Directory class of the executable (ordinal of Elastic's normalized_ppath classes)."),
+    ("proc_user_writable_dir", "Executable lives in a directory users can write to (temp, profile, ProgramData, root)."),
+    ("proc_path_depth", "Directory depth of the executable; NaN when no path."),
+    ("proc_name_len", "Process name length in bytes."),
+    ("proc_not_exe", "Process name does not end in .exe."),
+    ("proc_double_ext", "Name ends in .exe after a document extension (.pdf.exe, .doc.exe ...)."),
+    ("proc_is_system_binary", "Name is a LOLBAS / core Windows binary."),
+    ("masq_outside_legit_dir", "System binary name running outside its legitimate directories (LOLBAS full paths); NaN when unknown."),
+    ("masq_lookalike", "Highest Jaro-Winkler similarity of a non-system name to a system binary name (0 for system names)."),
+    ("pe_name_mismatch", "Lower-cased PE original file name differs from the process name; NaN when absent."),
+    ("pe_renamed_system_binary", "The PE original name is a system binary but the process name differs (renamed LOLBin)."),
+    ("signed", "Code signature exists; NaN when not reported."),
+    ("signer_trusted", "Code signature trusted; NaN when not reported."),
+    // Parent context.
+    ("parent_path_class", "Directory class of the parent executable (ordinal)."),
+    ("parent_is_office", "Parent is an Office application."),
+    ("parent_is_script_host", "Parent is a shell or script host (cmd, powershell, wscript, mshta, rundll32 ...)."),
+    ("parent_is_browser", "Parent is a web browser."),
+    ("parent_is_service_host", "Parent is services.exe, svchost.exe, wmiprvse.exe or a task host."),
+    ("parent_is_system_binary", "Parent name is a LOLBAS / core Windows binary."),
+    ("child_is_shell", "Process is a shell or script host."),
+    ("parent_cl_len", "Parent command line length in bytes; NaN when absent."),
+    // User and token.
+    ("user_system", "Runs as LocalSystem (S-1-5-18)."),
+    ("user_service", "Runs as a service account (S-1-5-19/20, NT SERVICE, machine account)."),
+    ("user_human", "Runs as a domain or local user (S-1-5-21-..., RID >= 500)."),
+    ("user_unknown", "User not reported or not classified."),
+    ("integrity", "Integrity level ordinal: untrusted 0, low 1, medium 2, high 3, system 4, protected 5; NaN when absent."),
+    ("elevation", "Elevation type ordinal: default 0, limited 1, full 2; NaN when absent."),
+    ("elevated", "Token elevated as reported, else derived from elevation type full; NaN when neither."),
+];
+
+const CL_DOC: &str = "Term frequency of the hash bucket over character 1-4-grams of the normalised command line.";
+const PATH_DOC: &str = "Term frequency of the hash bucket over character 1-4-grams of the normalised process and parent executable paths.";
+
+/// The lotl recipe.
+#[derive(Debug, Clone)]
+pub struct LotlRecipe {
+    params: LotlParams,
+    features: Vec<FeatureSpec>,
+}
+
+impl LotlRecipe {
+    pub fn new(params: LotlParams) -> Result<Self, Error> {
+        for (what, n) in [("cl_buckets", params.cl_buckets), ("path_buckets", params.path_buckets)] {
+            if !(1..=65_536).contains(&n) {
+                return Err(Error::InvalidParam(format!("{what} must be in 1..=65536, got {n}")));
+            }
+        }
+        let mut features = Vec::new();
+        for (n, d) in CATEGORICALS {
+            features.push(FeatureSpec::categorical(n, d));
+        }
+        for (n, d) in SCALARS {
+            features.push(FeatureSpec::numeric(*n, d));
+        }
+        for i in 0..params.cl_buckets {
+            features.push(FeatureSpec::numeric(format!("cl_ngram_{i}"), CL_DOC));
+        }
+        for i in 0..params.path_buckets {
+            features.push(FeatureSpec::numeric(format!("path_ngram_{i}"), PATH_DOC));
+        }
+        Ok(LotlRecipe { params, features })
+    }
+
+    pub fn params(&self) -> &LotlParams {
+        &self.params
+    }
+}
+
+// Keyword groups of the lotl automaton.
+const G_URL: usize = 0;
+const G_ENC: usize = 1;
+const G_SCRIPT: usize = 2;
+const G_STEALTH: usize = 3;
+const G_OBF: usize = 4;
+const N_GROUPS: usize = 5;
+
+const LOTL_NEEDLES: &[(&str, usize)] = &[
+    ("http://", G_URL),
+    ("https://", G_URL),
+    ("ftp://", G_URL),
+    ("-enc", G_ENC),
+    (" -e ", G_ENC),
+    ("frombase64string", G_ENC),
+    ("[convert]::", G_ENC),
+    ("-decode", G_ENC),
+    ("base64", G_ENC),
+    (".ps1", G_SCRIPT),
+    (".psm1", G_SCRIPT),
+    (".vbs", G_SCRIPT),
+    (".vbe", G_SCRIPT),
+    (".js", G_SCRIPT),
+    (".wsf", G_SCRIPT),
+    (".hta", G_SCRIPT),
+    (".sct", G_SCRIPT),
+    (".bat", G_SCRIPT),
+    (".cmd", G_SCRIPT),
+    (".scr", G_SCRIPT),
+    (".cpl", G_SCRIPT),
+    (".inf", G_SCRIPT),
+    (".xsl", G_SCRIPT),
+    (".dll", G_SCRIPT),
+    ("-w hidden", G_STEALTH),
+    ("-windowstyle hidden", G_STEALTH),
+    ("-nop", G_STEALTH),
+    ("-noni", G_STEALTH),
+    ("bypass", G_STEALTH),
+    ("[char]", G_OBF),
+    ("-join", G_OBF),
+    ("-bxor", G_OBF),
+    (".replace(", G_OBF),
+    (":~", G_OBF),
+    ("reverse", G_OBF),
+];
+
+fn lotl_automaton() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::new(LOTL_NEEDLES.iter().map(|(n, _)| n))
+            .unwrap_or_else(|e| unreachable!("constant needles: {e}"))
+    })
+}
+
+/// One forward pass over the raw command line.
+#[derive(Default)]
+struct Shape {
+    tokens: u32,
+    max_token: u32,
+    flags: u32,
+    punct: u32,
+    upper: u32,
+    letters: u32,
+    digits: u32,
+    nonascii: u32,
+    quotes: u32,
+    carets: u32,
+    backticks: u32,
+    case_flips: u32,
+    space_runs: u32,
+    b64_max: u32,
+    unc: u32,
+    ipv4: u32,
+}
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
+}
+
+fn shape(s: &[u8]) -> Shape {
+    let mut sh = Shape::default();
+    let mut tok_len = 0u32;
+    let mut spaces = 0u32;
+    let mut b64 = 0u32;
+    let mut prev = b' ';
+    for (i, &b) in s.iter().enumerate() {
+        if b.is_ascii_whitespace() {
+            tok_len = 0;
+            spaces += 1;
+            if spaces == 3 {
+                sh.space_runs += 1;
+            }
+        } else {
+            if tok_len == 0 {
+                sh.tokens += 1;
+                if b == b'-' || b == b'/' {
+                    sh.flags += 1;
+                }
+            }
+            tok_len += 1;
+            sh.max_token = sh.max_token.max(tok_len);
+            spaces = 0;
+        }
+        if is_b64(b) {
+            b64 += 1;
+            sh.b64_max = sh.b64_max.max(b64);
+        } else {
+            b64 = 0;
+        }
+        if b.is_ascii_uppercase() {
+            sh.upper += 1;
+            sh.letters += 1;
+            if prev.is_ascii_lowercase() {
+                sh.case_flips += 1;
+            }
+        } else if b.is_ascii_lowercase() {
+            sh.letters += 1;
+        } else if b.is_ascii_digit() {
+            sh.digits += 1;
+            // An IPv4 literal starts at a digit not preceded by a digit or dot.
+            if !prev.is_ascii_digit() && prev != b'.' && is_ipv4_at(&s[i..]) {
+                sh.ipv4 += 1;
+            }
+        } else if b.is_ascii_punctuation() {
+            sh.punct += 1;
+            match b {
+                b'"' | b'\'' => sh.quotes += 1,
+                b'^' => sh.carets += 1,
+                b'`' => sh.backticks += 1,
+                b'\\' if prev == b'\\' && s.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) => sh.unc += 1,
+                _ => {}
+            }
+        } else if !b.is_ascii() {
+            sh.nonascii += 1;
+        }
+        prev = b;
+    }
+    sh
+}
+
+/// Four dot-separated numbers of 1–3 digits, each at most 255, not followed by a digit/dot.
+fn is_ipv4_at(s: &[u8]) -> bool {
+    let mut i = 0;
+    for part in 0..4 {
+        let start = i;
+        let mut v = 0u32;
+        while i < s.len() && s[i].is_ascii_digit() && i - start < 4 {
+            v = v * 10 + u32::from(s[i] - b'0');
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || n > 3 || v > 255 {
+            return false;
+        }
+        if part < 3 {
+            if s.get(i) != Some(&b'.') {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    !s.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+}
+
+const SEED_CL: u64 = 0x6c6f_746c_2d63_6c31; // "lotl-cl1"
+const SEED_PATH: u64 = 0x6c6f_746c_2d70_7431; // "lotl-pt1"
+
+#[inline]
+fn bucket(key: u64, seed: u64, n: u64) -> usize {
+    let mut h = (key ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 31;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 29;
+    (((h >> 32) * n) >> 32) as usize
+}
+
+/// Add the 1–4-gram counts of `s` to `buckets`; returns the number of n-grams.
+fn hash_ngrams(s: &[u8], seed: u64, buckets: &mut [f32]) -> u32 {
+    let s = &s[..s.len().min(NGRAM_MAX_BYTES)];
+    let n = buckets.len() as u64;
+    let mut total = 0u32;
+    for i in 0..s.len() {
+        let mut key = 0u64;
+        for k in 0..4 {
+            let Some(&b) = s.get(i + k) else { break };
+            key |= u64::from(b) << (8 * k);
+            let tagged = key | ((k as u64 + 1) << 32);
+            buckets[bucket(tagged, seed, n)] += 1.0;
+            total += 1;
+        }
+    }
+    total
+}
+
+fn tf(buckets: &mut [f32], total: u32) {
+    if total > 0 {
+        let inv = 1.0 / total as f32;
+        for v in buckets {
+            *v *= inv;
+        }
+    }
+}
+
+fn share(a: u32, n: usize) -> f32 {
+    if n == 0 {
+        0.0
+    } else {
+        a as f32 / n as f32
+    }
+}
+
+fn is_office(n: &str) -> bool {
+    matches!(
+        n,
+        "winword.exe" | "excel.exe" | "powerpnt.exe" | "outlook.exe" | "msaccess.exe" | "mspub.exe" | "onenote.exe" | "visio.exe"
+    )
+}
+
+fn is_script_host(n: &str) -> bool {
+    matches!(
+        n,
+        "cmd.exe" | "powershell.exe" | "pwsh.exe" | "wscript.exe" | "cscript.exe" | "mshta.exe" | "rundll32.exe" | "regsvr32.exe" | "powershell_ise.exe"
+    )
+}
+
+fn is_shell(n: &str) -> bool {
+    matches!(n, "cmd.exe" | "powershell.exe" | "pwsh.exe" | "wscript.exe" | "cscript.exe" | "mshta.exe")
+}
+
+fn is_browser(n: &str) -> bool {
+    matches!(n, "chrome.exe" | "msedge.exe" | "firefox.exe" | "iexplore.exe" | "opera.exe" | "brave.exe")
+}
+
+fn is_service_host(n: &str) -> bool {
+    matches!(n, "services.exe" | "svchost.exe" | "wmiprvse.exe" | "taskeng.exe" | "taskhostw.exe")
+}
+
+/// 0 system, 1 service, 2 human, 3 unknown.
+fn user_class(e: &ProcessEvent) -> u8 {
+    let sid = e.user_id.as_deref().unwrap_or("");
+    match sid {
+        "S-1-5-18" => return 0,
+        "S-1-5-19" | "S-1-5-20" => return 1,
+        _ => {}
+    }
+    if sid.starts_with("S-1-5-80-") || sid.starts_with("S-1-5-82-") {
+        return 1;
+    }
+    if let Some(rest) = sid.strip_prefix("S-1-5-21-") {
+        let rid = rest.rsplit('-').next().and_then(|r| r.parse::<u64>().ok());
+        if rid.is_some_and(|r| r >= 500) {
+            return 2;
+        }
+    }
+    let name = e.user_name.as_deref().unwrap_or("");
+    if name.ends_with('$') || e.user_domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("NT SERVICE")) {
+        return 1;
+    }
+    3
+}
+
+fn integrity_ordinal(s: Option<&str>) -> f32 {
+    match s {
+        Some("untrusted") => 0.0,
+        Some("low") => 1.0,
+        Some("medium") => 2.0,
+        Some("high") => 3.0,
+        Some("system") => 4.0,
+        Some("protected") => 5.0,
+        _ => f32::NAN,
+    }
+}
+
+fn elevation_ordinal(s: Option<&str>) -> f32 {
+    match s {
+        Some("default") => 0.0,
+        Some("limited") => 1.0,
+        Some("full") => 2.0,
+        _ => f32::NAN,
+    }
+}
+
+fn has_double_ext(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".exe") else { return false };
+    [".pdf", ".doc", ".docx", ".xls", ".xlsx", ".txt", ".jpg", ".png", ".zip", ".rtf", ".ppt"]
+        .iter()
+        .any(|x| stem.ends_with(x))
+}
+
+fn bool_f(b: bool) -> f32 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+impl FeatureRecipe for LotlRecipe {
+    fn name(&self) -> &'static str {
+        "lotl"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn features(&self) -> &[FeatureSpec] {
+        &self.features
+    }
+
+    fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
+        out.clear();
+        let mut s = std::mem::take(&mut out.scratch);
+
+        // Names.
+        text::lower_into(e.process_name.as_deref().filter(|x| !x.is_empty()).unwrap_or("unknown"), &mut s.e);
+        let name = std::mem::take(&mut s.e);
+        let mut pname = std::mem::take(&mut s.f);
+        text::lower_into(e.parent_name.as_deref().filter(|x| !x.is_empty()).unwrap_or("unknown"), &mut pname);
+        out.push_cat(Some(&name));
+        out.push_cat(Some(&pname));
+        let start = out.cat_begin();
+        out.cat_push_str(&pname);
+        out.cat_push_str("|");
+        out.cat_push_str(&name);
+        out.cat_end(start);
+
+        // Command line: raw shape, then the normalised form for keywords and n-grams.
+        let has_cl = command_line_source(e, &mut s.c);
+        let raw: &str = if has_cl { &s.c } else { "" };
+        let raw_b = raw.as_bytes();
+        let sh = shape(raw_b);
+        let n = raw_b.len();
+        text::lower_into(raw, &mut s.b);
+        text::elastic_normalize_path(&s.b, &mut s.a, &mut s.d);
+        text::elastic_normalize_command(&mut s.a, &mut s.d);
+        let norm_cl = &s.a;
+
+        let mut groups = [0u32; N_GROUPS];
+        for m in lotl_automaton().find_overlapping_iter(s.b.as_str()) {
+            groups[LOTL_NEEDLES[m.pattern().as_usize()].1] += 1;
+        }
+        let fam = families_2026(norm_cl);
+
+        let num = &mut out.num;
+        num.extend_from_slice(&[
+            n as f32,
+            sh.tokens as f32,
+            sh.max_token as f32,
+            sh.flags as f32,
+            text::entropy(&raw_b[..n.min(NGRAM_MAX_BYTES)]),
+            share(sh.punct, n),
+            share(sh.upper, sh.letters as usize),
+            share(sh.digits, n),
+            share(sh.nonascii, n),
+            sh.quotes as f32,
+            groups[G_URL] as f32,
+            sh.ipv4 as f32,
+            sh.unc as f32,
+            sh.b64_max as f32,
+            groups[G_ENC] as f32,
+            groups[G_SCRIPT] as f32,
+            groups[G_STEALTH] as f32,
+            sh.carets as f32,
+            sh.backticks as f32,
+            sh.case_flips as f32,
+            sh.space_runs as f32,
+            groups[G_OBF] as f32,
+        ]);
+        for f in fam {
+            num.push(bool_f(f));
+        }
+        num.push(bool_f(elastic::blocklist_hit(norm_cl)));
+
+        // Process image.
+        let sys = system_binaries();
+        let exe_raw = e.process_executable.as_deref().unwrap_or("");
+        text::lower_into(exe_raw, &mut s.b);
+        let pclass = path_class(&s.b);
+        num.push(pclass.code());
+        num.push(bool_f(pclass.user_writable()));
+        num.push(if s.b.contains(['\\', '/']) {
+            s.b.bytes().filter(|&c| c == b'\\' || c == b'/').count() as f32 - 1.0
+        } else {
+            f32::NAN
+        });
+        num.push(name.len() as f32);
+        num.push(bool_f(!name.ends_with(".exe")));
+        num.push(bool_f(has_double_ext(&name)));
+        let name_is_sys = sys.contains(&name);
+        num.push(bool_f(name_is_sys));
+        num.push(match sys.outside_legit_dirs(&name, &s.b) {
+            Some(b) => bool_f(b),
+            None if name_is_sys => f32::NAN,
+            None => 0.0,
+        });
+        let look = match s.lookalike.get(name.as_str()) {
+            Some(v) => *v,
+            None => {
+                let v = sys.lookalike(&name);
+                if s.lookalike.len() >= 1 << 16 {
+                    s.lookalike.clear();
+                }
+                s.lookalike.insert(name.as_str().into(), v);
+                v
+            }
+        };
+        num.push(look);
+        match e.process_pe_original_file_name.as_deref().filter(|x| !x.is_empty() && *x != "-" && *x != "?") {
+            Some(pe) => {
+                text::lower_into(pe, &mut s.d);
+                let pe_l = s.d.strip_suffix(".mui").unwrap_or(&s.d);
+                num.push(bool_f(pe_l != name));
+                num.push(bool_f(pe_l != name && sys.contains(pe_l)));
+            }
+            None => {
+                num.push(f32::NAN);
+                num.push(0.0);
+            }
+        }
+        num.push(e.process_code_signature_exists.map_or(f32::NAN, bool_f));
+        num.push(e.process_code_signature_trusted.map_or(f32::NAN, bool_f));
+
+        // Parent context.
+        let parent_exe_raw = e.parent_executable.as_deref().unwrap_or("");
+        text::lower_into(parent_exe_raw, &mut s.d);
+        num.push(path_class(&s.d).code());
+        num.push(bool_f(is_office(&pname)));
+        num.push(bool_f(is_script_host(&pname)));
+        num.push(bool_f(is_browser(&pname)));
+        num.push(bool_f(is_service_host(&pname)));
+        num.push(bool_f(sys.contains(&pname)));
+        num.push(bool_f(is_shell(&name)));
+        num.push(e.parent_command_line.as_deref().map_or(f32::NAN, |c| c.len() as f32));
+
+        // User and token.
+        let uc = user_class(e);
+        for k in 0..4 {
+            num.push(bool_f(uc == k));
+        }
+        num.push(integrity_ordinal(e.integrity_level.as_deref()));
+        num.push(elevation_ordinal(e.elevation_type.as_deref()));
+        num.push(match (e.elevated, e.elevation_type.as_deref()) {
+            (Some(b), _) => bool_f(b),
+            (None, Some(t)) => bool_f(t == "full"),
+            (None, None) => f32::NAN,
+        });
+
+        // Hashed n-grams.
+        let block = out.push_num_block(self.params.cl_buckets);
+        let total = hash_ngrams(s.a.as_bytes(), SEED_CL, block);
+        tf(block, total);
+
+        let block = out.push_num_block(self.params.path_buckets);
+        // Process path (lower-cased in s.b), then parent path (lower-cased in s.d).
+        let mut total = 0;
+        let mut norm = std::mem::take(&mut s.a);
+        text::elastic_normalize_path(&s.b, &mut norm, &mut s.c);
+        total += hash_ngrams(norm.as_bytes(), SEED_PATH, block);
+        text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
+        total += hash_ngrams(norm.as_bytes(), SEED_PATH, block);
+        tf(block, total);
+
+        s.a = norm;
+        s.e = name;
+        s.f = pname;
+        out.scratch = s;
+    }
+}

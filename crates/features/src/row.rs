@@ -1,0 +1,174 @@
+//! The feature schema and the reusable per-event output buffer.
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
+/// Whether a feature is a number the model reads directly or a string it must encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureKind {
+    /// `f32`; `NaN` means missing (trees send it down their default branch).
+    Numeric,
+    /// A string, or missing; encoded downstream by frequency and target mean.
+    Categorical,
+}
+
+/// One documented feature of a recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    pub name: Cow<'static, str>,
+    pub kind: FeatureKind,
+    pub doc: Cow<'static, str>,
+}
+
+impl FeatureSpec {
+    pub fn numeric(name: impl Into<Cow<'static, str>>, doc: &'static str) -> Self {
+        FeatureSpec { name: name.into(), kind: FeatureKind::Numeric, doc: Cow::Borrowed(doc) }
+    }
+    pub fn categorical(name: impl Into<Cow<'static, str>>, doc: &'static str) -> Self {
+        FeatureSpec { name: name.into(), kind: FeatureKind::Categorical, doc: Cow::Borrowed(doc) }
+    }
+}
+
+/// Byte span of one categorical value inside [`FeatureRow`]'s text buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+const MISSING: Span = Span { start: u32::MAX, end: u32::MAX };
+
+/// The features of one event, in schema order: numeric values in the order the numeric
+/// features appear in the recipe's list, categorical values likewise.
+///
+/// Reused across events so that the hot path does not allocate: all categorical values of
+/// a row live in one string buffer, and recipes keep their scratch strings here too.
+#[derive(Debug, Default)]
+pub struct FeatureRow {
+    pub(crate) num: Vec<f32>,
+    cat_text: String,
+    cat_spans: Vec<Span>,
+    pub(crate) scratch: Scratch,
+}
+
+/// Per-thread working memory of the recipes (never part of the output).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub a: String,
+    pub b: String,
+    pub c: String,
+    pub d: String,
+    pub e: String,
+    pub f: String,
+    /// Memo of the look-alike similarity of process names (pure function of the name).
+    pub lookalike: HashMap<Box<str>, f32, Xxh3DefaultBuilder>,
+}
+
+impl FeatureRow {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forget the previous event's values (keeps the buffers' capacity).
+    pub fn clear(&mut self) {
+        self.num.clear();
+        self.cat_text.clear();
+        self.cat_spans.clear();
+    }
+
+    pub fn push_num(&mut self, v: f32) {
+        self.num.push(v);
+    }
+
+    /// `true` → 1, `false` → 0.
+    pub fn push_bool(&mut self, v: bool) {
+        self.num.push(if v { 1.0 } else { 0.0 });
+    }
+
+    /// `Some` → 1/0, `None` → NaN (missing).
+    pub fn push_opt_bool(&mut self, v: Option<bool>) {
+        self.num.push(match v {
+            Some(true) => 1.0,
+            Some(false) => 0.0,
+            None => f32::NAN,
+        });
+    }
+
+    /// Append `n` zeroed numeric slots and return them (for hashed-bucket blocks).
+    pub fn push_num_block(&mut self, n: usize) -> &mut [f32] {
+        let start = self.num.len();
+        self.num.resize(start + n, 0.0);
+        &mut self.num[start..]
+    }
+
+    pub fn push_cat(&mut self, v: Option<&str>) {
+        match v {
+            Some(s) => {
+                // Rows are bounded by the recipes' cuts; a row over 4 GiB cannot occur, but
+                // stay defined if it ever did.
+                let start = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
+                self.cat_text.push_str(s);
+                let end = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
+                self.cat_spans.push(Span { start, end });
+            }
+            None => self.cat_spans.push(MISSING),
+        }
+    }
+
+    /// Start a categorical value written piecewise with [`FeatureRow::cat_push_str`].
+    pub(crate) fn cat_begin(&mut self) -> usize {
+        self.cat_text.len()
+    }
+
+    pub(crate) fn cat_push_str(&mut self, s: &str) {
+        self.cat_text.push_str(s);
+    }
+
+    pub(crate) fn cat_end(&mut self, start: usize) {
+        let start = u32::try_from(start).unwrap_or(u32::MAX - 1);
+        let end = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
+        self.cat_spans.push(Span { start, end });
+    }
+
+    pub fn numeric(&self) -> &[f32] {
+        &self.num
+    }
+
+    pub fn n_categorical(&self) -> usize {
+        self.cat_spans.len()
+    }
+
+    /// The `i`-th categorical value; `None` when missing.
+    pub fn categorical(&self, i: usize) -> Option<&str> {
+        let sp = *self.cat_spans.get(i)?;
+        if sp == MISSING {
+            return None;
+        }
+        self.cat_text.get(sp.start as usize..sp.end as usize)
+    }
+
+    pub fn categoricals(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.cat_spans.len()).map(move |i| self.categorical(i))
+    }
+}
+
+/// Index of a feature among the features of its own kind.
+pub(crate) fn kind_indices(features: &[FeatureSpec]) -> Vec<usize> {
+    let (mut n, mut c) = (0, 0);
+    features
+        .iter()
+        .map(|f| match f.kind {
+            FeatureKind::Numeric => {
+                n += 1;
+                n - 1
+            }
+            FeatureKind::Categorical => {
+                c += 1;
+                c - 1
+            }
+        })
+        .collect()
+}

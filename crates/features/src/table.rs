@@ -1,0 +1,182 @@
+//! Batch featurisation into a columnar, dictionary-encoded table.
+
+use crate::error::Error;
+use crate::recipe::FeatureRecipe;
+use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
+use lotl_events::ProcessEvent;
+use polars::prelude::*;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
+/// Code of a missing categorical value.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// Events per parallel work unit.
+const CHUNK: usize = 4096;
+
+/// One categorical feature, dictionary-encoded: `dict[codes[row]]`, or missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CatColumn {
+    pub dict: Vec<String>,
+    pub codes: Vec<u32>,
+}
+
+impl CatColumn {
+    pub fn get(&self, row: usize) -> Option<&str> {
+        let c = *self.codes.get(row)?;
+        self.dict.get(c as usize).map(String::as_str)
+    }
+}
+
+/// Features of many events, column by column, in the recipe's order within each kind.
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    pub recipe: String,
+    pub recipe_version: u32,
+    pub features: Vec<FeatureSpec>,
+    /// One column per numeric feature.
+    pub numeric: Vec<Vec<f32>>,
+    /// One column per categorical feature.
+    pub categorical: Vec<CatColumn>,
+    n_rows: usize,
+}
+
+type Dict = HashMap<String, u32, Xxh3DefaultBuilder>;
+
+impl FeatureTable {
+    fn empty(recipe: &dyn FeatureRecipe) -> Self {
+        FeatureTable {
+            recipe: recipe.name().to_owned(),
+            recipe_version: recipe.version(),
+            features: recipe.features().to_vec(),
+            numeric: vec![Vec::new(); recipe.n_numeric()],
+            categorical: vec![CatColumn::default(); recipe.n_categorical()],
+            n_rows: 0,
+        }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Featurise a run of events sequentially (one work unit of the batch).
+    fn build(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> Self {
+        let mut t = Self::empty(recipe);
+        for c in &mut t.numeric {
+            c.reserve(events.len());
+        }
+        let mut dicts: Vec<Dict> = vec![Dict::default(); t.categorical.len()];
+        let mut row = FeatureRow::new();
+        for e in events {
+            recipe.featurize(e, &mut row);
+            t.push_row(&row, &mut dicts);
+        }
+        t
+    }
+
+    fn push_row(&mut self, row: &FeatureRow, dicts: &mut [Dict]) {
+        for (j, col) in self.numeric.iter_mut().enumerate() {
+            col.push(row.numeric().get(j).copied().unwrap_or(f32::NAN));
+        }
+        for (j, col) in self.categorical.iter_mut().enumerate() {
+            let code = match row.categorical(j) {
+                None => MISSING_CODE,
+                Some(v) => match dicts[j].get(v) {
+                    Some(&c) => c,
+                    None => {
+                        let c = col.dict.len() as u32;
+                        col.dict.push(v.to_owned());
+                        dicts[j].insert(v.to_owned(), c);
+                        c
+                    }
+                },
+            };
+            col.codes.push(code);
+        }
+        self.n_rows += 1;
+    }
+
+    /// Append `other` (same recipe), merging dictionaries.
+    fn append(&mut self, other: FeatureTable, dicts: &mut [Dict]) {
+        for (a, b) in self.numeric.iter_mut().zip(other.numeric) {
+            a.extend(b);
+        }
+        for ((a, b), d) in self.categorical.iter_mut().zip(other.categorical).zip(dicts.iter_mut()) {
+            let remap: Vec<u32> = b
+                .dict
+                .into_iter()
+                .map(|v| match d.get(&v) {
+                    Some(&c) => c,
+                    None => {
+                        let c = a.dict.len() as u32;
+                        a.dict.push(v.clone());
+                        d.insert(v, c);
+                        c
+                    }
+                })
+                .collect();
+            a.codes.extend(b.codes.into_iter().map(|c| if c == MISSING_CODE { c } else { remap[c as usize] }));
+        }
+        self.n_rows += other.n_rows;
+    }
+
+    /// Features as a polars frame: `Float32` numeric columns and nullable `String`
+    /// categorical columns, in the recipe's feature order.
+    pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
+        let idx = kind_indices(&self.features);
+        let mut cols = Vec::with_capacity(self.features.len());
+        for (f, &i) in self.features.iter().zip(&idx) {
+            let col = match f.kind {
+                FeatureKind::Numeric => {
+                    Float32Chunked::from_vec(f.name.as_ref().into(), self.numeric[i].clone()).into_column()
+                }
+                FeatureKind::Categorical => {
+                    let c = &self.categorical[i];
+                    let ca: StringChunked = (0..self.n_rows).map(|r| c.get(r)).collect();
+                    ca.with_name(f.name.as_ref().into()).into_column()
+                }
+            };
+            cols.push(col);
+        }
+        DataFrame::new(self.n_rows, cols)
+    }
+
+    /// Write the frame (plus `extra` columns such as ids and labels) atomically as Parquet.
+    pub fn write_parquet(&self, path: &Path, extra: Vec<Column>) -> Result<(), Error> {
+        let mut df = self.to_dataframe()?;
+        for c in extra {
+            df.with_column(c)?;
+        }
+        lotl_events::parquet::write_frame_atomic(path, &mut df)?;
+        Ok(())
+    }
+}
+
+/// Featurise `events` in parallel; row `i` of the table is event `i`.
+pub fn featurize_batch(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> FeatureTable {
+    featurize_batch_with_progress(recipe, events, &|_| {})
+}
+
+/// As [`featurize_batch`], calling `progress(n)` after each work unit of `n` events.
+pub fn featurize_batch_with_progress(
+    recipe: &dyn FeatureRecipe,
+    events: &[ProcessEvent],
+    progress: &(dyn Fn(usize) + Sync),
+) -> FeatureTable {
+    let parts: Vec<FeatureTable> = events
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let t = FeatureTable::build(recipe, chunk);
+            progress(chunk.len());
+            t
+        })
+        .collect();
+    let mut table = FeatureTable::empty(recipe);
+    let mut dicts: Vec<Dict> = vec![Dict::default(); table.categorical.len()];
+    for p in parts {
+        table.append(p, &mut dicts);
+    }
+    table
+}
