@@ -3,7 +3,12 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LOTL_GIT_COMMIT"), ")");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("LOTL_GIT_COMMIT"),
+    ")"
+);
 
 /// lotl finds living-off-the-land attacks on Windows: clusters of malicious processes
 /// spawned by one parent process.
@@ -22,7 +27,9 @@ pub enum Command {
 /// Read process-start events (ECS NDJSON, EVTX, NXLog JSON, CSV; .gz/.zip; directories)
 /// into one canonical Parquet file.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  lotl ingest ../shared/datasets/real -o events.parquet --quarantine bad.ndjson")]
+#[command(
+    after_help = "Example:\n  lotl ingest ../shared/datasets/real -o events.parquet --quarantine bad.ndjson"
+)]
 pub struct IngestArgs {
     /// Files or directories (walked recursively). Format is detected from content.
     #[arg(required = true)]

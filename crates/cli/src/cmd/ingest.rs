@@ -16,16 +16,23 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let total = read::total_input_bytes(&args.paths)?;
     let bar = super::progress_bytes(total, "reading");
-    let outcome = read::read_paths_with_progress(&args.paths, &opts, &mut |done| bar.set_position(done))?;
+    let outcome =
+        read::read_paths_with_progress(&args.paths, &opts, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
     print_summary(&outcome.stats);
     if outcome.events.is_empty() {
-        eprintln!("error: no process-start events could be read from the given paths; nothing written");
+        eprintln!(
+            "error: no process-start events could be read from the given paths; nothing written"
+        );
         return Ok(ExitCode::from(1));
     }
     lotl_events::parquet::write_parquet(&args.output, &outcome.events)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!("wrote {} events to {}", outcome.events.len(), args.output.display());
+    println!(
+        "wrote {} events to {}",
+        outcome.events.len(),
+        args.output.display()
+    );
     if let Some(q) = &args.quarantine {
         println!("rejected records: {}", q.display());
     }
@@ -51,16 +58,26 @@ fn print_summary(stats: &lotl_events::ReadStats) {
         if s.truncated > 0 || s.repaired_utf8 > 0 {
             println!(
                 "{:<12} kept with fields cut to {} chars: {}; with invalid UTF-8 replaced: {}",
-                "", read::MAX_FIELD_CHARS, s.truncated, s.repaired_utf8
+                "",
+                read::MAX_FIELD_CHARS,
+                s.truncated,
+                s.repaired_utf8
             );
         }
     }
     if !stats.kept_by_source.is_empty() {
-        let by: Vec<String> = stats.kept_by_source.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let by: Vec<String> = stats
+            .kept_by_source
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         println!("kept by source: {}", by.join(", "));
     }
     if !stats.unknown_files.is_empty() {
-        println!("files with no recognisable events ({}):", stats.unknown_files.len());
+        println!(
+            "files with no recognisable events ({}):",
+            stats.unknown_files.len()
+        );
         for f in stats.unknown_files.iter().take(10) {
             println!("  {f}");
         }

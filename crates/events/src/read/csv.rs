@@ -46,20 +46,32 @@ impl CsvMapping {
             ("process.name", "FileName"),
             ("process.executable", "FolderPath"),
             ("process.command_line", "ProcessCommandLine"),
-            ("process.pe.original_file_name", "ProcessVersionInfoOriginalFileName"),
-            ("process.Ext.token.integrity_level_name", "ProcessIntegrityLevel"),
+            (
+                "process.pe.original_file_name",
+                "ProcessVersionInfoOriginalFileName",
+            ),
+            (
+                "process.Ext.token.integrity_level_name",
+                "ProcessIntegrityLevel",
+            ),
             ("process.Ext.token.elevation_type", "ProcessTokenElevation"),
             ("process.parent.pid", "InitiatingProcessId"),
             ("process.parent.name", "InitiatingProcessFileName"),
             ("process.parent.executable", "InitiatingProcessFolderPath"),
-            ("process.parent.command_line", "InitiatingProcessCommandLine"),
+            (
+                "process.parent.command_line",
+                "InitiatingProcessCommandLine",
+            ),
             ("user.name", "AccountName"),
             ("user.domain", "AccountDomain"),
             ("user.id", "AccountSid"),
         ];
         CsvMapping {
             name: "mde-device-process-events".into(),
-            columns: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            columns: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             source: Some(EventSource::Mde),
         }
     }
@@ -117,7 +129,11 @@ fn header_fields(head: &[u8]) -> Vec<String> {
     rdr.records()
         .next()
         .and_then(|r| r.ok())
-        .map(|r| r.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_owned()).collect())
+        .map(|r| {
+            r.iter()
+                .map(|s| s.trim().trim_start_matches('\u{feff}').to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -139,7 +155,9 @@ pub(crate) fn read(
     name: &str,
     stream: Box<dyn BufRead + '_>,
 ) -> Result<()> {
-    let mut rdr = ::csv::ReaderBuilder::new().flexible(true).from_reader(stream);
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(stream);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| Error::Format {
@@ -150,7 +168,10 @@ pub(crate) fn read(
         .map(|s| s.trim().trim_start_matches('\u{feff}').to_owned())
         .collect();
     let user = reader.opts_csv_mapping();
-    let Some(mapping) = candidates(user.as_ref()).into_iter().find(|m| m.matches(&headers)) else {
+    let Some(mapping) = candidates(user.as_ref())
+        .into_iter()
+        .find(|m| m.matches(&headers))
+    else {
         return Err(Error::Format {
             path: path.to_owned(),
             message: "CSV header matches no column mapping (give one with --csv-mapping)".into(),
@@ -165,7 +186,10 @@ pub(crate) fn read(
     let mut row = 1u64; // the header is row 1
     loop {
         row += 1;
-        let ctx = RecordCtx { file: name, record: row };
+        let ctx = RecordCtx {
+            file: name,
+            record: row,
+        };
         match rdr.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
@@ -181,7 +205,10 @@ pub(crate) fn read(
                     })
                     .collect();
                 let get = |k: &str| -> Option<&str> {
-                    index.get(k).and_then(|i| fields.get(*i)).map(|s| s.as_ref())
+                    index
+                        .get(k)
+                        .and_then(|i| fields.get(*i))
+                        .map(|s| s.as_ref())
                 };
                 let parsed = parse_row(&get, mapping.source);
                 let raw = match &parsed {
@@ -192,7 +219,12 @@ pub(crate) fn read(
             }
             Err(e) => {
                 reader.record_seen(InputFormat::Csv);
-                reader.skip(InputFormat::Csv, &ctx, SkipReason::InvalidCsv, &e.to_string())?;
+                reader.skip(
+                    InputFormat::Csv,
+                    &ctx,
+                    SkipReason::InvalidCsv,
+                    &e.to_string(),
+                )?;
                 if e.is_io_error() {
                     break;
                 }
@@ -205,8 +237,16 @@ pub(crate) fn read(
 fn join_folder(folder: Option<String>, name: Option<&str>) -> Option<String> {
     let folder = folder?;
     match name {
-        Some(n) if !folder.to_ascii_lowercase().ends_with(&n.to_ascii_lowercase()) => {
-            let sep = if folder.ends_with('\\') || folder.ends_with('/') { "" } else { "\\" };
+        Some(n)
+            if !folder
+                .to_ascii_lowercase()
+                .ends_with(&n.to_ascii_lowercase()) =>
+        {
+            let sep = if folder.ends_with('\\') || folder.ends_with('/') {
+                ""
+            } else {
+                "\\"
+            };
             Some(format!("{folder}{sep}{n}"))
         }
         _ => Some(folder),
@@ -236,7 +276,8 @@ fn parse_row<'a>(get: &dyn Fn(&str) -> Option<&'a str>, source: Option<EventSour
         process_name,
         process_command_line: s("process.command_line"),
         process_pe_original_file_name: s("process.pe.original_file_name"),
-        integrity_level: get("process.Ext.token.integrity_level_name").and_then(normalize_integrity_level),
+        integrity_level: get("process.Ext.token.integrity_level_name")
+            .and_then(normalize_integrity_level),
         elevation_type: get("process.Ext.token.elevation_type").and_then(normalize_elevation_type),
         parent_pid: get("process.parent.pid").and_then(super::windows::parse_pid),
         parent_entity_id: s("process.parent.entity_id"),

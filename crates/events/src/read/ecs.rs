@@ -119,7 +119,10 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     let action = owned(doc, "event.action");
     let is_start = contains(doc, "event.type", "start").unwrap_or(false)
         || windows_id.is_some()
-        || matches!(action.as_deref(), Some("start" | "exec" | "fork" | "created-process"));
+        || matches!(
+            action.as_deref(),
+            Some("start" | "exec" | "fork" | "created-process")
+        );
     if !is_start {
         return Parsed::Skip(SkipReason::NotProcessStart);
     }
@@ -173,8 +176,16 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     ev.event_id = scalar(doc, "event.id")
         .or_else(|| scalar(doc, "winlog.record_id"))
         .unwrap_or_default();
-    ev.host_name = first(doc, &["host.name", "host.hostname", "winlog.computer_name", "agent.hostname"])
-        .unwrap_or_default();
+    ev.host_name = first(
+        doc,
+        &[
+            "host.name",
+            "host.hostname",
+            "winlog.computer_name",
+            "agent.hostname",
+        ],
+    )
+    .unwrap_or_default();
     ev.host_id = owned(doc, "host.id");
     if action.is_some() {
         ev.event_action = action;
@@ -183,12 +194,15 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     or(&mut ev.process_name, owned(doc, "process.name"));
     or(&mut ev.process_executable, owned(doc, "process.executable"));
     let args: Vec<String> = match lookup(doc, "process.args") {
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     };
-    let command_line = owned(doc, "process.command_line")
-        .or_else(|| (!args.is_empty()).then(|| args.join(" ")));
+    let command_line =
+        owned(doc, "process.command_line").or_else(|| (!args.is_empty()).then(|| args.join(" ")));
     or(&mut ev.process_command_line, command_line);
     ev.process_args = args;
     if let Some(p) = pid(doc, "process.pid") {
@@ -197,13 +211,20 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     or(&mut ev.process_entity_id, owned(doc, "process.entity_id"));
     or(
         &mut ev.process_pe_original_file_name,
-        first(doc, &["process.pe.original_file_name", "winlog.event_data.OriginalFileName"]),
+        first(
+            doc,
+            &[
+                "process.pe.original_file_name",
+                "winlog.event_data.OriginalFileName",
+            ],
+        ),
     );
     ev.process_code_signature_exists = boolean(doc, "process.code_signature.exists")
         .or_else(|| boolean(doc, "winlog.event_data.Signed"));
-    ev.process_code_signature_trusted = boolean(doc, "process.code_signature.trusted").or_else(|| {
-        text(doc, "winlog.event_data.SignatureStatus").map(|s| s.eq_ignore_ascii_case("Valid"))
-    });
+    ev.process_code_signature_trusted =
+        boolean(doc, "process.code_signature.trusted").or_else(|| {
+            text(doc, "winlog.event_data.SignatureStatus").map(|s| s.eq_ignore_ascii_case("Valid"))
+        });
     ev.process_code_signature_subject = owned(doc, "process.code_signature.subject_name");
     if let Some(il) = text(doc, "process.Ext.token.integrity_level_name")
         .or_else(|| text(doc, "winlog.event_data.IntegrityLevel"))
@@ -222,10 +243,19 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     if let Some(p) = pid(doc, "process.parent.pid") {
         ev.parent_pid = Some(p);
     }
-    or(&mut ev.parent_entity_id, owned(doc, "process.parent.entity_id"));
+    or(
+        &mut ev.parent_entity_id,
+        owned(doc, "process.parent.entity_id"),
+    );
     or(&mut ev.parent_name, owned(doc, "process.parent.name"));
-    or(&mut ev.parent_executable, owned(doc, "process.parent.executable"));
-    or(&mut ev.parent_command_line, owned(doc, "process.parent.command_line"));
+    or(
+        &mut ev.parent_executable,
+        owned(doc, "process.parent.executable"),
+    );
+    or(
+        &mut ev.parent_command_line,
+        owned(doc, "process.parent.command_line"),
+    );
 
     or(&mut ev.user_name, owned(doc, "user.name"));
     or(&mut ev.user_domain, owned(doc, "user.domain"));
@@ -239,7 +269,9 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     ev.family = owned(doc, "lotl.family");
 
     if ev.process_name.is_none() && ev.process_executable.is_none() {
-        return Parsed::Skip(SkipReason::MissingField("process.name and process.executable"));
+        return Parsed::Skip(SkipReason::MissingField(
+            "process.name and process.executable",
+        ));
     }
     Parsed::Event(Box::new(ev))
 }

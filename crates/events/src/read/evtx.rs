@@ -18,9 +18,17 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
         Err(e) => {
             // A file whose header is broken holds nothing we can reach: count it as one bad
             // record instead of aborting the whole ingest.
-            let ctx = RecordCtx { file: name, record: 0 };
+            let ctx = RecordCtx {
+                file: name,
+                record: 0,
+            };
             reader.record_seen(InputFormat::Evtx);
-            return reader.skip(InputFormat::Evtx, &ctx, SkipReason::CorruptEvtx, &e.to_string());
+            return reader.skip(
+                InputFormat::Evtx,
+                &ctx,
+                SkipReason::CorruptEvtx,
+                &e.to_string(),
+            );
         }
     };
     let settings = ParserSettings::new().separate_json_attributes(true);
@@ -42,9 +50,17 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
                 reader.accept(InputFormat::Evtx, &ctx, parsed, &raw, false)?;
             }
             Err(e) => {
-                let ctx = RecordCtx { file: name, record: ordinal };
+                let ctx = RecordCtx {
+                    file: name,
+                    record: ordinal,
+                };
                 reader.record_seen(InputFormat::Evtx);
-                reader.skip(InputFormat::Evtx, &ctx, SkipReason::CorruptEvtx, &e.to_string())?;
+                reader.skip(
+                    InputFormat::Evtx,
+                    &ctx,
+                    SkipReason::CorruptEvtx,
+                    &e.to_string(),
+                )?;
             }
         }
     }

@@ -185,7 +185,10 @@ fn is_candidate(path: &Path) -> bool {
     !(name.starts_with("license")
         || name.starts_with("readme")
         || name.starts_with("copying")
-        || matches!(ext.as_str(), "md" | "parquet" | "txt" | "yml" | "yaml" | "toml" | "html"))
+        || matches!(
+            ext.as_str(),
+            "md" | "parquet" | "txt" | "yml" | "yaml" | "toml" | "html"
+        ))
 }
 
 /// Read every process start under `paths`. `progress` is called with the number of input
@@ -307,9 +310,9 @@ impl<'o> Reader<'o> {
                 message: format!("zip member {}: {e}", member_name),
             })?;
             let inner: Box<dyn BufRead> = if bytes.starts_with(&[0x1f, 0x8b]) {
-                Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(
-                    bytes,
-                ))))
+                Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+                    std::io::Cursor::new(bytes),
+                )))
             } else {
                 Box::new(std::io::Cursor::new(bytes))
             };
@@ -329,7 +332,9 @@ impl<'o> Reader<'o> {
         let head = stream.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
         if head.starts_with(b"ElfFile\0") {
             let mut bytes = Vec::new();
-            stream.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            stream
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
             self.stats(InputFormat::Evtx).files += 1;
             return evtx::read(self, name, bytes);
         }
@@ -368,13 +373,20 @@ impl<'o> Reader<'o> {
 
     /// JSON lines: each line is ECS or NXLog. A file that is one pretty-printed document or a
     /// JSON array is read whole as a stream of documents.
-    fn read_json_lines(&mut self, path: &Path, name: &str, mut stream: Box<dyn BufRead + '_>) -> Result<()> {
+    fn read_json_lines(
+        &mut self,
+        path: &Path,
+        name: &str,
+        mut stream: Box<dyn BufRead + '_>,
+    ) -> Result<()> {
         let mut line = Vec::with_capacity(8192);
         let mut record = 0u64;
         let mut counted: [bool; 2] = [false, false];
         loop {
             line.clear();
-            let n = stream.read_until(b'\n', &mut line).map_err(|e| Error::io(path, e))?;
+            let n = stream
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io(path, e))?;
             if n == 0 {
                 break;
             }
@@ -387,7 +399,9 @@ impl<'o> Reader<'o> {
             if record == 1 && (trimmed == b"{" || trimmed.starts_with(b"[")) {
                 // Not one document per line: read the rest as a JSON document stream.
                 let mut rest = line.clone();
-                stream.read_to_end(&mut rest).map_err(|e| Error::io(path, e))?;
+                stream
+                    .read_to_end(&mut rest)
+                    .map_err(|e| Error::io(path, e))?;
                 return self.read_json_documents(name, &rest);
             }
             let (text, repaired) = match std::str::from_utf8(trimmed) {
@@ -416,8 +430,16 @@ impl<'o> Reader<'o> {
                 Err(e) => {
                     self.stats(InputFormat::EcsNdjson).files += 1;
                     self.record_seen(InputFormat::EcsNdjson);
-                    let ctx = RecordCtx { file: name, record: 1 };
-                    self.skip(InputFormat::EcsNdjson, &ctx, SkipReason::InvalidJson, &format!("{e}"))?;
+                    let ctx = RecordCtx {
+                        file: name,
+                        record: 1,
+                    };
+                    self.skip(
+                        InputFormat::EcsNdjson,
+                        &ctx,
+                        SkipReason::InvalidJson,
+                        &format!("{e}"),
+                    )?;
                 }
             }
             return Ok(());
@@ -436,7 +458,12 @@ impl<'o> Reader<'o> {
                     }
                     self.record_seen(InputFormat::EcsNdjson);
                     let ctx = RecordCtx { file: name, record };
-                    self.skip(InputFormat::EcsNdjson, &ctx, SkipReason::InvalidJson, &format!("{e}"))?;
+                    self.skip(
+                        InputFormat::EcsNdjson,
+                        &ctx,
+                        SkipReason::InvalidJson,
+                        &format!("{e}"),
+                    )?;
                     break;
                 }
             }
@@ -515,7 +542,12 @@ impl<'o> Reader<'o> {
                 }
                 ev.complete();
                 let source = ev.source.map(|s| s.as_str()).unwrap_or("unknown");
-                *self.out.stats.kept_by_source.entry(source.to_owned()).or_default() += 1;
+                *self
+                    .out
+                    .stats
+                    .kept_by_source
+                    .entry(source.to_owned())
+                    .or_default() += 1;
                 self.stats(format).kept += 1;
                 self.out.events.push(*ev);
                 Ok(())
@@ -559,7 +591,11 @@ impl<'o> Reader<'o> {
                 writeln!(w, "{line}").map_err(|e| Error::io(qpath, e))?;
             }
         }
-        *self.stats(format).skipped.entry(reason.describe()).or_default() += 1;
+        *self
+            .stats(format)
+            .skipped
+            .entry(reason.describe())
+            .or_default() += 1;
         Ok(())
     }
 
@@ -576,8 +612,14 @@ impl<'o> Reader<'o> {
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
     let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -626,7 +668,13 @@ pub(crate) fn parse_timestamp_ms(s: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(dt.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.fZ", "%m/%d/%Y %I:%M:%S%.f %p", "%m/%d/%Y %H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.fZ",
+        "%m/%d/%Y %I:%M:%S%.f %p",
+        "%m/%d/%Y %H:%M:%S%.f",
+    ] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
             return Some(dt.and_utc().timestamp_millis());
         }
@@ -643,9 +691,18 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        assert_eq!(parse_timestamp_ms("2020-09-21T07:15:45.860Z"), Some(1_600_672_545_860));
-        assert_eq!(parse_timestamp_ms("2020-09-21 07:15:45.860"), Some(1_600_672_545_860));
-        assert_eq!(parse_timestamp_ms("2020-09-21T07:15:45.8600000Z"), Some(1_600_672_545_860));
+        assert_eq!(
+            parse_timestamp_ms("2020-09-21T07:15:45.860Z"),
+            Some(1_600_672_545_860)
+        );
+        assert_eq!(
+            parse_timestamp_ms("2020-09-21 07:15:45.860"),
+            Some(1_600_672_545_860)
+        );
+        assert_eq!(
+            parse_timestamp_ms("2020-09-21T07:15:45.8600000Z"),
+            Some(1_600_672_545_860)
+        );
         assert_eq!(parse_timestamp_ms("yesterday"), None);
     }
 }

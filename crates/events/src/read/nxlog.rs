@@ -36,9 +36,16 @@ fn from_object(obj: &Map<String, Value>) -> Parsed {
         _ => 0,
     };
     let channel = obj.get("Channel").and_then(str_of).unwrap_or("");
-    let is_sysmon = channel.contains("Sysmon") || obj.get("SourceName").and_then(str_of).is_some_and(|s| s.contains("Sysmon"));
+    let is_sysmon = channel.contains("Sysmon")
+        || obj
+            .get("SourceName")
+            .and_then(str_of)
+            .is_some_and(|s| s.contains("Sysmon"));
     let is_security = channel.eq_ignore_ascii_case("Security")
-        || obj.get("SourceName").and_then(str_of).is_some_and(|s| s.contains("Security-Auditing"));
+        || obj
+            .get("SourceName")
+            .and_then(str_of)
+            .is_some_and(|s| s.contains("Security-Auditing"));
     let id = match (event_id, is_sysmon, is_security) {
         (1, true, _) => 1,
         (4688, _, true) => 4688,
@@ -53,13 +60,14 @@ fn from_object(obj: &Map<String, Value>) -> Parsed {
         .iter()
         .find_map(|k| obj.get(*k).and_then(str_of).and_then(parse_timestamp_ms));
     // Numeric event-data fields (ProcessId in some exports) are numbers, not strings.
-    let owned: std::collections::HashMap<&str, String> = ["ProcessId", "ParentProcessId", "NewProcessId"]
-        .into_iter()
-        .filter_map(|k| match obj.get(k) {
-            Some(Value::Number(n)) => Some((k, n.to_string())),
-            _ => None,
-        })
-        .collect();
+    let owned: std::collections::HashMap<&str, String> =
+        ["ProcessId", "ParentProcessId", "NewProcessId"]
+            .into_iter()
+            .filter_map(|k| match obj.get(k) {
+                Some(Value::Number(n)) => Some((k, n.to_string())),
+                _ => None,
+            })
+            .collect();
     let lookup = |k: &str| -> Option<&str> { owned.get(k).map(String::as_str).or_else(|| get(k)) };
     let parsed = from_event_data(id, &lookup, event_time);
     let Parsed::Event(mut ev) = parsed else {

@@ -3,8 +3,8 @@
 
 use super::{parse_timestamp_ms, Parsed, SkipReason};
 use crate::event::{
-    non_empty, normalize_elevation_type, normalize_integrity_level, split_domain_user,
-    EventSource, ProcessEvent,
+    non_empty, normalize_elevation_type, normalize_integrity_level, split_domain_user, EventSource,
+    ProcessEvent,
 };
 
 /// Fill a process start from Windows event fields. `get` looks a field up by its event-data
@@ -21,7 +21,10 @@ pub(crate) fn from_event_data<'a>(
         1 => {
             ev.source = Some(EventSource::Sysmon1);
             ev.event_action = Some("start".into());
-            ev.timestamp_ms = match get("UtcTime").and_then(parse_timestamp_ms).or(fallback_time_ms) {
+            ev.timestamp_ms = match get("UtcTime")
+                .and_then(parse_timestamp_ms)
+                .or(fallback_time_ms)
+            {
                 Some(t) => t,
                 None => return Parsed::Skip(SkipReason::InvalidTimestamp),
             };

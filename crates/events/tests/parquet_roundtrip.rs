@@ -1,0 +1,138 @@
+//! A written file reads back to identical records; the write is atomic.
+
+use lotl_events::parquet::{read_parquet, write_parquet};
+use lotl_events::{EventSource, Label, ProcessEvent};
+use proptest::prelude::*;
+
+fn opt_str() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof!["[a-zA-Z0-9 .:\\\\/\"-]{0,40}", any::<String>(),])
+}
+
+fn event() -> impl Strategy<Value = ProcessEvent> {
+    let a = (
+        any::<i64>().prop_map(|t| t / 1000),
+        "[a-z0-9#]{1,12}",
+        "[a-z0-9.-]{0,20}",
+        opt_str(),
+        prop::option::of(prop::sample::select(EventSource::ALL.to_vec())),
+        opt_str(),
+        prop::option::of(any::<i64>()),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        prop::collection::vec(any::<String>(), 0..4),
+    );
+    let b = (
+        opt_str(),
+        prop::option::of(any::<bool>()),
+        prop::option::of(any::<bool>()),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        prop::option::of(any::<bool>()),
+        prop::option::of(any::<i64>()),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+    );
+    let c = (
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+        prop::option::of(prop::sample::select(vec![
+            Label::Benign,
+            Label::Malicious,
+            Label::Unknown,
+        ])),
+        opt_str(),
+        opt_str(),
+        opt_str(),
+    );
+    (a, b, c).prop_map(|(a, b, c)| ProcessEvent {
+        timestamp_ms: a.0,
+        event_id: a.1,
+        host_name: a.2,
+        host_id: a.3,
+        source: a.4,
+        event_action: a.5,
+        process_pid: a.6,
+        process_entity_id: a.7,
+        process_name: a.8,
+        process_executable: a.9,
+        process_command_line: a.10,
+        process_args: a.11,
+        process_pe_original_file_name: b.0,
+        process_code_signature_exists: b.1,
+        process_code_signature_trusted: b.2,
+        process_code_signature_subject: b.3,
+        integrity_level: b.4,
+        elevation_type: b.5,
+        elevated: b.6,
+        parent_pid: b.7,
+        parent_entity_id: b.8,
+        parent_name: b.9,
+        parent_executable: b.10,
+        parent_command_line: b.11,
+        user_name: c.0,
+        user_domain: c.1,
+        user_id: c.2,
+        source_file: c.3,
+        label: c.4,
+        scenario_id: c.5,
+        technique: c.6,
+        family: c.7,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn round_trip(events in prop::collection::vec(event(), 0..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        write_parquet(&p, &events).unwrap();
+        let back = read_parquet(&p).unwrap();
+        prop_assert_eq!(back, events);
+    }
+}
+
+#[test]
+fn failed_write_leaves_existing_file_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.parquet");
+    let one = vec![ProcessEvent {
+        event_id: "1".into(),
+        host_name: "h".into(),
+        ..Default::default()
+    }];
+    write_parquet(&p, &one).unwrap();
+    // Writing to a path that is a directory fails at the rename; the old file is untouched
+    // and no temp file is left behind.
+    let as_dir = dir.path().join("d.parquet");
+    std::fs::create_dir(&as_dir).unwrap();
+    assert!(write_parquet(&as_dir, &one).is_err());
+    assert_eq!(read_parquet(&p).unwrap(), one);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn a_non_lotl_parquet_file_is_a_clear_error() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.parquet");
+    let mut df = df!("x" => [1i64, 2]).unwrap();
+    lotl_events::parquet::write_frame_atomic(&p, &mut df).unwrap();
+    let err = read_parquet(&p).unwrap_err().to_string();
+    assert!(
+        err.contains("not a lotl events Parquet file") && err.contains("missing column"),
+        "{err}"
+    );
+}
