@@ -73,5 +73,5 @@ pub use encode::{CategoryEncoder, DenseMatrix, EncoderParams, FeaturePipeline};
 pub use error::Error;
 pub use lotl::LotlParams;
 pub use recipe::{FeatureRecipe, RecipeConfig};
-pub use row::{FeatureKind, FeatureRow, FeatureSpec};
+pub use row::{FeatureKind, FeatureRow, FeatureSpec, FeatureValue};
 pub use table::{featurize_batch, featurize_batch_with_progress, CatColumn, FeatureTable};

@@ -172,3 +172,37 @@ pub(crate) fn kind_indices(features: &[FeatureSpec]) -> Vec<usize> {
         })
         .collect()
 }
+
+/// A feature value, for inspection and tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureValue<'a> {
+    Num(f32),
+    Cat(Option<&'a str>),
+}
+
+impl FeatureRow {
+    /// `(name, value)` of every feature of `features` (the schema this row was filled by).
+    pub fn values<'a>(&'a self, features: &'a [FeatureSpec]) -> Vec<(&'a str, FeatureValue<'a>)> {
+        features
+            .iter()
+            .zip(kind_indices(features))
+            .map(|(f, i)| {
+                let v = match f.kind {
+                    FeatureKind::Numeric => FeatureValue::Num(self.num.get(i).copied().unwrap_or(f32::NAN)),
+                    FeatureKind::Categorical => FeatureValue::Cat(self.categorical(i)),
+                };
+                (f.name.as_ref(), v)
+            })
+            .collect()
+    }
+
+    /// The value of the feature named `name`, if the schema has it.
+    pub fn value<'a>(&'a self, features: &'a [FeatureSpec], name: &str) -> Option<FeatureValue<'a>> {
+        let pos = features.iter().position(|f| f.name == name)?;
+        let i = kind_indices(&features[..=pos])[pos];
+        Some(match features[pos].kind {
+            FeatureKind::Numeric => FeatureValue::Num(self.num.get(i).copied().unwrap_or(f32::NAN)),
+            FeatureKind::Categorical => FeatureValue::Cat(self.categorical(i)),
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! Batch and single-event paths agree; encoders behave; bad input stays defined.
+
+use lotl_events::{Label, ProcessEvent};
+use lotl_features::{
+    featurize_batch, EncoderParams, FeaturePipeline, FeatureRow, FeatureValue, LotlParams, RecipeConfig,
+};
+use proptest::prelude::*;
+use std::time::Instant;
+
+fn opt_str() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(String::new())),
+        "[a-zA-Z0-9 .\\\\/:^\"'-]{0,60}".prop_map(Some),
+        any::<String>().prop_map(Some),
+        prop::sample::select(vec![
+            r"C:\Windows\System32\cmd.exe",
+            r"C:\Users\bob\AppData\Local\Temp\svch0st.exe",
+            "powershell -enc SQBFAFgA",
+            "rundll32.exe javascript:\"\\..\\mshtml,RunHTMLApplication\"",
+            "cmd.exe",
+            "6f9619ff-8b86-d011-b42d-00c04fc964ff 0xdeadbeef 123456",
+        ])
+        .prop_map(|s| Some(s.to_owned())),
+    ]
+}
+
+prop_compose! {
+    fn event()(
+        name in opt_str(), exe in opt_str(), cl in opt_str(), pname in opt_str(), pexe in opt_str(),
+        pe in opt_str(), integ in prop::option::of(prop::sample::select(vec!["low", "medium", "high", "system", "weird"])),
+        elev in prop::option::of(prop::sample::select(vec!["default", "full", "limited"])),
+        elevated in prop::option::of(any::<bool>()), signed in prop::option::of(any::<bool>()),
+        user in prop::option::of(prop::sample::select(vec!["S-1-5-18", "S-1-5-20", "S-1-5-21-1-2-3-1001", "x"])),
+        args in prop::collection::vec("[a-z/-]{0,8}", 0..3), action in opt_str(),
+    ) -> ProcessEvent {
+        ProcessEvent {
+            process_name: name, process_executable: exe, process_command_line: cl,
+            parent_name: pname, parent_executable: pexe, process_pe_original_file_name: pe,
+            integrity_level: integ.map(str::to_owned), elevation_type: elev.map(str::to_owned),
+            elevated, process_code_signature_exists: signed, process_code_signature_trusted: signed,
+            user_id: user.map(str::to_owned), process_args: args, event_action: action,
+            ..Default::default()
+        }
+    }
+}
+
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn configs() -> Vec<RecipeConfig> {
+    vec![
+        RecipeConfig::Elastic2021,
+        RecipeConfig::Elastic2026,
+        RecipeConfig::Lotl(LotlParams { cl_buckets: 32, path_buckets: 8 }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_equals_single(train in prop::collection::vec(event(), 6..30), test in prop::collection::vec(event(), 1..20)) {
+        let labels: Vec<bool> = (0..train.len()).map(|i| i % 3 == 0).collect();
+        for cfg in configs() {
+            let pipe = FeaturePipeline::fit(cfg.clone(), EncoderParams::default(), &train, &labels).unwrap();
+            let batch = pipe.transform(&test);
+            let table = featurize_batch(pipe.recipe(), &test);
+            let via_table = pipe.encode_table(&table).unwrap();
+            let mut one = Vec::new();
+            for (i, e) in test.iter().enumerate() {
+                pipe.transform_one(e, &mut one);
+                prop_assert_eq!(one.len(), batch.n_cols);
+                for j in 0..one.len() {
+                    prop_assert!(same(one[j], batch.get(i, j)), "{} row {} col {}: {} vs {}", cfg.name(), i, pipe.columns()[j], one[j], batch.get(i, j));
+                    prop_assert!(same(one[j], via_table.get(i, j)), "table path differs at {}", pipe.columns()[j]);
+                }
+            }
+            // A reused row gives the same values as a fresh one (no state leaks between events).
+            let mut fresh = FeatureRow::new();
+            let mut reused = FeatureRow::new();
+            for e in &test {
+                pipe.recipe().featurize(&train[0], &mut reused);
+                pipe.recipe().featurize(e, &mut reused);
+                pipe.recipe().featurize(e, &mut fresh);
+                let a = reused.values(pipe.recipe().features());
+                let b = fresh.values(pipe.recipe().features());
+                for ((n, x), (_, y)) in a.iter().zip(&b) {
+                    let eq = match (x, y) {
+                        (FeatureValue::Num(p), FeatureValue::Num(q)) => same(*p, *q),
+                        _ => x == y,
+                    };
+                    prop_assert!(eq, "{}: {:?} vs {:?}", n, x, y);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn schema_and_row_lengths_agree() {
+    for cfg in configs() {
+        let r = cfg.build().unwrap();
+        let mut row = FeatureRow::new();
+        r.featurize(&ProcessEvent::default(), &mut row);
+        assert_eq!(row.numeric().len(), r.n_numeric(), "{}", cfg.name());
+        assert_eq!(row.n_categorical(), r.n_categorical(), "{}", cfg.name());
+        let mut names: Vec<&str> = r.features().iter().map(|f| f.name.as_ref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), r.features().len(), "{}: duplicate feature names", cfg.name());
+        assert!(r.features().iter().all(|f| !f.doc.is_empty()));
+    }
+    let lotl = RecipeConfig::from_name("lotl").unwrap().build().unwrap();
+    assert_eq!(lotl.n_categorical(), 3);
+    assert_eq!(lotl.n_numeric(), lotl_features::lotl::SCALARS.len() + 256 + 64);
+}
+
+fn ev(name: &str, parent: &str, label: Label) -> ProcessEvent {
+    ProcessEvent {
+        process_name: Some(name.into()),
+        parent_name: Some(parent.into()),
+        label: Some(label),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn encoders_frequency_target_and_unseen() {
+    let mut train = Vec::new();
+    for _ in 0..80 {
+        train.push(ev("a.exe", "p.exe", Label::Benign));
+    }
+    for _ in 0..20 {
+        train.push(ev("b.exe", "p.exe", Label::Malicious));
+    }
+    let labels: Vec<bool> = train.iter().map(|e| e.label == Some(Label::Malicious)).collect();
+    let params = EncoderParams { smoothing: 0.0, ..Default::default() };
+    let (pipe, train_m) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params, &train, &labels).unwrap();
+    let col = |n: &str| pipe.columns().iter().position(|c| c == n).unwrap();
+    let (f, t) = (col("process_name_frequency"), col("process_name_targetmean"));
+    let m = pipe.transform(&[ev("a.exe", "p.exe", Label::Benign), ev("b.exe", "p.exe", Label::Benign), ev("zzz.exe", "q.exe", Label::Benign)]);
+    assert!((m.get(0, f) - 0.8).abs() < 1e-6);
+    assert!((m.get(1, f) - 0.2).abs() < 1e-6);
+    assert_eq!(m.get(0, t), 0.0);
+    assert_eq!(m.get(1, t), 1.0);
+    // Unseen: frequency 0, target mean = prior.
+    assert_eq!(m.get(2, f), 0.0);
+    assert!((m.get(2, t) - 0.2).abs() < 1e-6);
+    // Out-of-fold on the training rows: still separates, but computed without the row itself:
+    // with a constant label per value the OOF mean equals the in-sample one...
+    assert_eq!(train_m.get(0, t), 0.0);
+    assert_eq!(train_m.get(90, t), 1.0);
+    // ...while a value seen once gets the other folds' prior, not its own label.
+    let mut train2 = train.clone();
+    train2.push(ev("once.exe", "p.exe", Label::Malicious));
+    let mut labels2 = labels.clone();
+    labels2.push(true);
+    let (pipe2, m2) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params_default_smoothing0(), &train2, &labels2).unwrap();
+    let t2 = pipe2.columns().iter().position(|c| c == "process_name_targetmean").unwrap();
+    let oof = m2.get(100, t2);
+    assert!(oof < 0.5, "a singleton must not see its own label, got {oof}");
+    assert_eq!(pipe2.transform(&train2[100..]).get(0, t2), 1.0, "in-sample it would be 1");
+    // Fold assignment is fixed: fitting twice gives identical matrices.
+    let (_, m3) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params_default_smoothing0(), &train2, &labels2).unwrap();
+    assert_eq!(m2.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), m3.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+}
+
+fn params_default_smoothing0() -> EncoderParams {
+    EncoderParams { smoothing: 0.0, ..Default::default() }
+}
+
+#[test]
+fn missing_categorical_is_nan() {
+    let train = vec![ProcessEvent::default(); 4];
+    let pipe = FeaturePipeline::fit(RecipeConfig::Elastic2021, EncoderParams::default(), &train, &[true, false, false, false]).unwrap();
+    let c = pipe.columns().iter().position(|c| c == "command_line_2-gram_feature50_frequency").unwrap();
+    let m = pipe.transform(&train[..1]);
+    assert!(m.get(0, c).is_nan());
+    assert!(m.get(0, c + 1).is_nan());
+}
+
+#[test]
+fn pipeline_round_trips_through_json() {
+    let train: Vec<ProcessEvent> = (0..20)
+        .map(|i| ProcessEvent {
+            process_name: Some(format!("p{}.exe", i % 4)),
+            process_command_line: Some(format!("p{} /x {}", i % 4, i)),
+            ..Default::default()
+        })
+        .collect();
+    let labels: Vec<bool> = (0..20).map(|i| i % 4 == 1).collect();
+    for cfg in configs() {
+        let pipe = FeaturePipeline::fit(cfg, EncoderParams::default(), &train, &labels).unwrap();
+        let json = pipe.to_json().unwrap();
+        let back = FeaturePipeline::from_json(&json).unwrap();
+        assert_eq!(back.columns(), pipe.columns());
+        let (a, b) = (pipe.transform(&train), back.transform(&train));
+        assert!(a.data.iter().zip(&b.data).all(|(x, y)| same(*x, *y)));
+        // Serialisation is deterministic (sorted maps, no random hasher state).
+        assert_eq!(json, back.to_json().unwrap());
+    }
+}
+
+#[test]
+fn bad_params_and_labels_are_errors() {
+    assert!(RecipeConfig::from_name("nope").is_err());
+    assert!(RecipeConfig::Lotl(LotlParams { cl_buckets: 0, path_buckets: 8 }).build().is_err());
+    let e = vec![ProcessEvent::default(); 3];
+    assert!(FeaturePipeline::fit(RecipeConfig::Elastic2021, EncoderParams::default(), &e, &[true]).is_err());
+    let p = EncoderParams { folds: 1, ..Default::default() };
+    assert!(FeaturePipeline::fit(RecipeConfig::Elastic2021, p, &e, &[true, false, true]).is_err());
+}
+
+#[test]
+fn huge_and_strange_input_is_defined_and_bounded() {
+    let mb = "A^b`c\"d\\e 0x1f 12345 http://1.2.3.4/é ".repeat(1 << 20 >> 5);
+    let weird = "\u{0}\u{FFFD}\u{202E}exe.\u{1F600}".repeat(1000);
+    let events = vec![
+        ProcessEvent {
+            process_command_line: Some(mb.clone()),
+            process_name: Some(weird.clone()),
+            process_executable: Some(format!(r"C:\Users\{weird}\{weird}")),
+            parent_executable: Some(mb.clone()),
+            process_pe_original_file_name: Some(weird.clone()),
+            ..Default::default()
+        },
+        ProcessEvent { process_command_line: Some(String::new()), process_args: vec![String::new()], ..Default::default() },
+        ProcessEvent { process_command_line: Some("\"\"".into()), ..Default::default() },
+    ];
+    for cfg in configs() {
+        let r = cfg.build().unwrap();
+        let mut row = FeatureRow::new();
+        for e in &events {
+            let t = Instant::now();
+            r.featurize(e, &mut row);
+            // A generous bound (debug build): catches super-linear scans, not speed.
+            assert!(t.elapsed().as_secs() < 20, "{} took {:?}", cfg.name(), t.elapsed());
+            assert_eq!(row.numeric().len(), r.n_numeric());
+            assert!(row.numeric().iter().all(|v| !v.is_infinite()), "{}", cfg.name());
+        }
+    }
+    // Elastic: the normalised empty command line has one empty bigram.
+    let r = RecipeConfig::Elastic2021.build().unwrap();
+    let mut row = FeatureRow::new();
+    r.featurize(&events[2], &mut row);
+    assert_eq!(row.value(r.features(), "command_line_2-gram_feature0"), Some(FeatureValue::Cat(Some(""))));
+    assert_eq!(row.value(r.features(), "command_line_2-gram_feature1"), Some(FeatureValue::Cat(None)));
+}
