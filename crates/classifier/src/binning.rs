@@ -197,7 +197,10 @@ mod tests {
             counts[m.bin(*v) as usize] += 1;
         }
         assert_eq!(counts[0], 0);
-        assert!(counts[1..].iter().all(|&c| (500..=800).contains(&c)), "{counts:?}");
+        assert!(
+            counts[1..].iter().all(|&c| (500..=800).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

@@ -119,7 +119,12 @@ pub(crate) fn column_map(model_names: &[String], m: &Matrix) -> Result<Vec<usize
         Err(Error::FeatureMismatch(format!(
             "{} feature(s) the model was trained on are not in the input: {}",
             missing.len(),
-            missing.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 }

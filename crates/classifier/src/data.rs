@@ -121,21 +121,6 @@ impl Matrix {
         &self.values
     }
 
-    /// Copies rows `start..start + out.len() / n_cols` into `out`, row-major.
-    pub(crate) fn rows_into(&self, start: usize, out: &mut [f32]) {
-        let n_cols = self.n_cols();
-        if n_cols == 0 {
-            return;
-        }
-        let rows = out.len() / n_cols;
-        for c in 0..n_cols {
-            let col = &self.column(c)[start..start + rows];
-            for (r, &v) in col.iter().enumerate() {
-                out[r * n_cols + c] = v;
-            }
-        }
-    }
-
     /// A new matrix with only the given rows, in the given order.
     pub fn select_rows(&self, rows: &[usize]) -> Result<Self> {
         if let Some(&r) = rows.iter().find(|&&r| r >= self.n_rows) {
@@ -245,7 +230,9 @@ impl Dataset {
             return Err(Error::Untrainable(format!("the {what} set is empty")));
         }
         if self.features.n_cols() == 0 {
-            return Err(Error::Untrainable(format!("the {what} set has no features")));
+            return Err(Error::Untrainable(format!(
+                "the {what} set has no features"
+            )));
         }
         let mut w = [0.0f64; 2];
         for (r, &l) in self.labels.iter().enumerate() {

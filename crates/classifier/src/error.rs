@@ -40,7 +40,9 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A saved model was written by a newer, incompatible format version.
-    #[error("model file {path}: format version {found} is newer than supported version {supported}")]
+    #[error(
+        "model file {path}: format version {found} is newer than supported version {supported}"
+    )]
     NewerFormat {
         /// File being loaded.
         path: PathBuf,

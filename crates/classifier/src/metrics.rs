@@ -3,9 +3,13 @@
 //! Scores are "higher = more likely class 1". Metrics that need both classes (or any rows)
 //! return `None` instead of NaN, so reports can print "n/a" rather than propagate NaN.
 
+/// Cumulative (true positives, false positives) after each distinct score, descending,
+/// with the numbers of positives and negatives.
+type RocPoints = (Vec<(f64, f64)>, f64, f64);
+
 /// Sorts row indices by descending score and yields, per distinct score, the cumulative
 /// (true positives, false positives) after including all rows with that score.
-fn roc_points(labels: &[u8], scores: &[f32]) -> Option<(Vec<(f64, f64)>, f64, f64)> {
+fn roc_points(labels: &[u8], scores: &[f32]) -> Option<RocPoints> {
     if labels.len() != scores.len() || labels.is_empty() {
         return None;
     }
@@ -208,14 +212,19 @@ mod tests {
     #[test]
     fn pr_auc_matches_hand_computed_values() {
         // Ranked: 1 (P=1, R=.5), 0, 1 (P=2/3, R=1): AP = .5*1 + .5*2/3.
-        close(pr_auc(&[1, 0, 1, 0], &[0.9, 0.8, 0.7, 0.1]), 0.5 + 1.0 / 3.0);
+        close(
+            pr_auc(&[1, 0, 1, 0], &[0.9, 0.8, 0.7, 0.1]),
+            0.5 + 1.0 / 3.0,
+        );
         close(pr_auc(&[1, 1, 0], &[0.9, 0.8, 0.1]), 1.0);
     }
 
     #[test]
     fn recall_at_fpr_stops_at_the_budget() {
         let labels = [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
-        let scores = [0.99, 0.98, 0.97, 0.96, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03];
+        let scores = [
+            0.99, 0.98, 0.97, 0.96, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03,
+        ];
         // 9 negatives: FPR 0 reaches 2/3 recall; FPR 1/9 reaches 1.0.
         close(recall_at_fpr(&labels, &scores, 0.0), 2.0 / 3.0);
         close(recall_at_fpr(&labels, &scores, 0.12), 1.0);

@@ -138,10 +138,16 @@ impl GbdtParams {
             return Err(bad("n_trees", "must be at least 1"));
         }
         if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
-            return Err(bad("learning_rate", format!("{} is not > 0", p.learning_rate)));
+            return Err(bad(
+                "learning_rate",
+                format!("{} is not > 0", p.learning_rate),
+            ));
         }
         if p.max_leaves < 2 || p.max_leaves > 1 << 16 {
-            return Err(bad("max_leaves", format!("{} is not in 2..=65536", p.max_leaves)));
+            return Err(bad(
+                "max_leaves",
+                format!("{} is not in 2..=65536", p.max_leaves),
+            ));
         }
         if p.max_depth == Some(0) {
             return Err(bad("max_depth", "must be at least 1 (or unset)"));
@@ -179,7 +185,10 @@ impl GbdtParams {
             ));
         }
         if p.early_stopping_rounds == Some(0) {
-            return Err(bad("early_stopping_rounds", "must be at least 1 (or unset)"));
+            return Err(bad(
+                "early_stopping_rounds",
+                "must be at least 1 (or unset)",
+            ));
         }
         if p.n_threads == Some(0) {
             return Err(bad("n_threads", "must be at least 1 (or unset)"));
@@ -214,7 +223,10 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_the_parameter() {
         assert!(GbdtParams::builder().build().is_ok());
-        let err = GbdtParams::builder().learning_rate(0.0).build().unwrap_err();
+        let err = GbdtParams::builder()
+            .learning_rate(0.0)
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("learning_rate"), "{err}");
         let err = GbdtParams::builder().max_bins(256).build().unwrap_err();
         assert!(err.to_string().contains("max_bins"), "{err}");

@@ -77,7 +77,11 @@ impl GbdtModel {
         }
     }
 
-    fn fit_inner(params: &ValidGbdtParams, train: &Dataset, valid: Option<&Dataset>) -> Result<Self> {
+    fn fit_inner(
+        params: &ValidGbdtParams,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+    ) -> Result<Self> {
         let p = params.params();
         let mappers = fit_mappers(
             train.features(),

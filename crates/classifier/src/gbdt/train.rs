@@ -13,8 +13,13 @@ use crate::gbdt::tree::{Node, Tree};
 use crate::params::GbdtParams;
 use crate::rng::SplitMix64;
 
+/// Accumulator type of histogram sums.
+type Acc = f64;
 /// Gradient and hessian sums of one histogram bin.
-type Bin = [f64; 2];
+type Bin = [Acc; 2];
+/// One feature's histogram: 256 bins, so a `u8` bin index can never be out of range and
+/// the hot loop needs no bounds checks or offset table.
+type FeatHist = [Bin; 256];
 
 /// Below this many rows a histogram is built on one thread: spawning costs more.
 const PAR_MIN_ROWS: usize = 16_384;
@@ -39,8 +44,6 @@ pub(crate) struct Boosted {
     pub(crate) base_score: f32,
     /// Validation log-loss after each round (empty without validation data).
     pub(crate) valid_loss: Vec<f64>,
-    /// Number of trees kept (best round + 1 with early stopping).
-    pub(crate) best_n_trees: usize,
 }
 
 /// A candidate split of one leaf.
@@ -67,11 +70,9 @@ struct LeafState {
     best: Option<Cand>,
 }
 
-/// Histogram layout: each feature's bins at `offsets[f]..offsets[f] + n_bins[f]`.
+/// Number of used bins (missing bin included) of each feature.
 struct Layout {
-    offsets: Vec<u32>,
     n_bins: Vec<usize>,
-    total: usize,
 }
 
 /// The split test of a node in bin space, for updating scores of rows not partitioned
@@ -116,18 +117,8 @@ pub(crate) fn boost(
 ) -> Boosted {
     let n = train.bins.n_rows;
     let n_cols = train.bins.n_cols;
-    let mut offsets = Vec::with_capacity(n_cols);
-    let mut n_bins = Vec::with_capacity(n_cols);
-    let mut total = 0usize;
-    for m in mappers {
-        offsets.push(total as u32);
-        n_bins.push(m.n_bins());
-        total += m.n_bins();
-    }
     let layout = Layout {
-        offsets,
-        n_bins,
-        total,
+        n_bins: mappers.iter().map(BinMapper::n_bins).collect(),
     };
     let usable: Vec<usize> = (0..n_cols).filter(|&f| layout.n_bins[f] > 2).collect();
 
@@ -155,9 +146,13 @@ pub(crate) fn boost(
         mappers,
         data: train.bins,
         layout: &layout,
-        pool: (0..max_leaves).map(|_| vec![[0.0; 2]; total]).collect(),
+        pool: (0..max_leaves)
+            .map(|_| vec![[[0.0; 2]; 256]; n_cols])
+            .collect(),
         free: (0..max_leaves).rev().collect(),
-        thread_hists: (0..n_threads).map(|_| vec![[0.0; 2]; total]).collect(),
+        thread_hists: (0..n_threads)
+            .map(|_| vec![[[0.0; 2]; 256]; n_cols])
+            .collect(),
         indices: Vec::with_capacity(n),
         scratch: vec![0; n],
     };
@@ -254,7 +249,6 @@ pub(crate) fn boost(
         trees,
         base_score,
         valid_loss,
-        best_n_trees,
     }
 }
 
@@ -285,9 +279,9 @@ struct Grower<'a> {
     mappers: &'a [BinMapper],
     data: &'a BinnedMatrix,
     layout: &'a Layout,
-    pool: Vec<Vec<Bin>>,
+    pool: Vec<Vec<FeatHist>>,
     free: Vec<usize>,
-    thread_hists: Vec<Vec<Bin>>,
+    thread_hists: Vec<Vec<FeatHist>>,
     /// Row indices of the current tree, partitioned so each leaf owns a contiguous range.
     indices: Vec<u32>,
     scratch: Vec<u32>,
@@ -317,20 +311,19 @@ impl Grower<'_> {
         let slot = self.free.pop().unwrap_or(0);
         build_hist(
             self.data,
-            self.layout,
             &self.indices,
             gh,
             &mut self.pool[slot],
             &mut self.thread_hists,
         );
         // Root sums from any feature's histogram: every row is in exactly one bin.
-        let sums = self.pool[slot][..self.layout.n_bins.first().copied().unwrap_or(0)]
-            .iter()
-            .fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]]);
+        let sums = self.pool[slot].first().map_or([0.0; 2], |h| {
+            h.iter().fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]])
+        });
 
         let mut nodes = vec![Node::Leaf {
             value: leaf_value(sums),
-            hessian: sums[1],
+            hessian: sums[1] as f32,
             count: n as u32,
         }];
         let mut bin_nodes = vec![BinNode::Leaf(leaf_value(sums))];
@@ -357,6 +350,11 @@ impl Grower<'_> {
             let parent = leaves[li].clone();
             let n_left = self.partition(&parent, &cand);
             let n_right = parent.len - n_left;
+            // Split search estimates counts from hessians; enforce the real minimum here.
+            if n_left.min(n_right) < p.min_data_in_leaf as usize {
+                leaves[li].best = None;
+                continue;
+            }
 
             let left_node = nodes.len();
             let right_node = left_node + 1;
@@ -369,7 +367,7 @@ impl Grower<'_> {
                 right: right_node as u32,
                 gain: cand.gain as f32,
                 value: leaf_value(parent.sums),
-                hessian: parent.sums[1],
+                hessian: parent.sums[1] as f32,
                 count: parent.len as u32,
             };
             bin_nodes[parent.node] = BinNode::Split {
@@ -382,7 +380,7 @@ impl Grower<'_> {
             for (s, c) in [(cand.left, n_left), (cand.right, n_right)] {
                 nodes.push(Node::Leaf {
                     value: leaf_value(s),
-                    hessian: s[1],
+                    hessian: s[1] as f32,
                     count: c as u32,
                 });
                 bin_nodes.push(BinNode::Leaf(leaf_value(s)));
@@ -422,7 +420,6 @@ impl Grower<'_> {
                 let small_slot = self.free.pop().unwrap_or(0);
                 build_hist(
                     self.data,
-                    self.layout,
                     &self.indices[small.start..small.start + small.len],
                     gh,
                     &mut self.pool[small_slot],
@@ -501,16 +498,9 @@ impl Grower<'_> {
             if !feature_mask[f] {
                 return None;
             }
-            let off = self.layout.offsets[f] as usize;
-            scan_feature(
-                f,
-                &hist[off..off + self.layout.n_bins[f]],
-                leaf.sums,
-                leaf.len,
-                p,
-            )
+            scan_feature(f, &hist[f][..self.layout.n_bins[f]], leaf.sums, leaf.len, p)
         };
-        let best = if self.layout.total > 4096 {
+        let best = if hist.len() > 16 {
             (0..feature_mask.len())
                 .into_par_iter()
                 .with_min_len(8)
@@ -570,14 +560,16 @@ fn scan_feature(f: usize, h: &[Bin], total: Bin, count: usize, p: &GbdtParams) -
             });
         }
     };
-    let n_value_bins = h.len() - 1;
+    // Threshold after value bin `b` (bins 1..=b left); the last value bin never goes left
+    // entirely. b = 0 (only missing values left) is tried when there are missing values.
+    if has_missing {
+        consider(0, miss, true);
+    }
     let mut cum = [0.0f64; 2];
-    for b in 0..n_value_bins {
-        if b > 0 {
-            cum[0] += h[b][0];
-            cum[1] += h[b][1];
-            consider(b, cum, false);
-        }
+    for (b, bin) in h.iter().enumerate().take(h.len() - 1).skip(1) {
+        cum[0] += bin[0];
+        cum[1] += bin[1];
+        consider(b, cum, false);
         if has_missing {
             consider(b, [cum[0] + miss[0], cum[1] + miss[1]], true);
         }
@@ -602,26 +594,27 @@ fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     }
 }
 
-fn subtract(parent: &mut [Bin], child: &[Bin]) {
-    for (p, c) in parent.iter_mut().zip(child) {
-        p[0] -= c[0];
-        p[1] -= c[1];
+fn subtract(parent: &mut [FeatHist], child: &[FeatHist]) {
+    for (ph, ch) in parent.iter_mut().zip(child) {
+        for (p, c) in ph.iter_mut().zip(ch) {
+            p[0] -= c[0];
+            p[1] -= c[1];
+        }
     }
 }
 
 /// Histogram of `rows` into `out`, split over threads for large leaves.
 fn build_hist(
     data: &BinnedMatrix,
-    layout: &Layout,
     rows: &[u32],
     gh: &[[f32; 2]],
-    out: &mut [Bin],
-    thread_hists: &mut [Vec<Bin>],
+    out: &mut [FeatHist],
+    thread_hists: &mut [Vec<FeatHist>],
 ) {
     let t = thread_hists.len();
     if rows.len() < PAR_MIN_ROWS || t < 2 {
-        out.fill([0.0; 2]);
-        hist_rows(data, layout, rows, gh, out);
+        out.fill([[0.0; 2]; 256]);
+        hist_rows(data, rows, gh, out);
         return;
     }
     let chunk = rows.len().div_ceil(t);
@@ -629,16 +622,14 @@ fn build_hist(
         .par_iter_mut()
         .zip(rows.par_chunks(chunk))
         .for_each(|(h, rows)| {
-            h.fill([0.0; 2]);
-            hist_rows(data, layout, rows, gh, h);
+            h.fill([[0.0; 2]; 256]);
+            hist_rows(data, rows, gh, h);
         });
     let used = rows.len().div_ceil(chunk);
-    out.par_chunks_mut(4096).enumerate().for_each(|(ci, o)| {
-        let base = ci * 4096;
-        let len = o.len();
-        o.copy_from_slice(&thread_hists[0][base..base + len]);
+    out.par_iter_mut().enumerate().for_each(|(f, o)| {
+        *o = thread_hists[0][f];
         for th in &thread_hists[1..used] {
-            for (a, b) in o.iter_mut().zip(&th[base..base + len]) {
+            for (a, b) in o.iter_mut().zip(&th[f]) {
                 a[0] += b[0];
                 a[1] += b[1];
             }
@@ -647,16 +638,16 @@ fn build_hist(
 }
 
 #[inline(never)]
-fn hist_rows(data: &BinnedMatrix, layout: &Layout, rows: &[u32], gh: &[[f32; 2]], out: &mut [Bin]) {
+fn hist_rows(data: &BinnedMatrix, rows: &[u32], gh: &[[f32; 2]], out: &mut [FeatHist]) {
     let n_cols = data.n_cols;
-    let offsets = &layout.offsets[..n_cols];
+    let out = &mut out[..n_cols];
     for &r in rows {
         let r = r as usize;
         let [g, h] = gh[r];
-        let (g, h) = (f64::from(g), f64::from(h));
+        let (g, h) = (Acc::from(g), Acc::from(h));
         let row = &data.bins[r * n_cols..(r + 1) * n_cols];
-        for (&b, &off) in row.iter().zip(offsets) {
-            let e = &mut out[off as usize + b as usize];
+        for (&b, fh) in row.iter().zip(out.iter_mut()) {
+            let e = &mut fh[b as usize];
             e[0] += g;
             e[1] += h;
         }

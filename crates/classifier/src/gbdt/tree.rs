@@ -30,7 +30,7 @@ pub enum Node {
         /// contributions are differences of these along the path.
         value: f32,
         /// Sum of hessians of the training rows reaching this node.
-        hessian: f64,
+        hessian: f32,
         /// Number of training rows reaching this node.
         count: u32,
     },
@@ -39,7 +39,7 @@ pub enum Node {
         /// Raw-score contribution (learning rate applied).
         value: f32,
         /// Sum of hessians of the training rows reaching this leaf.
-        hessian: f64,
+        hessian: f32,
         /// Number of training rows reaching this leaf.
         count: u32,
     },
