@@ -11,7 +11,9 @@
 //! 3. **Background** event in an attack file: its pair is a background pair, or it is not
 //!    an attacker-favoured image, lives in a trusted location (`C:\Windows\…` outside its
 //!    temp folders, `C:\Program Files…`), and its parent is a system process or itself
-//!    lives in a trusted location.
+//!    lives in a trusted location; or its parent is a management/monitoring/update agent
+//!    (Splunk forwarder, SCOM, Azure guest agent, SCCM, EDR, updaters); or its parent is
+//!    unknown (4688 without a parent name) and it is a non-favoured trusted image.
 //! 4. **Attack roots** ("the attack's first process"): every event in an attack file that
 //!    is not background and either runs an attacker-favoured image (shells, script hosts,
 //!    LOLBins, discovery and credential tools, remote-execution services) or runs from
@@ -52,6 +54,19 @@ const SYSTEM_PARENTS: &[&str] = &[
     "svchost.exe", "lsass.exe", "taskhostw.exe", "taskeng.exe", "msmpeng.exe", "tiworker.exe",
     "trustedinstaller.exe", "wuauclt.exe", "mousocoreworker.exe", "searchindexer.exe",
     "spoolsv.exe", "vmtoolsd.exe", "wmiprvse.exe", "dllhost.exe", "userinit.exe", "sihost.exe",
+];
+
+/// Management, monitoring and update agents: what they start is their own work (Splunk's
+/// forwarder runs `cmd.exe` for scripted inputs, SCOM runs `cscript.exe`, the Azure guest
+/// agent collects logs with shells). Labs run them beside every attack.
+const AGENTS: &[&str] = &[
+    "splunkd.exe", "splunk.exe", "btool.exe", "monitoringhost.exe", "healthservice.exe",
+    "waappagent.exe", "windowsazureguestagent.exe", "collectguestlogs.exe",
+    "managementagenthost.exe", "microsoft.management.services.intunewindowsagent.exe",
+    "ccmexec.exe", "elastic-agent.exe", "elastic-endpoint.exe", "winlogbeat.exe", "osqueryd.exe",
+    "amazon-ssm-agent.exe", "ssm-agent-worker.exe", "ssm-document-worker.exe", "taniumclient.exe",
+    "vmtoolsd.exe", "mssense.exe", "sensecncproxy.exe", "msmpeng.exe", "mpcmdrun.exe",
+    "microsoftedgeupdate.exe", "googleupdate.exe", "onedrivestandaloneupdater.exe",
 ];
 
 /// Plumbing pairs named in the data README and seen in every lab.
@@ -128,11 +143,16 @@ impl LabelRule {
         if c == "conhost.exe" || self.pairs.contains(&(p.clone(), c.clone())) {
             return true;
         }
+        if AGENTS.contains(&p.as_str()) {
+            return true;
+        }
         if FAVOURED.contains(&c.as_str()) {
             return false;
         }
         let child_trusted = e.process_executable.as_deref().is_some_and(trusted_location);
-        let parent_ok = SYSTEM_PARENTS.contains(&p.as_str())
+        let parent_unknown = p.is_empty() && e.parent_executable.is_none();
+        let parent_ok = parent_unknown
+            || SYSTEM_PARENTS.contains(&p.as_str())
             || e.parent_executable.as_deref().is_some_and(trusted_location);
         child_trusted && parent_ok
     }
@@ -399,6 +419,21 @@ mod tests {
         assert_eq!(stats.files_without_root, vec![ATK.to_owned()]);
         assert_eq!(evs[1].label, Some(Label::Unknown));
         assert_eq!(stats.total(Label::Unknown), 1);
+    }
+
+    #[test]
+    fn agents_children_and_parentless_system_images_are_background() {
+        let mut evs = vec![
+            ev(ATK, "s1", "s0", r"C:\Program Files\SplunkUniversalForwarder\bin\splunkd.exe", &s32("cmd.exe"), 1),
+            ev(ATK, "s2", "s1", &s32("cmd.exe"), r"C:\Program Files\SplunkUniversalForwarder\bin\btool.exe", 2),
+            ev(ATK, "s3", "", "", &s32("dllhost.exe"), 3),
+            ev(ATK, "s4", "", "", &s32("whoami.exe"), 4),
+        ];
+        evs[2].parent_executable = None;
+        evs[3].parent_executable = None;
+        label_with_rule(&mut evs, &LabelRule::from_benign(&[]));
+        let l: Vec<Label> = evs.iter().map(|e| e.label.unwrap()).collect();
+        assert_eq!(l, vec![Label::Benign, Label::Benign, Label::Benign, Label::Malicious]);
     }
 
     #[test]

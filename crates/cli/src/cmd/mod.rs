@@ -1,6 +1,8 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
+mod dataset;
 mod ingest;
+mod synth;
 
 use crate::args::{Cli, Command};
 use std::process::ExitCode;
@@ -8,6 +10,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(a) => ingest::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Dataset(c) => dataset::run(c),
     }
 }
 
