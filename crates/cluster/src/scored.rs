@@ -1,0 +1,262 @@
+//! Scored events: a process start with the classifier's verdict, in memory, in Parquet and
+//! as NDJSON lines.
+//!
+//! Parquet: the events layout of [`lotl_events::parquet`] plus `prediction` (UInt8 or
+//! Int64), `prediction_probability` (Float32 or Float64) and optionally `top_features`
+//! (String holding JSON: `[["feature", contribution], ...]`; objects with
+//! `feature`/`name` and `contribution`/`importance`/`value` keys are read too).
+
+use crate::error::{Error, Result};
+use lotl_events::ProcessEvent;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Column holding the classifier's class (0 benign, 1 malicious).
+pub const PREDICTION_COLUMN: &str = "prediction";
+/// Column holding the classifier's probability of class 1.
+pub const PROBABILITY_COLUMN: &str = "prediction_probability";
+/// Optional column holding the per-event top feature contributions as JSON.
+pub const TOP_FEATURES_COLUMN: &str = "top_features";
+
+/// One process start with the classifier's verdict.
+///
+/// As JSON the event's own fields are flattened beside `prediction`, `probability` (also
+/// read as `prediction_probability`) and `top_features`, so a scored NDJSON line is a
+/// serialised [`ProcessEvent`] with three more keys.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScoredEvent {
+    #[serde(flatten)]
+    pub event: ProcessEvent,
+    pub prediction: u8,
+    #[serde(alias = "prediction_probability")]
+    pub probability: f32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_features: Vec<(String, f32)>,
+}
+
+/// Parse one scored NDJSON line (see [`ScoredEvent`]).
+pub fn parse_scored_line(line: &str) -> std::result::Result<ScoredEvent, serde_json::Error> {
+    serde_json::from_str(line)
+}
+
+/// Read a scored Parquet file (see the module documentation for its columns).
+pub fn read_scored(path: &Path) -> Result<Vec<ScoredEvent>> {
+    let df = lotl_events::parquet::read_frame(path)?;
+    let bad = |message: String| Error::Scored {
+        path: path.to_owned(),
+        message,
+    };
+    let events = lotl_events::parquet::from_dataframe(&df).map_err(bad)?;
+    let predictions = prediction_column(&df).map_err(bad)?;
+    let probabilities = probability_column(&df).map_err(bad)?;
+    let top = top_features_column(&df).map_err(bad)?;
+    let mut out = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        let prediction = predictions[i].ok_or_else(|| bad(format!("row {i}: null prediction")))?;
+        let probability =
+            probabilities[i].ok_or_else(|| bad(format!("row {i}: null prediction_probability")))?;
+        if !(0.0..=1.0).contains(&probability) {
+            return Err(bad(format!(
+                "row {i}: prediction_probability {probability} outside [0, 1]"
+            )));
+        }
+        let top_features = match top.as_ref().and_then(|t| t[i].as_deref()) {
+            None | Some("") => Vec::new(),
+            Some(s) => {
+                parse_top_features(s).map_err(|e| bad(format!("row {i}: top_features: {e}")))?
+            }
+        };
+        out.push(ScoredEvent {
+            event,
+            prediction,
+            probability,
+            top_features,
+        });
+    }
+    Ok(out)
+}
+
+/// Write scored events to `path` atomically (temp file + rename).
+pub fn write_scored(path: &Path, events: &[ScoredEvent]) -> Result<()> {
+    let plain: Vec<ProcessEvent> = events.iter().map(|e| e.event.clone()).collect();
+    let parquet_err = |source: PolarsError| {
+        Error::Events(lotl_events::Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let mut df = lotl_events::parquet::to_dataframe(&plain).map_err(parquet_err)?;
+    let pred: UInt8Chunked = events.iter().map(|e| Some(e.prediction)).collect();
+    let prob: Float32Chunked = events.iter().map(|e| Some(e.probability)).collect();
+    let top: StringChunked = events
+        .iter()
+        .map(|e| {
+            (!e.top_features.is_empty())
+                .then(|| serde_json::to_string(&e.top_features).unwrap_or_default())
+        })
+        .collect();
+    df.with_column(pred.with_name(PREDICTION_COLUMN.into()).into_column())
+        .map_err(parquet_err)?;
+    df.with_column(prob.with_name(PROBABILITY_COLUMN.into()).into_column())
+        .map_err(parquet_err)?;
+    df.with_column(top.with_name(TOP_FEATURES_COLUMN.into()).into_column())
+        .map_err(parquet_err)?;
+    lotl_events::parquet::write_frame_atomic(path, &mut df)?;
+    Ok(())
+}
+
+fn prediction_column(df: &DataFrame) -> std::result::Result<Vec<Option<u8>>, String> {
+    let c = df
+        .column(PREDICTION_COLUMN)
+        .map_err(|_| format!("missing column `{PREDICTION_COLUMN}` (not a scored file?)"))?;
+    let ints: Vec<Option<i64>> = match c.dtype() {
+        DataType::Boolean => c
+            .bool()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|v| v.map(i64::from))
+            .collect(),
+        DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64 => {
+            let cast = c.cast(&DataType::Int64).map_err(|e| e.to_string())?;
+            cast.i64().map_err(|e| e.to_string())?.iter().collect()
+        }
+        other => {
+            return Err(format!(
+                "column `{PREDICTION_COLUMN}` is {other}, expected UInt8 or Int64"
+            ))
+        }
+    };
+    ints.into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            None => Ok(None),
+            Some(x @ 0..=1) => Ok(Some(x as u8)),
+            Some(x) => Err(format!("row {i}: prediction {x} is neither 0 nor 1")),
+        })
+        .collect()
+}
+
+fn probability_column(df: &DataFrame) -> std::result::Result<Vec<Option<f32>>, String> {
+    let c = df
+        .column(PROBABILITY_COLUMN)
+        .map_err(|_| format!("missing column `{PROBABILITY_COLUMN}` (not a scored file?)"))?;
+    match c.dtype() {
+        DataType::Float32 => Ok(c.f32().map_err(|e| e.to_string())?.iter().collect()),
+        DataType::Float64 => Ok(c
+            .f64()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|v| v.map(|x| x as f32))
+            .collect()),
+        other => Err(format!(
+            "column `{PROBABILITY_COLUMN}` is {other}, expected Float32 or Float64"
+        )),
+    }
+}
+
+fn top_features_column(df: &DataFrame) -> std::result::Result<Option<Vec<Option<String>>>, String> {
+    let Ok(c) = df.column(TOP_FEATURES_COLUMN) else {
+        return Ok(None);
+    };
+    let ca = c.str().map_err(|_| {
+        format!(
+            "column `{TOP_FEATURES_COLUMN}` is {}, expected String (JSON)",
+            c.dtype()
+        )
+    })?;
+    Ok(Some(ca.iter().map(|v| v.map(str::to_owned)).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TopFeature {
+    Pair(String, f32),
+    Object {
+        #[serde(alias = "name", alias = "feature_name")]
+        feature: String,
+        #[serde(alias = "importance", alias = "value")]
+        contribution: f32,
+    },
+}
+
+/// Parse the JSON of a `top_features` cell.
+pub fn parse_top_features(s: &str) -> std::result::Result<Vec<(String, f32)>, serde_json::Error> {
+    let v: Vec<TopFeature> = serde_json::from_str(s)?;
+    Ok(v.into_iter()
+        .map(|t| match t {
+            TopFeature::Pair(n, c) => (n, c),
+            TopFeature::Object {
+                feature,
+                contribution,
+            } => (feature, contribution),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(i: i64) -> ScoredEvent {
+        let mut event = ProcessEvent {
+            timestamp_ms: 1_700_000_000_000 + i * 1000,
+            event_id: format!("e{i}"),
+            host_name: "h1".into(),
+            process_executable: Some(r"C:\Windows\System32\rundll32.exe".into()),
+            parent_name: Some("winword.exe".into()),
+            user_name: Some("alice".into()),
+            ..Default::default()
+        };
+        event.complete();
+        ScoredEvent {
+            event,
+            prediction: (i % 2) as u8,
+            probability: 0.25 + i as f32 / 10.0,
+            top_features: if i == 0 {
+                vec![]
+            } else {
+                vec![("process.name_frequency".into(), 0.5), ("x".into(), -0.125)]
+            },
+        }
+    }
+
+    #[test]
+    fn parquet_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        let events: Vec<ScoredEvent> = (0..5).map(sample).collect();
+        write_scored(&path, &events).unwrap();
+        assert_eq!(read_scored(&path).unwrap(), events);
+        // An events file without scores is rejected with a message naming the column.
+        let plain = dir.path().join("p.parquet");
+        let bare: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+        lotl_events::parquet::write_parquet(&plain, &bare).unwrap();
+        let err = read_scored(&plain).unwrap_err().to_string();
+        assert!(err.contains("prediction"), "{err}");
+    }
+
+    #[test]
+    fn ndjson_line_round_trip_and_aliases() {
+        let e = sample(3);
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(parse_scored_line(&line).unwrap(), e);
+        let alt = line.replace("\"probability\"", "\"prediction_probability\"");
+        assert_eq!(parse_scored_line(&alt).unwrap(), e);
+        assert!(parse_scored_line("{\"prediction\": 1}").is_err());
+    }
+
+    #[test]
+    fn top_features_accepts_pairs_and_objects() {
+        let a =
+            parse_top_features(r#"[["a", 0.5], {"feature": "b", "importance": -1.0}]"#).unwrap();
+        assert_eq!(a, vec![("a".to_owned(), 0.5), ("b".to_owned(), -1.0)]);
+        assert!(parse_top_features("{").is_err());
+    }
+}
