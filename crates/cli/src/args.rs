@@ -25,6 +25,40 @@ pub enum Command {
     Synth(SynthArgs),
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    Features(FeaturesArgs),
+    Train(TrainArgs),
+    Predict(PredictArgs),
+}
+
+/// Train a model from an experiment file into a bundle directory (feature pipeline,
+/// classifier, calibration, threshold, parent-cluster model, manifest with checksums).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl train --config experiments/lotl-gbdt.toml -o models/lotl-gbdt")]
+pub struct TrainArgs {
+    /// Experiment file (TOML): data sources, split, recipe, model, decision.
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// Bundle directory to write (replaced atomically if it exists).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// Score events with a bundle: every event column kept, plus `prediction` and
+/// `prediction_probability` (and the top feature contributions with --explain).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl predict models/lotl-gbdt events.parquet -o scored.parquet --explain 5")]
+pub struct PredictArgs {
+    /// Bundle directory written by `lotl train`.
+    pub bundle: PathBuf,
+    /// Events: lotl Parquet, or anything `lotl ingest` reads (EVTX, NDJSON, CSV, folders).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Scored Parquet to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Add this many top feature contributions per event (column `top_features`, JSON).
+    #[arg(long, default_value_t = 0)]
+    pub explain: usize,
 }
 
 /// Read process-start events (ECS NDJSON, EVTX, NXLog JSON, CSV; .gz/.zip; directories)
@@ -125,4 +159,30 @@ pub struct DatasetSplitArgs {
     /// Directory for train.json, validation.json, test.json.
     #[arg(short, long)]
     pub output: PathBuf,
+}
+
+/// Compute a feature recipe for every event of an events Parquet file (`lotl ingest`
+/// output) and write the features as Parquet: Float32 numeric and String categorical
+/// columns in the recipe's order, plus `event.id`, `host.name` and `lotl.label`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  lotl features -r lotl events.parquet -o features.parquet\n  lotl features -r elastic2026 --describe")]
+pub struct FeaturesArgs {
+    /// Events Parquet file.
+    #[arg(required_unless_present = "describe")]
+    pub input: Option<PathBuf>,
+    /// Recipe: elastic2021, elastic2026 (Elastic ProblemChild) or lotl.
+    #[arg(short, long, value_parser = ["elastic2021", "elastic2026", "lotl"])]
+    pub recipe: String,
+    /// Output Parquet file (written to a temp file, then renamed).
+    #[arg(short, long, required_unless_present = "describe")]
+    pub output: Option<PathBuf>,
+    /// lotl recipe: hash buckets for command-line character n-grams.
+    #[arg(long, default_value_t = 256)]
+    pub cl_buckets: usize,
+    /// lotl recipe: hash buckets for executable-path character n-grams.
+    #[arg(long, default_value_t = 64)]
+    pub path_buckets: usize,
+    /// Print every feature of the recipe (name, kind, meaning) and exit.
+    #[arg(long)]
+    pub describe: bool,
 }

@@ -13,6 +13,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         strict: args.strict,
         quarantine: args.quarantine.clone(),
         csv_mapping,
+        evtx_threads: 0,
     };
     let total = read::total_input_bytes(&args.paths)?;
     let bar = super::progress_bytes(total, "reading");

@@ -1,8 +1,11 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
 mod dataset;
+mod features;
 mod ingest;
+mod predict;
 mod synth;
+mod train;
 
 use crate::args::{Cli, Command};
 use std::process::ExitCode;
@@ -12,6 +15,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => ingest::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Dataset(c) => dataset::run(c),
+        Command::Features(a) => features::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run(a),
     }
 }
 
@@ -23,6 +29,18 @@ pub(crate) fn progress_bytes(total: u64, what: &str) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A spinner with a status message, for work whose length is unknown.
+pub(crate) fn spinner(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar.set_message(what.to_owned());
     bar
 }

@@ -31,7 +31,9 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
             );
         }
     };
-    let settings = ParserSettings::new().separate_json_attributes(true);
+    let settings = ParserSettings::new()
+        .separate_json_attributes(true)
+        .num_threads(reader.evtx_threads());
     parser = parser.with_configuration(settings);
     let mut ordinal = 0u64;
     for rec in parser.records_json_value() {

@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 /// command line to 32,767 characters, so anything longer is corrupt or hostile input.
 pub const MAX_FIELD_CHARS: usize = 32_768;
 
+/// Zip members are read into memory; refuse ones that would not fit (a zip bomb, or a file
+/// better unpacked and streamed).
+pub const MAX_ZIP_MEMBER_BYTES: u64 = 4 << 30;
+
 /// What a file holds, as detected from its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -36,6 +40,8 @@ pub enum InputFormat {
     NxlogJson,
     Evtx,
     Csv,
+    /// lotl's own Parquet layout (so every command that reads events takes it too).
+    Parquet,
 }
 
 impl InputFormat {
@@ -45,6 +51,7 @@ impl InputFormat {
             InputFormat::NxlogJson => "nxlog-json",
             InputFormat::Evtx => "evtx",
             InputFormat::Csv => "csv",
+            InputFormat::Parquet => "parquet",
         }
     }
 }
@@ -136,6 +143,8 @@ pub struct ReadOptions {
     pub quarantine: Option<PathBuf>,
     /// Column mapping for CSV files; the MDE and canonical mappings are always tried.
     pub csv_mapping: Option<CsvMapping>,
+    /// Threads the EVTX parser may use per file (0: all cores).
+    pub evtx_threads: usize,
 }
 
 /// Events read and what happened on the way.
@@ -214,6 +223,14 @@ pub fn read_paths_with_progress(
     reader.finish()
 }
 
+/// Read events from bytes in memory (any supported format, compressed or not); `name`
+/// stands for the file name in counts, errors and the quarantine file.
+pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<ReadOutcome> {
+    let mut reader = Reader::new(opts)?;
+    reader.read_reader(Path::new(name), Box::new(std::io::Cursor::new(bytes)))?;
+    reader.finish()
+}
+
 /// Total size in bytes of the files under `paths` (for progress bars).
 pub fn total_input_bytes(paths: &[PathBuf]) -> Result<u64> {
     Ok(expand_paths(paths)?
@@ -267,12 +284,20 @@ impl<'o> Reader<'o> {
 
     /// Read one file (or archive).
     pub fn read_file(&mut self, path: &Path) -> Result<()> {
-        let name = path.display().to_string();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut buf = BufReader::with_capacity(1 << 20, file);
+        self.read_reader(path, Box::new(file))
+    }
+
+    /// Read from any byte source; `path` names it.
+    pub fn read_reader(&mut self, path: &Path, source: Box<dyn std::io::Read + '_>) -> Result<()> {
+        let name = path.display().to_string();
+        let mut buf = BufReader::with_capacity(1 << 20, source);
         let head = buf.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
         if head.starts_with(b"PK\x03\x04") {
-            return self.read_zip(path, &name);
+            let mut bytes = Vec::new();
+            buf.read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            return self.read_zip(path, &name, std::io::Cursor::new(bytes));
         }
         if head.starts_with(&[0x1f, 0x8b]) {
             let gz = flate2::read::MultiGzDecoder::new(buf);
@@ -283,9 +308,13 @@ impl<'o> Reader<'o> {
         self.read_stream(path, &name, &name, Box::new(buf))
     }
 
-    fn read_zip(&mut self, path: &Path, name: &str) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::Format {
+    fn read_zip(
+        &mut self,
+        path: &Path,
+        name: &str,
+        archive: std::io::Cursor<Vec<u8>>,
+    ) -> Result<()> {
+        let mut zip = zip::ZipArchive::new(archive).map_err(|e| Error::Format {
             path: path.to_owned(),
             message: format!("unreadable zip archive: {e}"),
         })?;
@@ -300,6 +329,16 @@ impl<'o> Reader<'o> {
             let member_name = format!("{name}!{}", member.name());
             if !is_candidate(Path::new(member.name())) {
                 continue;
+            }
+            if member.size() > MAX_ZIP_MEMBER_BYTES {
+                return Err(Error::Format {
+                    path: path.to_owned(),
+                    message: format!(
+                        "zip member {member_name} unpacks to {} bytes, over the {} byte limit; unpack it first",
+                        member.size(),
+                        MAX_ZIP_MEMBER_BYTES
+                    ),
+                });
             }
             // A zip member cannot be re-opened; read it into memory (EVTX needs random access
             // anyway), then detect its format like any file.
@@ -330,6 +369,13 @@ impl<'o> Reader<'o> {
         mut stream: Box<dyn BufRead + '_>,
     ) -> Result<()> {
         let head = stream.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        if head.starts_with(b"PAR1") {
+            let mut bytes = Vec::new();
+            stream
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            return self.read_parquet_bytes(path, bytes);
+        }
         if head.starts_with(b"ElfFile\0") {
             let mut bytes = Vec::new();
             stream
@@ -357,6 +403,36 @@ impl<'o> Reader<'o> {
                 self.unknown(outer_name, name)
             }
         }
+    }
+
+    fn read_parquet_bytes(&mut self, path: &Path, bytes: Vec<u8>) -> Result<()> {
+        use polars::prelude::{ParquetReader, SerReader};
+        let df = ParquetReader::new(std::io::Cursor::new(bytes))
+            .finish()
+            .map_err(|source| Error::Parquet {
+                path: path.to_owned(),
+                source,
+            })?;
+        let events = crate::parquet::from_dataframe(&df).map_err(|message| Error::Schema {
+            path: path.to_owned(),
+            message,
+        })?;
+        let n = events.len() as u64;
+        let stats = self.stats(InputFormat::Parquet);
+        stats.files += 1;
+        stats.records += n;
+        stats.kept += n;
+        for e in &events {
+            let source = e.source.map(|s| s.as_str()).unwrap_or("unknown");
+            *self
+                .out
+                .stats
+                .kept_by_source
+                .entry(source.to_owned())
+                .or_default() += 1;
+        }
+        self.out.events.extend(events);
+        Ok(())
     }
 
     fn unknown(&mut self, _outer: &str, name: &str) -> Result<()> {
@@ -495,6 +571,10 @@ impl<'o> Reader<'o> {
             _ => ecs::parse_line(text, &ctx),
         };
         self.accept(format, &ctx, parsed, text, repaired)
+    }
+
+    pub(crate) fn evtx_threads(&self) -> usize {
+        self.opts.evtx_threads
     }
 
     fn opts_csv_mapping(&self) -> Option<CsvMapping> {

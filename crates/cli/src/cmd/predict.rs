@@ -1,0 +1,62 @@
+use crate::args::PredictArgs;
+use anyhow::Context;
+use lotl_cluster::scored::{write_scored, ScoredEvent};
+use lotl_events::read::ReadOptions;
+use lotl_export::Bundle;
+use rayon::prelude::*;
+use std::process::ExitCode;
+
+pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
+    let bundle = Bundle::load(&a.bundle)?;
+    let spinner = super::spinner("reading events");
+    let outcome = lotl_events::read_paths(&a.inputs, &ReadOptions::default())?;
+    if outcome.events.is_empty() {
+        spinner.finish_and_clear();
+        eprintln!("error: no process-start events in the given inputs; nothing written");
+        return Ok(ExitCode::from(1));
+    }
+    spinner.set_message(format!("scoring {} events", outcome.events.len()));
+    let scored = score_events(&bundle, outcome.events, a.explain);
+    spinner.finish_and_clear();
+    write_scored(&a.output, &scored).with_context(|| format!("writing {}", a.output.display()))?;
+    let flagged = scored.iter().filter(|s| s.prediction == 1).count();
+    println!(
+        "scored {} events: {} predicted malicious (threshold {:.4}); wrote {}",
+        scored.len(),
+        flagged,
+        bundle.manifest.threshold.threshold,
+        a.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Score events with a bundle, keeping every event column; `explain` > 0 adds that many top
+/// feature contributions per event.
+pub(crate) fn score_events(
+    bundle: &Bundle,
+    events: Vec<lotl_events::ProcessEvent>,
+    explain: usize,
+) -> Vec<ScoredEvent> {
+    let scores = bundle.score(&events);
+    events
+        .into_par_iter()
+        .zip(scores)
+        .map_init(Vec::new, |row, (event, s)| {
+            let top_features = if explain > 0 {
+                bundle
+                    .explain_one(&event, explain, row)
+                    .into_iter()
+                    .map(|(n, v)| (n, v as f32))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            ScoredEvent {
+                event,
+                prediction: s.prediction,
+                probability: s.probability,
+                top_features,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,107 @@
+use crate::args::TrainArgs;
+use anyhow::Context;
+use lotl_classifier::experiment::{self, ExperimentConfig};
+use lotl_export::bundle::{Bundle, NewBundle};
+use std::process::ExitCode;
+
+pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let cfg = ExperimentConfig::from_file(&a.config)?;
+    let toml_text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("reading {}", a.config.display()))?;
+    let started = std::time::Instant::now();
+    let spinner = super::spinner("loading data");
+    let parts = experiment::load_data(&cfg)?;
+    let mut say = |msg: &str| spinner.set_message(msg.to_owned());
+    let trained = experiment::run(&cfg, parts, &mut say)?;
+    spinner.finish_and_clear();
+
+    let metrics = serde_json::json!({
+        "test": trained.test,
+        "validation": trained.validation,
+        "counts": trained.counts,
+        "calibration": {
+            "ece_before": trained.calibration.ece_before,
+            "ece_after": trained.calibration.ece_after,
+        },
+    });
+    let manifest = Bundle::write(
+        &a.output,
+        &NewBundle {
+            lotl_version: env!("CARGO_PKG_VERSION"),
+            git_commit: env!("LOTL_GIT_COMMIT"),
+            experiment_name: Some(&cfg.name),
+            experiment_toml: Some(&toml_text),
+            pipeline: &trained.pipeline,
+            model: &trained.model,
+            calibration: &trained.calibration,
+            threshold: trained.threshold,
+            training_data_hash: &trained.train_data_hash,
+            metrics,
+        },
+    )?;
+    fit_cluster_into_bundle(
+        &a.output,
+        &trained.history_events,
+        trained.threshold.threshold,
+    )?;
+
+    println!(
+        "trained {} ({} recipe, {} trees, {} features) in {:.1}s",
+        cfg.name,
+        manifest.recipe.name,
+        manifest.model.n_trees,
+        manifest.model.n_features,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "threshold {:.4} (recall malicious {:.3}, benign {:.3} on validation); calibration error {} → {}",
+        trained.threshold.threshold,
+        trained.threshold.recall_positive,
+        trained.threshold.recall_negative,
+        fmt_opt(trained.calibration.ece_before),
+        fmt_opt(trained.calibration.ece_after)
+    );
+    println!(
+        "{:<12} {:>8} {:>9} {:>8} {:>8} {:>12}",
+        "test part", "events", "malicious", "ROC-AUC", "PR-AUC", "recall@1%FPR"
+    );
+    for (part, s) in &trained.test {
+        println!(
+            "{:<12} {:>8} {:>9} {:>8} {:>8} {:>12}",
+            part,
+            s.events,
+            s.malicious,
+            fmt_opt(s.roc_auc),
+            fmt_opt(s.pr_auc),
+            fmt_opt(s.recall_at_1pct_fpr)
+        );
+    }
+    println!("bundle: {}", a.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.4}"))
+}
+
+/// Fit the parent-cluster model on the training history (scored by the new model) and store
+/// it in the bundle, so every bundle can run `lotl detect` out of the box.
+pub(crate) fn fit_cluster_into_bundle(
+    bundle: &std::path::Path,
+    history: &[(lotl_events::ProcessEvent, f32)],
+    threshold: f32,
+) -> anyhow::Result<()> {
+    let scored: Vec<lotl_cluster::ScoredEvent> = history
+        .iter()
+        .map(|(e, p)| lotl_cluster::ScoredEvent {
+            event: e.clone(),
+            prediction: u8::from(*p >= threshold),
+            probability: *p,
+            top_features: Vec::new(),
+        })
+        .collect();
+    let model = lotl_cluster::fit_cluster(&scored, lotl_cluster::ClusterConfig::default())?;
+    let json = model.to_json()?;
+    Bundle::put_file(bundle, "cluster.json", json.as_bytes())?;
+    Ok(())
+}

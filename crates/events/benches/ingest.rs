@@ -1,0 +1,103 @@
+//! Ingest throughput on one core: `cargo bench -p lotl-events --bench ingest`.
+//!
+//! 1. ECS NDJSON in Elastic Defend's shape (generated here, ~1.4 KB per document).
+//! 2. EVTX: the real files under ../shared/datasets/real, lotl's reader against the evtx
+//!    crate's own JSON output (`records_json`) over the same files, both on one thread.
+
+use lotl_events::{read_paths, ReadOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn defend_doc(i: usize) -> String {
+    format!(
+        r#"{{"@timestamp":"2024-03-0{d}T10:{m:02}:{s:02}.{ms:03}Z","agent":{{"id":"4c9c9cb3-f80f-44d8-9c89-6168243b7f21","type":"endpoint","version":"8.12.0"}},"event":{{"id":"MrKl{i:08}","kind":"event","category":["process"],"type":["start"],"action":"start","dataset":"endpoint.events.process","module":"endpoint"}},"host":{{"name":"ws-{h:04}.corp.example","id":"b3f0c1d2-{h:04}-4e5f-8a9b-0c1d2e3f4a5b","os":{{"type":"windows","family":"windows","platform":"windows","name":"Windows","version":"22H2"}}}},"process":{{"pid":{pid},"entity_id":"NGM5YzljYjMtZjgwZi00NGQ4LTljODktNjE2ODI0M2I3ZjIx-{i}","name":"svchost.exe","executable":"C:\\Windows\\System32\\svchost.exe","command_line":"C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule","args":["C:\\Windows\\system32\\svchost.exe","-k","netsvcs","-p","-s","Schedule"],"pe":{{"original_file_name":"svchost.exe","company":"Microsoft Corporation"}},"code_signature":{{"exists":true,"trusted":true,"subject_name":"Microsoft Windows Publisher","status":"trusted"}},"hash":{{"sha256":"643ec58e82e0272c97c2a59f6020970d881af19c0ad5029db9c958c13b6558c7"}},"Ext":{{"token":{{"integrity_level_name":"system","elevation":true,"elevation_type":"default"}}}},"parent":{{"pid":{ppid},"entity_id":"NGM5YzljYjMtZjgwZi00NGQ4LTljODktNjE2ODI0M2I3ZjIx-p{i}","name":"services.exe","executable":"C:\\Windows\\System32\\services.exe","command_line":"C:\\Windows\\system32\\services.exe","args":["C:\\Windows\\system32\\services.exe"]}}}},"user":{{"name":"SYSTEM","domain":"NT AUTHORITY","id":"S-1-5-18"}}}}"#,
+        d = 1 + i % 7,
+        m = i % 60,
+        s = (i / 60) % 60,
+        ms = i % 1000,
+        h = i % 500,
+        pid = 1000 + i % 60000,
+        ppid = 600 + i % 300,
+    )
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    (best, last.expect("at least one run"))
+}
+
+fn main() {
+    let n = 200_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("defend.ndjson");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        for i in 0..n {
+            writeln!(w, "{}", defend_doc(i)).expect("write");
+        }
+    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let (secs, out) = best_of(3, || {
+        read_paths(&[path.clone()], &ReadOptions::default()).expect("read")
+    });
+    assert_eq!(out.events.len(), n);
+    println!(
+        "ecs-ndjson (Elastic Defend shape, {:.0} B/doc): {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s",
+        size as f64 / n as f64,
+        n as f64 / secs,
+        size as f64 / secs / 1e6,
+        secs
+    );
+
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
+    if !shared.is_dir() {
+        println!("evtx: skipped, {} not found", shared.display());
+        return;
+    }
+    let files = lotl_events::read::expand_paths(&[shared]).expect("walk");
+    let evtx_files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
+        .collect();
+    let (ours, out) = best_of(3, || {
+        read_paths(
+            &evtx_files,
+            &ReadOptions {
+                evtx_threads: 1,
+                ..Default::default()
+            },
+        )
+        .expect("read")
+    });
+    let records: u64 = out.stats.by_format.values().map(|s| s.records).sum();
+    let (theirs, n_json) = best_of(3, || {
+        let mut n = 0usize;
+        for f in &evtx_files {
+            let Ok(p) = evtx::EvtxParser::from_path(f) else {
+                continue;
+            };
+            let mut p = p.with_configuration(evtx::ParserSettings::new().num_threads(1));
+            for r in p.records_json().flatten() {
+                n += r.data.len().min(1);
+            }
+        }
+        n
+    });
+    println!(
+        "evtx ({} files, {records} records): lotl {:.0} records/s ({:.3}s) vs evtx records_json {:.0} records/s ({:.3}s, {n_json} records): ratio {:.2}",
+        evtx_files.len(),
+        records as f64 / ours,
+        ours,
+        n_json as f64 / theirs,
+        theirs,
+        theirs / ours
+    );
+}
