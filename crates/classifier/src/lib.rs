@@ -10,6 +10,8 @@
 //! * [`calibration`]: Platt / isotonic calibration and decision thresholds
 //!   (Elastic's `maximize_minimum_recall`, target false-positive rate).
 //! * [`metrics`]: ROC-AUC, PR-AUC, recall at FPR, calibration error, confusion matrix.
+//! * [`pipeline::fit_calibrated`]: fit + calibrate + threshold + validation report, the
+//!   one call behind `lotl train`.
 //!
 //! ```
 //! use lotl_classifier::{Classifier, Dataset, GbdtModel, GbdtParams, Matrix};
@@ -28,10 +30,12 @@ pub mod calibration;
 mod classifier;
 mod data;
 mod error;
+pub mod experiment;
 pub mod explain;
 pub mod gbdt;
 pub mod metrics;
 mod params;
+pub mod pipeline;
 mod rng;
 
 pub use classifier::Classifier;

@@ -310,3 +310,30 @@ fn batch_row_and_reordered_predictions_agree_and_contributions_add_up() {
         "{err}"
     );
 }
+
+#[test]
+fn fit_calibrated_chooses_a_threshold_and_reports() {
+    use lotl_classifier::pipeline::{fit_calibrated, Calibrated, FitOptions, ThresholdRule};
+    let lin = |r: &[f32], g: &mut Lcg| r[0] + 0.5 * r[1] + 0.4 * (g.next() - 0.5) > 0.6;
+    let train = make(3000, 3, 13, lin);
+    let valid = make(1500, 3, 14, lin);
+    let test = make(1500, 3, 15, lin);
+    let p = params().early_stopping_rounds(Some(10)).build().unwrap();
+    let (model, rep): (Calibrated<GbdtModel>, _) =
+        fit_calibrated(&p, &train, &valid, &FitOptions::default()).unwrap();
+    assert!(rep.roc_auc.unwrap() > 0.95, "{rep:?}");
+    assert!(rep.ece_calibrated.unwrap() <= rep.ece_uncalibrated.unwrap() + 1e-9);
+    let t = model.threshold;
+    assert!(t.recall_positive.min(t.recall_negative) > 0.85, "{t:?}");
+    let test_rep = model.evaluate(&test).unwrap();
+    assert!(test_rep.roc_auc.unwrap() > 0.95, "{test_rep:?}");
+    let strict = FitOptions {
+        threshold: ThresholdRule::TargetFpr { max_fpr: 0.01 },
+        ..FitOptions::default()
+    };
+    let (m2, rep2): (Calibrated<GbdtModel>, _) =
+        fit_calibrated(&p, &train, &valid, &strict).unwrap();
+    assert!(m2.threshold.fpr() <= 0.01);
+    assert!(rep2.confusion.fpr().unwrap() <= 0.01);
+    assert!(m2.threshold.threshold >= model.threshold.threshold);
+}

@@ -89,7 +89,7 @@ impl GbdtModel {
             p.bin_sample_rows as usize,
             p.seed,
         );
-        let bins = BinnedMatrix::new(train.features(), &mappers);
+        let bins = BinnedMatrix::new(train.features(), &mappers, true);
         let spw = p.scale_pos_weight as f32;
         let weights: Vec<f32> = train
             .labels()
@@ -109,7 +109,7 @@ impl GbdtModel {
             labels: train.labels(),
             weights,
         };
-        let vbins = valid.map(|v| BinnedMatrix::new(v.features(), &mappers));
+        let vbins = valid.map(|v| BinnedMatrix::new(v.features(), &mappers, false));
         let vd = valid.zip(vbins.as_ref()).map(|(v, b)| train::ValidData {
             bins: b,
             labels: v.labels(),
