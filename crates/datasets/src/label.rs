@@ -33,40 +33,146 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Images attackers favour; a non-background start of one of these is an attack root.
 const FAVOURED: &[&str] = &[
-    "cmd.exe", "powershell.exe", "pwsh.exe", "powershell_ise.exe", "wscript.exe", "cscript.exe",
-    "mshta.exe", "rundll32.exe", "regsvr32.exe", "msiexec.exe", "certutil.exe", "bitsadmin.exe",
-    "cmstp.exe", "installutil.exe", "regasm.exe", "regsvcs.exe", "odbcconf.exe", "msbuild.exe",
-    "wmic.exe", "schtasks.exe", "at.exe", "reg.exe", "sc.exe", "net.exe", "net1.exe",
-    "whoami.exe", "nltest.exe", "ipconfig.exe", "systeminfo.exe", "tasklist.exe", "netstat.exe",
-    "quser.exe", "qwinsta.exe", "arp.exe", "route.exe", "nslookup.exe", "hostname.exe",
-    "psexec.exe", "psexec64.exe", "psexesvc.exe", "procdump.exe", "procdump64.exe", "ntdsutil.exe",
-    "vssadmin.exe", "wevtutil.exe", "bcdedit.exe", "taskkill.exe", "netsh.exe", "forfiles.exe",
-    "hh.exe", "mavinject.exe", "esentutl.exe", "curl.exe", "ftp.exe", "tftp.exe", "winrs.exe",
-    "wsmprovhost.exe", "dsquery.exe", "adfind.exe", "csc.exe", "control.exe", "pcalua.exe",
-    "mimikatz.exe", "rubeus.exe", "sharphound.exe", "cipher.exe", "fsutil.exe", "icacls.exe",
-    "takeown.exe", "attrib.exe", "wusa.exe", "msdt.exe", "diskshadow.exe", "makecab.exe",
-    "expand.exe", "extrac32.exe", "finger.exe", "bash.exe", "wsl.exe", "query.exe", "cmdkey.exe",
+    "cmd.exe",
+    "powershell.exe",
+    "pwsh.exe",
+    "powershell_ise.exe",
+    "wscript.exe",
+    "cscript.exe",
+    "mshta.exe",
+    "rundll32.exe",
+    "regsvr32.exe",
+    "msiexec.exe",
+    "certutil.exe",
+    "bitsadmin.exe",
+    "cmstp.exe",
+    "installutil.exe",
+    "regasm.exe",
+    "regsvcs.exe",
+    "odbcconf.exe",
+    "msbuild.exe",
+    "wmic.exe",
+    "schtasks.exe",
+    "at.exe",
+    "reg.exe",
+    "sc.exe",
+    "net.exe",
+    "net1.exe",
+    "whoami.exe",
+    "nltest.exe",
+    "ipconfig.exe",
+    "systeminfo.exe",
+    "tasklist.exe",
+    "netstat.exe",
+    "quser.exe",
+    "qwinsta.exe",
+    "arp.exe",
+    "route.exe",
+    "nslookup.exe",
+    "hostname.exe",
+    "psexec.exe",
+    "psexec64.exe",
+    "psexesvc.exe",
+    "procdump.exe",
+    "procdump64.exe",
+    "ntdsutil.exe",
+    "vssadmin.exe",
+    "wevtutil.exe",
+    "bcdedit.exe",
+    "taskkill.exe",
+    "netsh.exe",
+    "forfiles.exe",
+    "hh.exe",
+    "mavinject.exe",
+    "esentutl.exe",
+    "curl.exe",
+    "ftp.exe",
+    "tftp.exe",
+    "winrs.exe",
+    "wsmprovhost.exe",
+    "dsquery.exe",
+    "adfind.exe",
+    "csc.exe",
+    "control.exe",
+    "pcalua.exe",
+    "mimikatz.exe",
+    "rubeus.exe",
+    "sharphound.exe",
+    "cipher.exe",
+    "fsutil.exe",
+    "icacls.exe",
+    "takeown.exe",
+    "attrib.exe",
+    "wusa.exe",
+    "msdt.exe",
+    "diskshadow.exe",
+    "makecab.exe",
+    "expand.exe",
+    "extrac32.exe",
+    "finger.exe",
+    "bash.exe",
+    "wsl.exe",
+    "query.exe",
+    "cmdkey.exe",
 ];
 
 /// Processes whose children are Windows plumbing unless the child is favoured.
 const SYSTEM_PARENTS: &[&str] = &[
-    "system", "smss.exe", "csrss.exe", "wininit.exe", "winlogon.exe", "services.exe",
-    "svchost.exe", "lsass.exe", "taskhostw.exe", "taskeng.exe", "msmpeng.exe", "tiworker.exe",
-    "trustedinstaller.exe", "wuauclt.exe", "mousocoreworker.exe", "searchindexer.exe",
-    "spoolsv.exe", "vmtoolsd.exe", "wmiprvse.exe", "dllhost.exe", "userinit.exe", "sihost.exe",
+    "system",
+    "smss.exe",
+    "csrss.exe",
+    "wininit.exe",
+    "winlogon.exe",
+    "services.exe",
+    "svchost.exe",
+    "lsass.exe",
+    "taskhostw.exe",
+    "taskeng.exe",
+    "msmpeng.exe",
+    "tiworker.exe",
+    "trustedinstaller.exe",
+    "wuauclt.exe",
+    "mousocoreworker.exe",
+    "searchindexer.exe",
+    "spoolsv.exe",
+    "vmtoolsd.exe",
+    "wmiprvse.exe",
+    "dllhost.exe",
+    "userinit.exe",
+    "sihost.exe",
 ];
 
 /// Management, monitoring and update agents: what they start is their own work (Splunk's
 /// forwarder runs `cmd.exe` for scripted inputs, SCOM runs `cscript.exe`, the Azure guest
 /// agent collects logs with shells). Labs run them beside every attack.
 const AGENTS: &[&str] = &[
-    "splunkd.exe", "splunk.exe", "btool.exe", "monitoringhost.exe", "healthservice.exe",
-    "waappagent.exe", "windowsazureguestagent.exe", "collectguestlogs.exe",
-    "managementagenthost.exe", "microsoft.management.services.intunewindowsagent.exe",
-    "ccmexec.exe", "elastic-agent.exe", "elastic-endpoint.exe", "winlogbeat.exe", "osqueryd.exe",
-    "amazon-ssm-agent.exe", "ssm-agent-worker.exe", "ssm-document-worker.exe", "taniumclient.exe",
-    "vmtoolsd.exe", "mssense.exe", "sensecncproxy.exe", "msmpeng.exe", "mpcmdrun.exe",
-    "microsoftedgeupdate.exe", "googleupdate.exe", "onedrivestandaloneupdater.exe",
+    "splunkd.exe",
+    "splunk.exe",
+    "btool.exe",
+    "monitoringhost.exe",
+    "healthservice.exe",
+    "waappagent.exe",
+    "windowsazureguestagent.exe",
+    "collectguestlogs.exe",
+    "managementagenthost.exe",
+    "microsoft.management.services.intunewindowsagent.exe",
+    "ccmexec.exe",
+    "elastic-agent.exe",
+    "elastic-endpoint.exe",
+    "winlogbeat.exe",
+    "osqueryd.exe",
+    "amazon-ssm-agent.exe",
+    "ssm-agent-worker.exe",
+    "ssm-document-worker.exe",
+    "taniumclient.exe",
+    "vmtoolsd.exe",
+    "mssense.exe",
+    "sensecncproxy.exe",
+    "msmpeng.exe",
+    "mpcmdrun.exe",
+    "microsoftedgeupdate.exe",
+    "googleupdate.exe",
+    "onedrivestandaloneupdater.exe",
 ];
 
 /// Plumbing pairs named in the data README and seen in every lab.
@@ -105,7 +211,10 @@ fn parent_name_of(e: &ProcessEvent) -> String {
 pub fn trusted_location(exe: &str) -> bool {
     let l = exe.to_ascii_lowercase().replace('/', "\\");
     let l = l.strip_prefix("\\??\\").unwrap_or(&l);
-    let l = l.strip_prefix("\\systemroot\\").map(|r| format!("c:\\windows\\{r}")).unwrap_or_else(|| l.to_owned());
+    let l = l
+        .strip_prefix("\\systemroot\\")
+        .map(|r| format!("c:\\windows\\{r}"))
+        .unwrap_or_else(|| l.to_owned());
     let in_windows = l.starts_with("c:\\windows\\")
         && !["temp", "tasks", "debug", "tracing", "installer"]
             .iter()
@@ -122,8 +231,10 @@ pub struct LabelRule {
 impl LabelRule {
     /// Background pairs from the benign events plus the built-in plumbing list.
     pub fn from_benign<'a>(benign: impl IntoIterator<Item = &'a ProcessEvent>) -> LabelRule {
-        let mut pairs: HashSet<(String, String)> =
-            BUILTIN_PAIRS.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect();
+        let mut pairs: HashSet<(String, String)> = BUILTIN_PAIRS
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+            .collect();
         for e in benign {
             let (p, c) = (parent_name_of(e), name_of(e));
             if !p.is_empty() && !c.is_empty() {
@@ -149,7 +260,10 @@ impl LabelRule {
         if FAVOURED.contains(&c.as_str()) {
             return false;
         }
-        let child_trusted = e.process_executable.as_deref().is_some_and(trusted_location);
+        let child_trusted = e
+            .process_executable
+            .as_deref()
+            .is_some_and(trusted_location);
         let parent_unknown = p.is_empty() && e.parent_executable.is_none();
         let parent_ok = parent_unknown
             || SYSTEM_PARENTS.contains(&p.as_str())
@@ -166,13 +280,18 @@ impl LabelRule {
         if c.is_empty() {
             return false;
         }
-        FAVOURED.contains(&c.as_str()) || !e.process_executable.as_deref().is_some_and(trusted_location)
+        FAVOURED.contains(&c.as_str())
+            || !e
+                .process_executable
+                .as_deref()
+                .is_some_and(trusted_location)
     }
 }
 
 /// Whether a source file is one of the benign recordings.
 pub fn is_benign_file(path: &str) -> bool {
-    path.split(['/', '\\']).any(|c| c.eq_ignore_ascii_case("benign"))
+    path.split(['/', '\\'])
+        .any(|c| c.eq_ignore_ascii_case("benign"))
 }
 
 /// Which source (top folder under `real/`) a file belongs to, for summaries.
@@ -183,7 +302,12 @@ pub fn source_group(path: &str) -> String {
             return (*g).to_owned();
         }
     }
-    parts.len().checked_sub(2).and_then(|i| parts.get(i)).map(|s| (*s).to_owned()).unwrap_or_else(|| "-".into())
+    parts
+        .len()
+        .checked_sub(2)
+        .and_then(|i| parts.get(i))
+        .map(|s| (*s).to_owned())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Counts from one labelling run.
@@ -199,13 +323,21 @@ pub struct LabelStats {
 
 impl LabelStats {
     pub fn total(&self, label: Label) -> usize {
-        self.per_source.iter().filter(|((_, l), _)| *l == label).map(|(_, n)| n).sum()
+        self.per_source
+            .iter()
+            .filter(|((_, l), _)| *l == label)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
 /// Label every event in place (overwriting `label`; `technique` and the rest untouched).
 pub fn label_events(events: &mut [ProcessEvent]) -> LabelStats {
-    let rule = LabelRule::from_benign(events.iter().filter(|e| e.source_file.as_deref().is_some_and(is_benign_file)));
+    let rule = LabelRule::from_benign(
+        events
+            .iter()
+            .filter(|e| e.source_file.as_deref().is_some_and(is_benign_file)),
+    );
     label_with_rule(events, &rule)
 }
 
@@ -213,7 +345,10 @@ pub fn label_events(events: &mut [ProcessEvent]) -> LabelStats {
 pub fn label_with_rule(events: &mut [ProcessEvent], rule: &LabelRule) -> LabelStats {
     let mut by_file: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
-        by_file.entry(e.source_file.clone().unwrap_or_default()).or_default().push(i);
+        by_file
+            .entry(e.source_file.clone().unwrap_or_default())
+            .or_default()
+            .push(i);
     }
     let mut stats = LabelStats::default();
     for (file, idx) in by_file {
@@ -253,7 +388,10 @@ fn resolve_parents(events: &[ProcessEvent], idx: &[usize]) -> HashMap<usize, usi
     for &i in idx {
         let e = &events[i];
         let host = e.host_name.as_str();
-        let by_g = e.parent_entity_id.as_deref().and_then(|g| by_guid.get(&(host, g)).copied());
+        let by_g = e
+            .parent_entity_id
+            .as_deref()
+            .and_then(|g| by_guid.get(&(host, g)).copied());
         let found = by_g.or_else(|| {
             let pid = e.parent_pid?;
             let want = parent_name_of(e);
@@ -275,20 +413,34 @@ fn resolve_parents(events: &[ProcessEvent], idx: &[usize]) -> HashMap<usize, usi
     parent
 }
 
-fn label_attack_file(events: &mut [ProcessEvent], idx: &[usize], rule: &LabelRule, file: &str, stats: &mut LabelStats) {
+fn label_attack_file(
+    events: &mut [ProcessEvent],
+    idx: &[usize],
+    rule: &LabelRule,
+    file: &str,
+    stats: &mut LabelStats,
+) {
     let parent = resolve_parents(events, idx);
     let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
     for (&c, &p) in &parent {
         children.entry(p).or_default().push(c);
     }
-    let mut roots: Vec<usize> = idx.iter().copied().filter(|&i| rule.is_root(&events[i])).collect();
+    let mut roots: Vec<usize> = idx
+        .iter()
+        .copied()
+        .filter(|&i| rule.is_root(&events[i]))
+        .collect();
     roots.sort_by_key(|&i| (events[i].timestamp_ms, i));
     match roots.first() {
         Some(&r) => {
             let e = &events[r];
             stats.first_roots.insert(
                 file.to_owned(),
-                format!("{} ({})", e.process_name.as_deref().unwrap_or("?"), e.process_command_line.as_deref().unwrap_or("")),
+                format!(
+                    "{} ({})",
+                    e.process_name.as_deref().unwrap_or("?"),
+                    e.process_command_line.as_deref().unwrap_or("")
+                ),
             );
         }
         None => stats.files_without_root.push(file.to_owned()),
@@ -318,7 +470,14 @@ fn label_attack_file(events: &mut [ProcessEvent], idx: &[usize], rule: &LabelRul
 mod tests {
     use super::*;
 
-    fn ev(file: &str, guid: &str, parent_guid: &str, parent: &str, exe: &str, t: i64) -> ProcessEvent {
+    fn ev(
+        file: &str,
+        guid: &str,
+        parent_guid: &str,
+        parent: &str,
+        exe: &str,
+        t: i64,
+    ) -> ProcessEvent {
         let mut e = ProcessEvent {
             timestamp_ms: t,
             host_name: "LAB1".into(),
@@ -345,29 +504,104 @@ mod tests {
     fn descent_from_the_first_process_with_background_around_it() {
         let mut evs = vec![
             // Benign file: teaches explorer → cmd and svchost → taskhostw.
-            ev(BEN, "b1", "b0", r"C:\Windows\explorer.exe", &s32("cmd.exe"), 1),
-            ev(BEN, "b2", "b0", &s32("svchost.exe"), &s32("taskhostw.exe"), 2),
+            ev(
+                BEN,
+                "b1",
+                "b0",
+                r"C:\Windows\explorer.exe",
+                &s32("cmd.exe"),
+                1,
+            ),
+            ev(
+                BEN,
+                "b2",
+                "b0",
+                &s32("svchost.exe"),
+                &s32("taskhostw.exe"),
+                2,
+            ),
             // Attack file: lab background ...
-            ev(ATK, "a1", "a0", &s32("services.exe"), &s32("svchost.exe"), 10),
-            ev(ATK, "a2", "a1", &s32("svchost.exe"), &s32("taskhostw.exe"), 11),
-            ev(ATK, "a3", "a1", &s32("svchost.exe"), &s32("consent.exe"), 12),
+            ev(
+                ATK,
+                "a1",
+                "a0",
+                &s32("services.exe"),
+                &s32("svchost.exe"),
+                10,
+            ),
+            ev(
+                ATK,
+                "a2",
+                "a1",
+                &s32("svchost.exe"),
+                &s32("taskhostw.exe"),
+                11,
+            ),
+            ev(
+                ATK,
+                "a3",
+                "a1",
+                &s32("svchost.exe"),
+                &s32("consent.exe"),
+                12,
+            ),
             // ... the operator's console (a background pair) ...
-            ev(ATK, "a4", "ax", r"C:\Windows\explorer.exe", &s32("cmd.exe"), 20),
+            ev(
+                ATK,
+                "a4",
+                "ax",
+                r"C:\Windows\explorer.exe",
+                &s32("cmd.exe"),
+                20,
+            ),
             // ... the attack: a payload from the user's profile, and its tree.
-            ev(ATK, "a5", "a4", &s32("cmd.exe"), r"C:\Users\bob\Desktop\payload.exe", 21),
-            ev(ATK, "a6", "a5", r"C:\Users\bob\Desktop\payload.exe", &s32("cmd.exe"), 22),
+            ev(
+                ATK,
+                "a5",
+                "a4",
+                &s32("cmd.exe"),
+                r"C:\Users\bob\Desktop\payload.exe",
+                21,
+            ),
+            ev(
+                ATK,
+                "a6",
+                "a5",
+                r"C:\Users\bob\Desktop\payload.exe",
+                &s32("cmd.exe"),
+                22,
+            ),
             ev(ATK, "a7", "a6", &s32("cmd.exe"), &s32("conhost.exe"), 23),
             ev(ATK, "a8", "a6", &s32("cmd.exe"), &s32("whoami.exe"), 24),
             ev(ATK, "a9", "a6", &s32("cmd.exe"), &s32("notepad.exe"), 25),
             // Undecidable: a non-plumbing child of an unresolved, untrusted parent.
-            ev(ATK, "a10", "zz", r"D:\tools\weird.exe", &s32("notepad.exe"), 30),
+            ev(
+                ATK,
+                "a10",
+                "zz",
+                r"D:\tools\weird.exe",
+                &s32("notepad.exe"),
+                30,
+            ),
         ];
         let stats = label_events(&mut evs);
         let l: Vec<Label> = evs.iter().map(|e| e.label.unwrap()).collect();
         use Label::*;
-        assert_eq!(l, vec![Benign, Benign, Benign, Benign, Benign, Benign, Malicious, Malicious, Malicious, Malicious, Malicious, Unknown]);
-        assert_eq!(stats.per_source[&("evtx-attack-samples".to_owned(), Malicious)], 5);
-        assert_eq!(stats.per_source[&("evtx-attack-samples".to_owned(), Unknown)], 1);
+        assert_eq!(
+            l,
+            vec![
+                Benign, Benign, Benign, Benign, Benign, Benign, Malicious, Malicious, Malicious,
+                Malicious, Malicious, Unknown
+            ]
+        );
+        assert_eq!(
+            stats.per_source[&("evtx-attack-samples".to_owned(), Malicious)],
+            5
+        );
+        assert_eq!(
+            stats.per_source[&("evtx-attack-samples".to_owned(), Unknown)],
+            1
+        );
         assert_eq!(stats.per_source[&("benign".to_owned(), Benign)], 2);
         assert!(stats.first_roots[ATK].starts_with("payload.exe"));
     }
@@ -375,15 +609,47 @@ mod tests {
     #[test]
     fn lolbin_under_a_system_parent_is_a_root_unless_benign_files_show_the_pair() {
         let mut evs = vec![
-            ev(ATK, "w1", "w0", &s32("wbem\\WmiPrvSE.exe"), &s32("WindowsPowerShell\\v1.0\\powershell.exe"), 5),
-            ev(ATK, "w2", "w1", &s32("WindowsPowerShell\\v1.0\\powershell.exe"), &s32("net.exe"), 6),
-            ev(ATK, "w3", "w0", &s32("svchost.exe"), &s32("rundll32.exe"), 7),
+            ev(
+                ATK,
+                "w1",
+                "w0",
+                &s32("wbem\\WmiPrvSE.exe"),
+                &s32("WindowsPowerShell\\v1.0\\powershell.exe"),
+                5,
+            ),
+            ev(
+                ATK,
+                "w2",
+                "w1",
+                &s32("WindowsPowerShell\\v1.0\\powershell.exe"),
+                &s32("net.exe"),
+                6,
+            ),
+            ev(
+                ATK,
+                "w3",
+                "w0",
+                &s32("svchost.exe"),
+                &s32("rundll32.exe"),
+                7,
+            ),
         ];
-        let rule = LabelRule::from_benign(&[ev(BEN, "b", "a", &s32("svchost.exe"), &s32("rundll32.exe"), 1)]);
+        let rule = LabelRule::from_benign(&[ev(
+            BEN,
+            "b",
+            "a",
+            &s32("svchost.exe"),
+            &s32("rundll32.exe"),
+            1,
+        )]);
         label_with_rule(&mut evs, &rule);
         assert_eq!(evs[0].label, Some(Label::Malicious));
         assert_eq!(evs[1].label, Some(Label::Malicious));
-        assert_eq!(evs[2].label, Some(Label::Benign), "pair seen in the benign recordings");
+        assert_eq!(
+            evs[2].label,
+            Some(Label::Benign),
+            "pair seen in the benign recordings"
+        );
     }
 
     #[test]
@@ -412,8 +678,22 @@ mod tests {
     #[test]
     fn attack_file_without_any_root_is_reported_and_undecided_events_are_unknown() {
         let mut evs = vec![
-            ev(ATK, "x1", "x0", &s32("services.exe"), &s32("svchost.exe"), 1),
-            ev(ATK, "x2", "x9", r"C:\Users\a\app.exe", &s32("notepad.exe"), 2),
+            ev(
+                ATK,
+                "x1",
+                "x0",
+                &s32("services.exe"),
+                &s32("svchost.exe"),
+                1,
+            ),
+            ev(
+                ATK,
+                "x2",
+                "x9",
+                r"C:\Users\a\app.exe",
+                &s32("notepad.exe"),
+                2,
+            ),
         ];
         let stats = label_with_rule(&mut evs, &LabelRule::from_benign(&[]));
         assert_eq!(stats.files_without_root, vec![ATK.to_owned()]);
@@ -424,8 +704,22 @@ mod tests {
     #[test]
     fn agents_children_and_parentless_system_images_are_background() {
         let mut evs = vec![
-            ev(ATK, "s1", "s0", r"C:\Program Files\SplunkUniversalForwarder\bin\splunkd.exe", &s32("cmd.exe"), 1),
-            ev(ATK, "s2", "s1", &s32("cmd.exe"), r"C:\Program Files\SplunkUniversalForwarder\bin\btool.exe", 2),
+            ev(
+                ATK,
+                "s1",
+                "s0",
+                r"C:\Program Files\SplunkUniversalForwarder\bin\splunkd.exe",
+                &s32("cmd.exe"),
+                1,
+            ),
+            ev(
+                ATK,
+                "s2",
+                "s1",
+                &s32("cmd.exe"),
+                r"C:\Program Files\SplunkUniversalForwarder\bin\btool.exe",
+                2,
+            ),
             ev(ATK, "s3", "", "", &s32("dllhost.exe"), 3),
             ev(ATK, "s4", "", "", &s32("whoami.exe"), 4),
         ];
@@ -433,19 +727,35 @@ mod tests {
         evs[3].parent_executable = None;
         label_with_rule(&mut evs, &LabelRule::from_benign(&[]));
         let l: Vec<Label> = evs.iter().map(|e| e.label.unwrap()).collect();
-        assert_eq!(l, vec![Label::Benign, Label::Benign, Label::Benign, Label::Malicious]);
+        assert_eq!(
+            l,
+            vec![
+                Label::Benign,
+                Label::Benign,
+                Label::Benign,
+                Label::Malicious
+            ]
+        );
     }
 
     #[test]
     fn trusted_locations() {
         assert!(trusted_location(r"C:\Windows\System32\cmd.exe"));
         assert!(trusted_location(r"\SystemRoot\System32\smss.exe"));
-        assert!(trusted_location(r"C:\Program Files (x86)\Google\Update\GoogleUpdate.exe"));
+        assert!(trusted_location(
+            r"C:\Program Files (x86)\Google\Update\GoogleUpdate.exe"
+        ));
         assert!(!trusted_location(r"C:\Windows\Temp\lsass.exe"));
         assert!(!trusted_location(r"C:\Users\Public\svchost.exe"));
         assert!(!trusted_location(r"C:\ProgramData\x.exe"));
-        assert_eq!(source_group("/w/shared/datasets/real/deepbluecli/a.evtx"), "deepbluecli");
-        assert_eq!(source_group("/w/shared/datasets/real/evtx-attack-samples/Execution/a.evtx"), "evtx-attack-samples");
+        assert_eq!(
+            source_group("/w/shared/datasets/real/deepbluecli/a.evtx"),
+            "deepbluecli"
+        );
+        assert_eq!(
+            source_group("/w/shared/datasets/real/evtx-attack-samples/Execution/a.evtx"),
+            "evtx-attack-samples"
+        );
         assert!(is_benign_file("/w/real/benign/x.evtx"));
     }
 }

@@ -80,7 +80,9 @@ impl Ratios {
     pub fn new(train: f64, validation: f64, test: f64) -> Result<Ratios, Error> {
         let r = [train, validation, test];
         if r.iter().any(|x| !x.is_finite() || *x < 0.0) || train <= 0.0 {
-            return Err(Error::Split(format!("ratios must be >= 0 with train > 0, got {r:?}")));
+            return Err(Error::Split(format!(
+                "ratios must be >= 0 with train > 0, got {r:?}"
+            )));
         }
         let s: f64 = r.iter().sum();
         Ok(Ratios(r.map(|x| x / s)))
@@ -95,7 +97,9 @@ impl Ratios {
             .map_err(|e| Error::Split(format!("ratios {s:?}: {e}")))?;
         match v.as_slice() {
             [a, b, c] => Ratios::new(*a, *b, *c),
-            _ => Err(Error::Split(format!("ratios {s:?}: need three numbers (train,validation,test)"))),
+            _ => Err(Error::Split(format!(
+                "ratios {s:?}: need three numbers (train,validation,test)"
+            ))),
         }
     }
 
@@ -140,18 +144,30 @@ pub struct Manifest {
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_owned(), source })
+        serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Keep the events whose group this manifest lists.
     pub fn select(&self, events: Vec<ProcessEvent>) -> Vec<ProcessEvent> {
         let set: HashSet<&str> = self.groups.iter().map(String::as_str).collect();
-        events.into_iter().filter(|e| set.contains(self.by.key(e).as_str())).collect()
+        events
+            .into_iter()
+            .filter(|e| set.contains(self.by.key(e).as_str()))
+            .collect()
     }
 }
 
 /// Assign whole groups to train/validation/test.
-pub fn plan(events: &[ProcessEvent], by: GroupBy, ratios: Ratios, seed: u64, inputs: &[String]) -> [Manifest; 3] {
+pub fn plan(
+    events: &[ProcessEvent],
+    by: GroupBy,
+    ratios: Ratios,
+    seed: u64,
+    inputs: &[String],
+) -> [Manifest; 3] {
     let mut groups: BTreeMap<String, Counts> = BTreeMap::new();
     for e in events {
         groups.entry(by.key(e)).or_default().add(e);
@@ -197,7 +213,15 @@ pub fn plan(events: &[ProcessEvent], by: GroupBy, ratios: Ratios, seed: u64, inp
                 counts.unknown += c.unknown;
             }
         }
-        Manifest { split: side, by, seed, ratios: ratios.get(), inputs: inputs.to_vec(), counts, groups: keys }
+        Manifest {
+            split: side,
+            by,
+            seed,
+            ratios: ratios.get(),
+            inputs: inputs.to_vec(),
+            counts,
+            groups: keys,
+        }
     })
 }
 
@@ -208,7 +232,10 @@ pub fn write_manifests(dir: &Path, manifests: &[Manifest; 3]) -> Result<Vec<Path
     for m in manifests {
         let path = dir.join(format!("{}.json", m.split.as_str()));
         let tmp = dir.join(format!(".{}.json.tmp", m.split.as_str()));
-        let text = serde_json::to_string_pretty(m).map_err(|source| Error::Json { path: path.clone(), source })?;
+        let text = serde_json::to_string_pretty(m).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
         std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         out.push(path);
@@ -222,11 +249,21 @@ mod tests {
     use crate::synth::{Generator, SynthConfig, TemplateBank};
 
     fn fleet() -> Vec<ProcessEvent> {
-        let cfg = SynthConfig { hosts: 20, days: 2, volume: 0.05, attack_rate: 1.0, ..SynthConfig::default() };
+        let cfg = SynthConfig {
+            hosts: 20,
+            days: 2,
+            volume: 0.05,
+            attack_rate: 1.0,
+            ..SynthConfig::default()
+        };
         Generator::new(cfg.check().unwrap(), TemplateBank::builtin()).generate()
     }
 
-    fn sides_of(ms: &[Manifest; 3], key: impl Fn(&ProcessEvent) -> String, events: &[ProcessEvent]) -> BTreeMap<String, HashSet<Side>> {
+    fn sides_of(
+        ms: &[Manifest; 3],
+        key: impl Fn(&ProcessEvent) -> String,
+        events: &[ProcessEvent],
+    ) -> BTreeMap<String, HashSet<Side>> {
         let mut seen: BTreeMap<String, HashSet<Side>> = BTreeMap::new();
         for m in ms {
             for e in m.select(events.to_vec()) {
@@ -240,7 +277,13 @@ mod tests {
     fn no_group_and_no_attack_scenario_sits_on_two_sides() {
         let events = fleet();
         for by in [GroupBy::Host, GroupBy::Scenario, GroupBy::File] {
-            let ms = plan(&events, by, Ratios::parse("0.7,0.15,0.15").unwrap(), 3, &["x".into()]);
+            let ms = plan(
+                &events,
+                by,
+                Ratios::parse("0.7,0.15,0.15").unwrap(),
+                3,
+                &["x".into()],
+            );
             let all: usize = ms.iter().map(|m| m.counts.events).sum();
             assert_eq!(all, events.len(), "{by:?}: every event on exactly one side");
             let mut groups = HashSet::new();
@@ -249,7 +292,8 @@ mod tests {
                     assert!(groups.insert(g.clone()), "{by:?}: group {g} on two sides");
                 }
             }
-            for (s, sides) in sides_of(&ms, |e| e.scenario_id.clone().unwrap_or_default(), &events) {
+            for (s, sides) in sides_of(&ms, |e| e.scenario_id.clone().unwrap_or_default(), &events)
+            {
                 if s.starts_with("atk-") {
                     assert_eq!(sides.len(), 1, "{by:?}: attack {s} leaks across {sides:?}");
                 }
@@ -260,7 +304,11 @@ mod tests {
                 }
             }
             for m in &ms {
-                assert!(m.counts.malicious > 0, "{by:?}: {} has attacks", m.split.as_str());
+                assert!(
+                    m.counts.malicious > 0,
+                    "{by:?}: {} has attacks",
+                    m.split.as_str()
+                );
             }
         }
     }
@@ -273,7 +321,11 @@ mod tests {
                 events.push(ProcessEvent {
                     host_name: "LAB".into(),
                     source_file: Some(format!("/real/f{f}.evtx")),
-                    label: Some(if i == 0 && f % 2 == 0 { Label::Malicious } else { Label::Benign }),
+                    label: Some(if i == 0 && f % 2 == 0 {
+                        Label::Malicious
+                    } else {
+                        Label::Benign
+                    }),
                     ..Default::default()
                 });
             }
@@ -292,7 +344,13 @@ mod tests {
     #[test]
     fn manifests_round_trip_and_bad_ratios_are_rejected() {
         let events = fleet();
-        let ms = plan(&events, GroupBy::Host, Ratios::parse("0.7,0.15,0.15").unwrap(), 1, &["fleet.parquet".into()]);
+        let ms = plan(
+            &events,
+            GroupBy::Host,
+            Ratios::parse("0.7,0.15,0.15").unwrap(),
+            1,
+            &["fleet.parquet".into()],
+        );
         let dir = tempfile::tempdir().unwrap();
         let paths = write_manifests(dir.path(), &ms).unwrap();
         assert_eq!(paths.len(), 3);

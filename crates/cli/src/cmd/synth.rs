@@ -30,8 +30,13 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
     let mut ndjson = match &a.ndjson {
         Some(p) => {
             let tmp = tmp_path(p);
-            let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            Some((p.clone(), tmp, std::io::BufWriter::with_capacity(1 << 20, f)))
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            Some((
+                p.clone(),
+                tmp,
+                std::io::BufWriter::with_capacity(1 << 20, f),
+            ))
         }
         None => None,
     };
@@ -42,7 +47,9 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
     gen.for_each_host_day(|chunk| -> anyhow::Result<()> {
         for e in chunk {
             let l = e.label.unwrap_or(Label::Unknown).as_str();
-            *counts.entry((e.family.clone().unwrap_or_default(), l)).or_default() += 1;
+            *counts
+                .entry((e.family.clone().unwrap_or_default(), l))
+                .or_default() += 1;
         }
         total += chunk.len();
         if let Some((_, tmp, w)) = ndjson.as_mut() {
@@ -54,13 +61,15 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     })?;
     if let Some((path, tmp, mut w)) = ndjson {
-        w.flush().with_context(|| format!("writing {}", tmp.display()))?;
+        w.flush()
+            .with_context(|| format!("writing {}", tmp.display()))?;
         drop(w);
         std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
         println!("wrote {total} events to {}", path.display());
     }
     if let Some(out) = &a.output {
-        lotl_events::parquet::write_parquet(out, &all).with_context(|| format!("writing {}", out.display()))?;
+        lotl_events::parquet::write_parquet(out, &all)
+            .with_context(|| format!("writing {}", out.display()))?;
         println!("wrote {total} events to {}", out.display());
     }
     println!("{:<20} {:>10} {:>10}", "family", "label", "events");

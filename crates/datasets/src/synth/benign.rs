@@ -12,25 +12,61 @@ use super::world::{Il, Sig, Spawn, Truth, UserKind, NETWORK_SERVICE, SYSTEM};
 use lotl_events::Label;
 
 const ADMIN_CMDS: &[&str] = &[
-    "whoami /groups", "whoami", "net user {USER} /domain", r#"net group "Domain Admins" /domain"#,
-    "net localgroup administrators", "nltest /dsgetdc:{DOMAIN}", "nltest /sc_query:{DOMAIN}",
-    "ipconfig /all", "ipconfig /flushdns", "systeminfo", "tasklist /svc", "netstat -ano",
-    "sc query wuauserv", "sc queryex type= service state= all", "gpresult /r", "gpupdate /force",
-    "quser", "query session", "ping -n 2 {SERVER}", "nslookup {SERVER}", "arp -a", "route print",
-    r"wmic /node:{SERVER} os get caption,version", "wmic qfe list brief", "winrs -r:{SERVER} hostname",
-    r"reg query HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall", "certutil -hashfile {PATH:.zip} SHA256",
-    r"C:\Tools\Sysinternals\PsExec64.exe \\{SERVER} -accepteula ipconfig /all", "schtasks /query /fo LIST /v",
-    "net view \\\\{SERVER}", "dsquery user -name {USER}", "repadmin /replsummary", "dcdiag /q",
-    "netsh advfirewall show allprofiles", r#"C:\Tools\AdFind\AdFind.exe -f "objectcategory=computer" -csv name operatingSystem"#, "auditpol /get /category:*", "klist", "hostname",
+    "whoami /groups",
+    "whoami",
+    "net user {USER} /domain",
+    r#"net group "Domain Admins" /domain"#,
+    "net localgroup administrators",
+    "nltest /dsgetdc:{DOMAIN}",
+    "nltest /sc_query:{DOMAIN}",
+    "ipconfig /all",
+    "ipconfig /flushdns",
+    "systeminfo",
+    "tasklist /svc",
+    "netstat -ano",
+    "sc query wuauserv",
+    "sc queryex type= service state= all",
+    "gpresult /r",
+    "gpupdate /force",
+    "quser",
+    "query session",
+    "ping -n 2 {SERVER}",
+    "nslookup {SERVER}",
+    "arp -a",
+    "route print",
+    r"wmic /node:{SERVER} os get caption,version",
+    "wmic qfe list brief",
+    "winrs -r:{SERVER} hostname",
+    r"reg query HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
+    "certutil -hashfile {PATH:.zip} SHA256",
+    r"C:\Tools\Sysinternals\PsExec64.exe \\{SERVER} -accepteula ipconfig /all",
+    "schtasks /query /fo LIST /v",
+    "net view \\\\{SERVER}",
+    "dsquery user -name {USER}",
+    "repadmin /replsummary",
+    "dcdiag /q",
+    "netsh advfirewall show allprofiles",
+    r#"C:\Tools\AdFind\AdFind.exe -f "objectcategory=computer" -csv name operatingSystem"#,
+    "auditpol /get /category:*",
+    "klist",
+    "hostname",
 ];
 
 /// Map a command line's first word to its image.
 fn image_of(cmd: &str) -> String {
-    let first = cmd.split_whitespace().next().unwrap_or("cmd").trim_matches('"');
+    let first = cmd
+        .split_whitespace()
+        .next()
+        .unwrap_or("cmd")
+        .trim_matches('"');
     if first.contains('\\') {
         return first.to_owned();
     }
-    let n = if first.to_ascii_lowercase().ends_with(".exe") { first.to_owned() } else { format!("{first}.exe") };
+    let n = if first.to_ascii_lowercase().ends_with(".exe") {
+        first.to_owned()
+    } else {
+        format!("{first}.exe")
+    };
     match n.to_ascii_lowercase().as_str() {
         "dsquery.exe" | "repadmin.exe" | "dcdiag.exe" => format!("{S32}{n}"),
         _ => super::templates::system_path(&n),
@@ -54,55 +90,158 @@ impl Sim<'_> {
 
     fn user_activity(&mut self, s: usize, t: i64) {
         let bg = self.bg.clone();
-        let (user, explorer, admin) = (self.sessions[s].user, self.sessions[s].explorer, self.sessions[s].admin);
+        let (user, explorer, admin) = (
+            self.sessions[s].user,
+            self.sessions[s].explorer,
+            self.sessions[s].admin,
+        );
         let uname = self.d.fleet.users[user].name.clone();
         let k = self.range(0, 99);
         match k {
             0..=24 => {
                 let (exe, n) = if self.chance(0.6) {
-                    (r"C:\Program Files\Google\Chrome\Application\chrome.exe", "chrome")
+                    (
+                        r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+                        "chrome",
+                    )
                 } else {
-                    (r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe", "msedge")
+                    (
+                        r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+                        "msedge",
+                    )
                 };
-                let b = self.sp(explorer, t, exe, format!(r#""{exe}" "#), user, Il::Medium, &bg);
+                let b = self.sp(
+                    explorer,
+                    t,
+                    exe,
+                    format!(r#""{exe}" "#),
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
                 for i in 0..self.range(2, 6) {
-                    let ty = self.pick(&["renderer", "gpu-process", "utility --utility-sub-type=network.mojom.NetworkService", "renderer", "crashpad-handler"]);
+                    let ty = self.pick(&[
+                        "renderer",
+                        "gpu-process",
+                        "utility --utility-sub-type=network.mojom.NetworkService",
+                        "renderer",
+                        "crashpad-handler",
+                    ]);
                     self.sp(b, t + 200 + i64::from(i) * 350, exe, format!(r#""{exe}" --type={ty} --lang=en-US --{n}-version=131.0.6778.86 --field-trial-handle=1756,i,{}"#, 1000 + i), user, Il::Low, &bg);
                 }
             }
             25..=39 => {
-                let app = self.pick(&["WINWORD.EXE", "EXCEL.EXE", "POWERPNT.EXE", "WINWORD.EXE", "EXCEL.EXE"]);
+                let app = self.pick(&[
+                    "WINWORD.EXE",
+                    "EXCEL.EXE",
+                    "POWERPNT.EXE",
+                    "WINWORD.EXE",
+                    "EXCEL.EXE",
+                ]);
                 let outlook = self.sessions[s].outlook;
                 let parent = match outlook {
                     Some(o) if self.chance(0.4) => o,
                     _ => explorer,
                 };
                 let from_mail = parent != explorer;
-                let ext = match app { "WINWORD.EXE" => "docx", "EXCEL.EXE" => "xlsx", _ => "pptx" };
-                let doc = if from_mail {
-                    format!(r"C:\Users\{uname}\AppData\Local\Microsoft\Windows\INetCache\Content.Outlook\Q7X2KD1M\{}.{ext}", self.fill("{WORD}", user))
-                } else {
-                    format!(r"C:\Users\{uname}\Documents\{}.{ext}", self.fill("{WORD}", user))
+                let ext = match app {
+                    "WINWORD.EXE" => "docx",
+                    "EXCEL.EXE" => "xlsx",
+                    _ => "pptx",
                 };
-                let o = self.sp(parent, t, &format!("{OFFICE}{app}"), format!(r#""{OFFICE}{app}" /n "{doc}" /o """#), user, Il::Medium, &bg);
-                if app == "WINWORD.EXE" { self.sessions[s].winword = Some(o) } else if app == "EXCEL.EXE" { self.sessions[s].excel = Some(o) }
+                let doc = if from_mail {
+                    format!(
+                        r"C:\Users\{uname}\AppData\Local\Microsoft\Windows\INetCache\Content.Outlook\Q7X2KD1M\{}.{ext}",
+                        self.fill("{WORD}", user)
+                    )
+                } else {
+                    format!(
+                        r"C:\Users\{uname}\Documents\{}.{ext}",
+                        self.fill("{WORD}", user)
+                    )
+                };
+                let o = self.sp(
+                    parent,
+                    t,
+                    &format!("{OFFICE}{app}"),
+                    format!(r#""{OFFICE}{app}" /n "{doc}" /o """#),
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
+                if app == "WINWORD.EXE" {
+                    self.sessions[s].winword = Some(o)
+                } else if app == "EXCEL.EXE" {
+                    self.sessions[s].excel = Some(o)
+                }
                 if self.chance(0.15) {
-                    self.inherit(o, t + 60_000, &format!("{S32}splwow64.exe"), format!("{S32}splwow64.exe 12288"), &bg);
+                    self.inherit(
+                        o,
+                        t + 60_000,
+                        &format!("{S32}splwow64.exe"),
+                        format!("{S32}splwow64.exe 12288"),
+                        &bg,
+                    );
                 }
             }
             40..=45 => {
-                let parent = self.sessions[s].outlook.filter(|_| self.chance(0.5)).unwrap_or(explorer);
+                let parent = self.sessions[s]
+                    .outlook
+                    .filter(|_| self.chance(0.5))
+                    .unwrap_or(explorer);
                 let a = r"C:\Program Files\Adobe\Acrobat DC\Acrobat\Acrobat.exe";
                 let w = self.fill("{WORD}", user);
-                let p = self.sp(parent, t, a, format!(r#""{a}" "C:\Users\{uname}\Downloads\{w}.pdf""#), user, Il::Medium, &bg);
-                self.sp(p, t + 400, a, format!(r#""{a}" --type=renderer /prefetch:1"#), user, Il::Low, &bg);
+                let p = self.sp(
+                    parent,
+                    t,
+                    a,
+                    format!(r#""{a}" "C:\Users\{uname}\Downloads\{w}.pdf""#),
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
+                self.sp(
+                    p,
+                    t + 400,
+                    a,
+                    format!(r#""{a}" --type=renderer /prefetch:1"#),
+                    user,
+                    Il::Low,
+                    &bg,
+                );
             }
             46..=55 => {
-                let app = self.pick(&["notepad.exe", "calc.exe", "mspaint.exe", "SnippingTool.exe", "mstsc.exe", "taskmgr.exe", "control.exe"]);
-                let cmd = if app == "mstsc.exe" { format!("\"{S32}mstsc.exe\" /v:{}", self.fill("{SERVER}", user)) } else { format!("\"{S32}{app}\"") };
-                let c = self.sp(explorer, t, &format!("{S32}{app}"), cmd, user, Il::Medium, &bg);
+                let app = self.pick(&[
+                    "notepad.exe",
+                    "calc.exe",
+                    "mspaint.exe",
+                    "SnippingTool.exe",
+                    "mstsc.exe",
+                    "taskmgr.exe",
+                    "control.exe",
+                ]);
+                let cmd = if app == "mstsc.exe" {
+                    format!("\"{S32}mstsc.exe\" /v:{}", self.fill("{SERVER}", user))
+                } else {
+                    format!("\"{S32}{app}\"")
+                };
+                let c = self.sp(
+                    explorer,
+                    t,
+                    &format!("{S32}{app}"),
+                    cmd,
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
                 if app == "control.exe" {
-                    let cpl = self.pick(&["desk.cpl", "ncpa.cpl", "appwiz.cpl", "mmsys.cpl", "timedate.cpl"]);
+                    let cpl = self.pick(&[
+                        "desk.cpl",
+                        "ncpa.cpl",
+                        "appwiz.cpl",
+                        "mmsys.cpl",
+                        "timedate.cpl",
+                    ]);
                     self.inherit(c, t + 300, &format!("{S32}rundll32.exe"), format!(r#""C:\Windows\system32\rundll32.exe" C:\Windows\system32\shell32.dll,Control_RunDLL "C:\Windows\System32\{cpl}","#), &bg);
                 }
             }
@@ -110,25 +249,82 @@ impl Sim<'_> {
                 // A power user's console: the benign twin of attacker discovery.
                 let il = if admin { Il::High } else { Il::Medium };
                 let shell = if self.chance(0.5) { CMD } else { PS };
-                let sh = self.sp(explorer, t, shell, if shell == CMD { format!(r#""{CMD}" "#) } else { format!(r#""{PS}" "#) }, user, il, &bg);
-                self.sp(sh, t + 5, &format!("{S32}conhost.exe"), r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1".into(), user, il, &bg);
+                let sh = self.sp(
+                    explorer,
+                    t,
+                    shell,
+                    if shell == CMD {
+                        format!(r#""{CMD}" "#)
+                    } else {
+                        format!(r#""{PS}" "#)
+                    },
+                    user,
+                    il,
+                    &bg,
+                );
+                self.sp(
+                    sh,
+                    t + 5,
+                    &format!("{S32}conhost.exe"),
+                    r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1".into(),
+                    user,
+                    il,
+                    &bg,
+                );
                 for i in 0..self.range(1, 3) {
-                    let c = self.pick(&["ipconfig /all", "ping -n 4 {SERVER}", "nslookup {SERVER}", "whoami", "git status", "git pull", "hostname", "tasklist", "net use", "netstat -an"]);
+                    let c = self.pick(&[
+                        "ipconfig /all",
+                        "ping -n 4 {SERVER}",
+                        "nslookup {SERVER}",
+                        "whoami",
+                        "git status",
+                        "git pull",
+                        "hostname",
+                        "tasklist",
+                        "net use",
+                        "netstat -an",
+                    ]);
                     let c = self.fill(c, user);
-                    let exe = if c.starts_with("git") { r"C:\Program Files\Git\cmd\git.exe".to_owned() } else { image_of(&c) };
+                    let exe = if c.starts_with("git") {
+                        r"C:\Program Files\Git\cmd\git.exe".to_owned()
+                    } else {
+                        image_of(&c)
+                    };
                     self.inherit(sh, t + 4_000 + i64::from(i) * 9_000, &exe, c, &bg);
                 }
             }
             64..=69 => {
-                let code = format!(r"C:\Users\{uname}\AppData\Local\Programs\Microsoft VS Code\Code.exe");
-                let c = self.sp(explorer, t, &code, format!(r#""{code}" "#), user, Il::Medium, &bg);
+                let code =
+                    format!(r"C:\Users\{uname}\AppData\Local\Programs\Microsoft VS Code\Code.exe");
+                let c = self.sp(
+                    explorer,
+                    t,
+                    &code,
+                    format!(r#""{code}" "#),
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
                 let term = self.inherit(c, t + 3_000, PS, format!("{PS} -NoLogo"), &bg);
                 for i in 0..self.range(1, 4) {
                     let (exe, cmd) = match self.range(0, 3) {
-                        0 => (r"C:\Program Files\Git\cmd\git.exe".to_owned(), "git fetch --all".to_owned()),
-                        1 => (r"C:\Program Files\nodejs\node.exe".to_owned(), r#""C:\Program Files\nodejs\node.exe" node_modules\.bin\vite build"#.to_owned()),
-                        2 => (CMD.to_owned(), r#"C:\Windows\system32\cmd.exe /d /s /c "npm run test""#.to_owned()),
-                        _ => (r"C:\Program Files\dotnet\dotnet.exe".to_owned(), "dotnet build -c Release".to_owned()),
+                        0 => (
+                            r"C:\Program Files\Git\cmd\git.exe".to_owned(),
+                            "git fetch --all".to_owned(),
+                        ),
+                        1 => (
+                            r"C:\Program Files\nodejs\node.exe".to_owned(),
+                            r#""C:\Program Files\nodejs\node.exe" node_modules\.bin\vite build"#
+                                .to_owned(),
+                        ),
+                        2 => (
+                            CMD.to_owned(),
+                            r#"C:\Windows\system32\cmd.exe /d /s /c "npm run test""#.to_owned(),
+                        ),
+                        _ => (
+                            r"C:\Program Files\dotnet\dotnet.exe".to_owned(),
+                            "dotnet build -c Release".to_owned(),
+                        ),
                     };
                     self.inherit(term, t + 10_000 + i64::from(i) * 20_000, &exe, cmd, &bg);
                 }
@@ -142,21 +338,63 @@ impl Sim<'_> {
                     r#""C:\Windows\System32\rundll32.exe" "C:\Windows\System32\ieframe.dll",OpenURL C:\Users\{USER}\Favorites\Intranet.url"#,
                 ]);
                 let c = self.fill(c, user);
-                self.sp(explorer, t, &format!("{S32}rundll32.exe"), c, user, Il::Medium, &bg);
+                self.sp(
+                    explorer,
+                    t,
+                    &format!("{S32}rundll32.exe"),
+                    c,
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
             }
             76..=79 => {
                 let c = self.fill(r#""C:\Windows\System32\msiexec.exe" /i "C:\Users\{USER}\Downloads\{WORD}.msi""#, user);
-                self.sp(explorer, t, &format!("{S32}msiexec.exe"), c, user, Il::Medium, &bg);
+                self.sp(
+                    explorer,
+                    t,
+                    &format!("{S32}msiexec.exe"),
+                    c,
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
             }
             80..=84 if admin => {
                 let (exe, cmd) = match self.range(0, 2) {
-                    0 => (format!("{S32}mmc.exe"), format!(r#""C:\Windows\system32\mmc.exe" "C:\Windows\system32\{}""#, self.pick(&["compmgmt.msc", "dsa.msc", "gpmc.msc", "services.msc", "eventvwr.msc"]))),
-                    1 => (format!("{S32}ServerManager.exe"), format!(r#""{S32}ServerManager.exe" "#)),
-                    _ => (format!("{S32}certutil.exe"), self.fill("certutil -store My", user)),
+                    0 => (
+                        format!("{S32}mmc.exe"),
+                        format!(
+                            r#""C:\Windows\system32\mmc.exe" "C:\Windows\system32\{}""#,
+                            self.pick(&[
+                                "compmgmt.msc",
+                                "dsa.msc",
+                                "gpmc.msc",
+                                "services.msc",
+                                "eventvwr.msc"
+                            ])
+                        ),
+                    ),
+                    1 => (
+                        format!("{S32}ServerManager.exe"),
+                        format!(r#""{S32}ServerManager.exe" "#),
+                    ),
+                    _ => (
+                        format!("{S32}certutil.exe"),
+                        self.fill("certutil -store My", user),
+                    ),
                 };
                 let svc = self.sys.svc_localsys;
                 let pid = self.range(800, 9000);
-                self.sp(svc, t - 800, &format!("{S32}consent.exe"), format!("consent.exe {pid} 456 000001F2A3B4C5D0"), SYSTEM, Il::System, &bg);
+                self.sp(
+                    svc,
+                    t - 800,
+                    &format!("{S32}consent.exe"),
+                    format!("consent.exe {pid} 456 000001F2A3B4C5D0"),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
                 self.sp(explorer, t, &exe, cmd, user, Il::High, &bg);
             }
             85..=88 => {
@@ -166,7 +404,15 @@ impl Sim<'_> {
             }
             _ => {
                 let rb = self.sys.svc_dcom;
-                self.sp(rb, t, &format!("{S32}RuntimeBroker.exe"), format!("{S32}RuntimeBroker.exe -Embedding"), user, Il::Medium, &bg);
+                self.sp(
+                    rb,
+                    t,
+                    &format!("{S32}RuntimeBroker.exe"),
+                    format!("{S32}RuntimeBroker.exe -Embedding"),
+                    user,
+                    Il::Medium,
+                    &bg,
+                );
             }
         }
     }
@@ -174,29 +420,91 @@ impl Sim<'_> {
     fn system_activity(&mut self, t: i64) {
         let bg = self.bg.clone();
         let sys = &self.sys;
-        let (sched, dcom, netsvcs, services, msmpeng, agent, ccm, search, wmi) =
-            (sys.svc_schedule, sys.svc_dcom, sys.svc_netsvcs, sys.services, sys.msmpeng, sys.agent, sys.ccmexec, sys.search, sys.wmiprvse);
+        let (sched, dcom, netsvcs, services, msmpeng, agent, ccm, search, wmi) = (
+            sys.svc_schedule,
+            sys.svc_dcom,
+            sys.svc_netsvcs,
+            sys.services,
+            sys.msmpeng,
+            sys.agent,
+            sys.ccmexec,
+            sys.search,
+            sys.wmiprvse,
+        );
         let role = self.d.host.role;
         let k = self.range(0, 99);
         match k {
             0..=14 => {
-                let c = self.pick(&["taskhostw.exe Install $(Arg0)", "taskhostw.exe -RegisterDevice -ProtectionStateChanged -FreeNetworkOnly", "taskhostw.exe SYSTEM", "taskhostw.exe KEYROAMING", "taskhostw.exe /RuntimeWide"]);
-                self.sp(sched, t, &format!("{S32}taskhostw.exe"), c.to_owned(), SYSTEM, Il::System, &bg);
+                let c = self.pick(&[
+                    "taskhostw.exe Install $(Arg0)",
+                    "taskhostw.exe -RegisterDevice -ProtectionStateChanged -FreeNetworkOnly",
+                    "taskhostw.exe SYSTEM",
+                    "taskhostw.exe KEYROAMING",
+                    "taskhostw.exe /RuntimeWide",
+                ]);
+                self.sp(
+                    sched,
+                    t,
+                    &format!("{S32}taskhostw.exe"),
+                    c.to_owned(),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
             }
             15..=24 => {
                 let g = self.fill("{GUID}", SYSTEM);
-                self.sp(dcom, t, &format!("{S32}dllhost.exe"), format!("C:\\Windows\\system32\\DllHost.exe /Processid:{{{g}}}"), SYSTEM, Il::System, &bg);
+                self.sp(
+                    dcom,
+                    t,
+                    &format!("{S32}dllhost.exe"),
+                    format!("C:\\Windows\\system32\\DllHost.exe /Processid:{{{g}}}"),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
             }
             25..=29 => {
-                self.sp(dcom, t, &format!(r"{S32}wbem\WmiPrvSE.exe"), r"C:\Windows\system32\wbem\wmiprvse.exe -Embedding".into(), NETWORK_SERVICE, Il::System, &bg);
+                self.sp(
+                    dcom,
+                    t,
+                    &format!(r"{S32}wbem\WmiPrvSE.exe"),
+                    r"C:\Windows\system32\wbem\wmiprvse.exe -Embedding".into(),
+                    NETWORK_SERVICE,
+                    Il::System,
+                    &bg,
+                );
             }
             30..=36 => {
                 let (exe, cmd) = match self.range(0, 4) {
-                    0 => (format!("{S32}svchost.exe"), format!("C:\\Windows\\system32\\svchost.exe -k {} -s {}", self.pick(&["netsvcs -p", "LocalService -p", "wsappx -p", "NetworkService -p"]), self.pick(&["BITS", "wlidsvc", "AppXSvc", "Dnscache", "gpsvc", "UsoSvc"]))),
-                    1 => (r"C:\Windows\servicing\TrustedInstaller.exe".to_owned(), r"C:\Windows\servicing\TrustedInstaller.exe".to_owned()),
+                    0 => (
+                        format!("{S32}svchost.exe"),
+                        format!(
+                            "C:\\Windows\\system32\\svchost.exe -k {} -s {}",
+                            self.pick(&[
+                                "netsvcs -p",
+                                "LocalService -p",
+                                "wsappx -p",
+                                "NetworkService -p"
+                            ]),
+                            self.pick(&[
+                                "BITS", "wlidsvc", "AppXSvc", "Dnscache", "gpsvc", "UsoSvc"
+                            ])
+                        ),
+                    ),
+                    1 => (
+                        r"C:\Windows\servicing\TrustedInstaller.exe".to_owned(),
+                        r"C:\Windows\servicing\TrustedInstaller.exe".to_owned(),
+                    ),
                     2 => (format!("{S32}sppsvc.exe"), format!("{S32}sppsvc.exe")),
-                    3 => (format!("{S32}msiexec.exe"), r"C:\Windows\system32\msiexec.exe /V".to_owned()),
-                    _ => (format!("{S32}SecurityHealthService.exe"), format!("{S32}SecurityHealthService.exe")),
+                    3 => (
+                        format!("{S32}msiexec.exe"),
+                        r"C:\Windows\system32\msiexec.exe /V".to_owned(),
+                    ),
+                    _ => (
+                        format!("{S32}SecurityHealthService.exe"),
+                        format!("{S32}SecurityHealthService.exe"),
+                    ),
                 };
                 let ix = self.sp(services, t, &exe, cmd, SYSTEM, Il::System, &bg);
                 if exe.ends_with("msiexec.exe") {
@@ -204,30 +512,94 @@ impl Sim<'_> {
                 }
             }
             37..=42 => {
-                let c = self.pick(&["C:\\Windows\\system32\\wermgr.exe -upload", "C:\\Windows\\system32\\wermgr.exe -outofproc -request 0"]);
-                self.sp(netsvcs, t, &format!("{S32}wermgr.exe"), c.into(), SYSTEM, Il::System, &bg);
+                let c = self.pick(&[
+                    "C:\\Windows\\system32\\wermgr.exe -upload",
+                    "C:\\Windows\\system32\\wermgr.exe -outofproc -request 0",
+                ]);
+                self.sp(
+                    netsvcs,
+                    t,
+                    &format!("{S32}wermgr.exe"),
+                    c.into(),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
             }
             43..=52 => match self.range(0, 3) {
                 0 => {
                     let tw = r"C:\Windows\WinSxS\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.19041.4585_none_7dd7a8fe1e2f1f0c\TiWorker.exe";
-                    self.sp(dcom, t, tw, format!("{tw} -Embedding"), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        dcom,
+                        t,
+                        tw,
+                        format!("{tw} -Embedding"),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
                 1 => {
-                    self.sp(sched, t, &format!("{S32}MoUsoCoreWorker.exe"), format!("{S32}MoUsoCoreWorker.exe -Embedding"), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        sched,
+                        t,
+                        &format!("{S32}MoUsoCoreWorker.exe"),
+                        format!("{S32}MoUsoCoreWorker.exe -Embedding"),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
                 2 => {
-                    self.sp(netsvcs, t, &format!("{S32}wuauclt.exe"), r#""C:\Windows\system32\wuauclt.exe" /RunHandlerComServer"#.into(), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        netsvcs,
+                        t,
+                        &format!("{S32}wuauclt.exe"),
+                        r#""C:\Windows\system32\wuauclt.exe" /RunHandlerComServer"#.into(),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
                 _ => {
-                    self.sp(sched, t, &format!("{S32}usoclient.exe"), "C:\\Windows\\system32\\usoclient.exe StartScan".into(), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        sched,
+                        t,
+                        &format!("{S32}usoclient.exe"),
+                        "C:\\Windows\\system32\\usoclient.exe StartScan".into(),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
             },
             53..=59 => {
                 let mp = r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.24090.11-0\MpCmdRun.exe";
-                let c = self.pick(&["-wdenable", "SignatureUpdate -ScheduleJob -RestrictPrivileges -DailyReschedule", "-IdleTask -TaskName WdCacheMaintenance", "Scan -ScheduleJob -ScanTrigger 55 -IdleScheduledJob"]);
+                let c = self.pick(&[
+                    "-wdenable",
+                    "SignatureUpdate -ScheduleJob -RestrictPrivileges -DailyReschedule",
+                    "-IdleTask -TaskName WdCacheMaintenance",
+                    "Scan -ScheduleJob -ScanTrigger 55 -IdleScheduledJob",
+                ]);
                 let parent = if self.chance(0.5) { msmpeng } else { sched };
-                let m = self.sp(parent, t, mp, format!("\"{mp}\" {c}"), SYSTEM, Il::System, &bg);
-                self.sp(m, t + 5, &format!("{S32}conhost.exe"), r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1".into(), SYSTEM, Il::System, &bg);
+                let m = self.sp(
+                    parent,
+                    t,
+                    mp,
+                    format!("\"{mp}\" {c}"),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
+                self.sp(
+                    m,
+                    t + 5,
+                    &format!("{S32}conhost.exe"),
+                    r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1".into(),
+                    SYSTEM,
+                    Il::System,
+                    &bg,
+                );
             }
             60..=71 => {
                 let (exe, cmd) = match self.range(0, 6) {
@@ -245,11 +617,21 @@ impl Sim<'_> {
                 let pname = self.d.procs[agent].name.clone();
                 if pname == "elastic-agent.exe" {
                     let b = self.pick(&["filebeat", "metricbeat", "osquerybeat"]);
-                    let exe = format!(r"C:\Program Files\Elastic\Agent\data\elastic-agent-8.15.3\components\{b}.exe");
+                    let exe = format!(
+                        r"C:\Program Files\Elastic\Agent\data\elastic-agent-8.15.3\components\{b}.exe"
+                    );
                     self.sp(agent, t, &exe, format!(r#""{exe}" -E setup.ilm.enabled=false -E path.data=C:\Program Files\Elastic\Agent\data\run\{b}-default"#), SYSTEM, Il::System, &bg);
                 } else {
                     let exe = r"C:\Program Files\Tanium\Tanium Client\TaniumCX.exe";
-                    self.sp(agent, t, exe, format!(r#""{exe}" --run-sensor "Installed Applications""#), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        agent,
+                        t,
+                        exe,
+                        format!(r#""{exe}" --run-sensor "Installed Applications""#),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
             }
             78..=83 => {
@@ -258,7 +640,15 @@ impl Sim<'_> {
             }
             84..=88 => {
                 if self.chance(0.5) {
-                    self.sp(ccm, t, r"C:\Windows\CCM\CcmEval.exe", r#""C:\Windows\CCM\CcmEval.exe""#.into(), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        ccm,
+                        t,
+                        r"C:\Windows\CCM\CcmEval.exe",
+                        r#""C:\Windows\CCM\CcmEval.exe""#.into(),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 } else {
                     let g = self.fill("{GUID}", SYSTEM);
                     self.console(ccm, t, PS, format!(r#""{PS}" -NoLogo -Noninteractive -NoProfile -ExecutionPolicy Bypass "& 'C:\Windows\CCM\SystemTemp\{g}.ps1'""#), &bg);
@@ -278,7 +668,13 @@ impl Sim<'_> {
                 // The updater ping loop seen in the real benign workstation recording.
                 let c = self.console(sched, t, CMD, r#"C:\Windows\system32\cmd.exe /c "C:\Program Files\Contoso\Updater\wait_and_update.cmd""#.into(), &bg);
                 for i in 0..self.range(1, 4) {
-                    self.inherit(c, t + 500 + i64::from(i) * 6_000, &format!("{S32}PING.EXE"), "ping  -n 6 127.0.0.1".into(), &bg);
+                    self.inherit(
+                        c,
+                        t + 500 + i64::from(i) * 6_000,
+                        &format!("{S32}PING.EXE"),
+                        "ping  -n 6 127.0.0.1".into(),
+                        &bg,
+                    );
                 }
             }
             _ => match role {
@@ -288,17 +684,50 @@ impl Sim<'_> {
                         let g = self.fill("{HEX}", SYSTEM);
                         let c = self.inherit(w, t, csc, format!(r#""{csc}" /noconfig /fullpaths @"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\Temporary ASP.NET Files\root\{g}.cmdline""#), &bg);
                         let cv = r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\cvtres.exe";
-                        self.inherit(c, t + 300, cv, format!("{cv} /NOLOGO /READONLY /MACHINE:IX86"), &bg);
+                        self.inherit(
+                            c,
+                            t + 300,
+                            cv,
+                            format!("{cv} /NOLOGO /READONLY /MACHINE:IX86"),
+                            &bg,
+                        );
                     }
                 }
                 Role::BuildServer => self.build_job(t, &bg, 2),
                 Role::DomainController => {
-                    let c = self.console(sched, t, CMD, r#"C:\Windows\system32\cmd.exe /c "C:\Scripts\ad_health.cmd""#.into(), &bg);
-                    self.inherit(c, t + 400, &format!("{S32}repadmin.exe"), "repadmin /replsummary".into(), &bg);
-                    self.inherit(c, t + 2_000, &format!("{S32}dcdiag.exe"), "dcdiag /q".into(), &bg);
+                    let c = self.console(
+                        sched,
+                        t,
+                        CMD,
+                        r#"C:\Windows\system32\cmd.exe /c "C:\Scripts\ad_health.cmd""#.into(),
+                        &bg,
+                    );
+                    self.inherit(
+                        c,
+                        t + 400,
+                        &format!("{S32}repadmin.exe"),
+                        "repadmin /replsummary".into(),
+                        &bg,
+                    );
+                    self.inherit(
+                        c,
+                        t + 2_000,
+                        &format!("{S32}dcdiag.exe"),
+                        "dcdiag /q".into(),
+                        &bg,
+                    );
                 }
                 Role::Workstation => {
-                    self.sp(sched, t, &format!("{S32}sihclient.exe"), "C:\\Windows\\System32\\sihclient.exe  /cv 7n1tF9wK3EKtHvhyYYLTHQ.0.2".into(), SYSTEM, Il::System, &bg);
+                    self.sp(
+                        sched,
+                        t,
+                        &format!("{S32}sihclient.exe"),
+                        "C:\\Windows\\System32\\sihclient.exe  /cv 7n1tF9wK3EKtHvhyYYLTHQ.0.2"
+                            .into(),
+                        SYSTEM,
+                        Il::System,
+                        &bg,
+                    );
                 }
             },
         }
@@ -306,8 +735,16 @@ impl Sim<'_> {
 
     /// CI agent → worker → a pipeline step's shell → compilers and tools.
     fn build_job(&mut self, t: i64, truth: &Truth, steps: u32) {
-        let Some(listener) = self.sys.build_agent else { return };
-        let worker = self.inherit(listener, t, r"C:\agent\bin\Agent.Worker.exe", r#""C:\agent\bin\Agent.Worker.exe" spawnclient 3192 3204"#.into(), truth);
+        let Some(listener) = self.sys.build_agent else {
+            return;
+        };
+        let worker = self.inherit(
+            listener,
+            t,
+            r"C:\agent\bin\Agent.Worker.exe",
+            r#""C:\agent\bin\Agent.Worker.exe" spawnclient 3192 3204"#.into(),
+            truth,
+        );
         let g = self.fill("{GUID}", SYSTEM).to_ascii_lowercase();
         let step = self.console(worker, t + 2_000, CMD, format!(r#"C:\Windows\system32\cmd.exe /D /E:ON /V:OFF /S /C "CALL "C:\agent\_work\_temp\{g}.cmd"""#), truth);
         for i in 0..steps {
@@ -365,7 +802,15 @@ impl Sim<'_> {
                 let s = self.admin_session(t);
                 let (user, explorer) = (self.sessions[s].user, self.sessions[s].explorer);
                 let shell = if self.chance(0.5) { CMD } else { PS };
-                let sh = self.sp(explorer, t, shell, format!("\"{shell}\" "), user, Il::High, truth);
+                let sh = self.sp(
+                    explorer,
+                    t,
+                    shell,
+                    format!("\"{shell}\" "),
+                    user,
+                    Il::High,
+                    truth,
+                );
                 for i in 0..n {
                     let c = self.pick(ADMIN_CMDS);
                     let c = self.fill(c, user);
@@ -391,14 +836,30 @@ impl Sim<'_> {
             2 => {
                 // An admin's PsExec arriving on this host: services → PSEXESVC → commands.
                 let services = self.sys.services;
-                let svc = self.sp(services, t, r"C:\Windows\PSEXESVC.exe", r"C:\Windows\PSEXESVC.exe".into(), SYSTEM, Il::System, truth);
+                let svc = self.sp(
+                    services,
+                    t,
+                    r"C:\Windows\PSEXESVC.exe",
+                    r"C:\Windows\PSEXESVC.exe".into(),
+                    SYSTEM,
+                    Il::System,
+                    truth,
+                );
                 let admins = self.d.host.admins.clone();
                 let a = admins[self.d.rng_index(admins.len())];
                 for i in 0..n {
                     let c = self.pick(ADMIN_CMDS);
                     let c = self.fill(c, a);
                     let exe = image_of(&c);
-                    self.sp(svc, t + 500 + i64::from(i) * 2_500, &exe, c, a, Il::High, truth);
+                    self.sp(
+                        svc,
+                        t + 500 + i64::from(i) * 2_500,
+                        &exe,
+                        c,
+                        a,
+                        Il::High,
+                        truth,
+                    );
                 }
             }
             _ => {
@@ -407,7 +868,15 @@ impl Sim<'_> {
                     let c = self.pick(&["powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\Intune\\Scripts\\{GUID}.ps1", "cmd.exe /c ipconfig /all > C:\\Windows\\Temp\\netcfg.txt", "powershell.exe -NoProfile -EncodedCommand {B64}", r"C:\Windows\system32\reg.exe query HKLM\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate"]);
                     let c = self.fill(c, SYSTEM);
                     let exe = image_of(&c);
-                    self.sp(wmi, t + i64::from(i) * 4_000, &exe, c, SYSTEM, Il::System, truth);
+                    self.sp(
+                        wmi,
+                        t + i64::from(i) * 4_000,
+                        &exe,
+                        c,
+                        SYSTEM,
+                        Il::System,
+                        truth,
+                    );
                 }
             }
         }
@@ -417,14 +886,41 @@ impl Sim<'_> {
         let vendor = self.pick(&["Contoso", "Zoom", "Adobe", "Citrix", "Cisco", "Notepad++"]);
         let (parent, user, il) = if self.chance(0.6) {
             let services = self.sys.services;
-            let srv = self.sp(services, t, &format!("{S32}msiexec.exe"), r"C:\Windows\system32\msiexec.exe /V".into(), SYSTEM, Il::System, truth);
+            let srv = self.sp(
+                services,
+                t,
+                &format!("{S32}msiexec.exe"),
+                r"C:\Windows\system32\msiexec.exe /V".into(),
+                SYSTEM,
+                Il::System,
+                truth,
+            );
             let g = self.fill("{GUID}", SYSTEM);
-            let m = self.sp(srv, t + 400, &format!("{S32}msiexec.exe"), format!("C:\\Windows\\System32\\MsiExec.exe -Embedding {g} E Global\\MSI0000"), SYSTEM, Il::System, truth);
+            let m = self.sp(
+                srv,
+                t + 400,
+                &format!("{S32}msiexec.exe"),
+                format!("C:\\Windows\\System32\\MsiExec.exe -Embedding {g} E Global\\MSI0000"),
+                SYSTEM,
+                Il::System,
+                truth,
+            );
             (m, SYSTEM, Il::System)
         } else {
             let ccm = self.sys.ccmexec;
-            let setup = format!(r"C:\Windows\ccmcache\{}\setup.exe", self.fill("{HEX}", SYSTEM));
-            let s = self.sp(ccm, t, &setup, format!(r#""{setup}" /S /norestart"#), SYSTEM, Il::System, truth);
+            let setup = format!(
+                r"C:\Windows\ccmcache\{}\setup.exe",
+                self.fill("{HEX}", SYSTEM)
+            );
+            let s = self.sp(
+                ccm,
+                t,
+                &setup,
+                format!(r#""{setup}" /S /norestart"#),
+                SYSTEM,
+                Il::System,
+                truth,
+            );
             (s, SYSTEM, Il::System)
         };
         let pf = format!(r"C:\Program Files\{vendor}");
@@ -432,16 +928,58 @@ impl Sim<'_> {
             let tt = t + 1_000 + i64::from(i) * self.range(200, 4_000) as i64;
             let msi = self.fill("{N}", user);
             let (exe, cmd) = match self.range(0, 10) {
-                0 | 1 => (format!("{S32}rundll32.exe"), format!(r#"rundll32.exe "C:\Windows\Installer\MSI{msi}A2.tmp",zzzzInvokeManagedCustomActionOutOfProc SfxCA_{msi} 17 {vendor}.CustomActions!{vendor}.CustomActions.Install"#)),
-                2 => (format!("{S32}regsvr32.exe"), format!(r#"regsvr32.exe /s "{pf}\shellext{msi}.dll""#)),
-                3 => (CMD.to_owned(), format!(r#"C:\Windows\system32\cmd.exe /c "{pf}\post_install.cmd""#)),
-                4 => (format!("{S32}schtasks.exe"), format!(r#"schtasks.exe /Create /TN "{vendor}Update" /XML "{pf}\update_task.xml" /F"#)),
-                5 => (format!("{S32}reg.exe"), format!(r#"reg.exe add "HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run" /v {vendor}Tray /t REG_SZ /d "\"{pf}\tray.exe\"" /f"#)),
-                6 => (format!("{S32}sc.exe"), format!(r#"sc.exe create {vendor}Svc binPath= "\"{pf}\svc.exe\"" start= auto"#)),
-                7 => (r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\InstallUtil.exe".to_owned(), format!(r#""C:\Windows\Microsoft.NET\Framework64\v4.0.30319\InstallUtil.exe" /LogToConsole=false "{pf}\{vendor}.Service.dll""#)),
-                8 => (r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\RegAsm.exe".to_owned(), format!(r#""C:\Windows\Microsoft.NET\Framework64\v4.0.30319\RegAsm.exe" /codebase "{pf}\{vendor}.Interop.dll""#)),
-                9 => (format!("{S32}certutil.exe"), format!(r#"certutil.exe -addstore -f TrustedPublisher "{pf}\{vendor}.cer""#)),
-                _ => (format!("{S32}netsh.exe"), format!(r#"netsh advfirewall firewall add rule name="{vendor}" dir=in action=allow program="{pf}\app.exe""#)),
+                0 | 1 => (
+                    format!("{S32}rundll32.exe"),
+                    format!(
+                        r#"rundll32.exe "C:\Windows\Installer\MSI{msi}A2.tmp",zzzzInvokeManagedCustomActionOutOfProc SfxCA_{msi} 17 {vendor}.CustomActions!{vendor}.CustomActions.Install"#
+                    ),
+                ),
+                2 => (
+                    format!("{S32}regsvr32.exe"),
+                    format!(r#"regsvr32.exe /s "{pf}\shellext{msi}.dll""#),
+                ),
+                3 => (
+                    CMD.to_owned(),
+                    format!(r#"C:\Windows\system32\cmd.exe /c "{pf}\post_install.cmd""#),
+                ),
+                4 => (
+                    format!("{S32}schtasks.exe"),
+                    format!(
+                        r#"schtasks.exe /Create /TN "{vendor}Update" /XML "{pf}\update_task.xml" /F"#
+                    ),
+                ),
+                5 => (
+                    format!("{S32}reg.exe"),
+                    format!(
+                        r#"reg.exe add "HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run" /v {vendor}Tray /t REG_SZ /d "\"{pf}\tray.exe\"" /f"#
+                    ),
+                ),
+                6 => (
+                    format!("{S32}sc.exe"),
+                    format!(r#"sc.exe create {vendor}Svc binPath= "\"{pf}\svc.exe\"" start= auto"#),
+                ),
+                7 => (
+                    r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\InstallUtil.exe".to_owned(),
+                    format!(
+                        r#""C:\Windows\Microsoft.NET\Framework64\v4.0.30319\InstallUtil.exe" /LogToConsole=false "{pf}\{vendor}.Service.dll""#
+                    ),
+                ),
+                8 => (
+                    r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\RegAsm.exe".to_owned(),
+                    format!(
+                        r#""C:\Windows\Microsoft.NET\Framework64\v4.0.30319\RegAsm.exe" /codebase "{pf}\{vendor}.Interop.dll""#
+                    ),
+                ),
+                9 => (
+                    format!("{S32}certutil.exe"),
+                    format!(r#"certutil.exe -addstore -f TrustedPublisher "{pf}\{vendor}.cer""#),
+                ),
+                _ => (
+                    format!("{S32}netsh.exe"),
+                    format!(
+                        r#"netsh advfirewall firewall add rule name="{vendor}" dir=in action=allow program="{pf}\app.exe""#
+                    ),
+                ),
             };
             self.sp(parent, tt, &exe, cmd, user, il, truth);
         }
@@ -458,8 +996,21 @@ impl Sim<'_> {
             Some(s) if self.chance(0.5) => (s, Il::High),
             _ => (SYSTEM, Il::System),
         };
-        let script = self.pick(&["nightly_backup.cmd", "cleanup_logs.bat", "sync_reports.cmd", "inventory.bat"]);
-        let c = self.sp(sched, t, CMD, format!(r#"C:\Windows\system32\cmd.exe /c "C:\Scripts\{script}""#), user, il, truth);
+        let script = self.pick(&[
+            "nightly_backup.cmd",
+            "cleanup_logs.bat",
+            "sync_reports.cmd",
+            "inventory.bat",
+        ]);
+        let c = self.sp(
+            sched,
+            t,
+            CMD,
+            format!(r#"C:\Windows\system32\cmd.exe /c "C:\Scripts\{script}""#),
+            user,
+            il,
+            truth,
+        );
         for i in 0..n {
             let c2 = self.pick(&[
                 r"robocopy C:\Data \\{SERVER}\backup$\{WORD} /MIR /R:1 /W:1 /NP", r"xcopy /E /Y /Q C:\Reports \\{SERVER}\reports$", "forfiles /p C:\\Logs /s /m *.log /d -14 /c \"cmd /c del @path\"",
@@ -484,8 +1035,21 @@ impl Sim<'_> {
             let tt = t + i64::from(i) * self.range(100, 5_000) as i64;
             if mp {
                 let exe = r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.24090.11-0\MpCmdRun.exe";
-                let c = self.pick(&["-SignatureUpdate", "-Scan -ScanType 1", "GetFiles -SupportLogLocation", "-wdenable"]);
-                self.sp(parent, tt, exe, format!("\"{exe}\" {c}"), SYSTEM, Il::System, truth);
+                let c = self.pick(&[
+                    "-SignatureUpdate",
+                    "-Scan -ScanType 1",
+                    "GetFiles -SupportLogLocation",
+                    "-wdenable",
+                ]);
+                self.sp(
+                    parent,
+                    tt,
+                    exe,
+                    format!("\"{exe}\" {c}"),
+                    SYSTEM,
+                    Il::System,
+                    truth,
+                );
             } else {
                 let c = self.pick(&[
                     "cmd.exe /c netstat -ano", "cmd.exe /c ipconfig /all", "powershell.exe -NonInteractive -NoProfile -EncodedCommand {B64}", "wmic.exe /namespace:\\\\root\\SecurityCenter2 path AntiVirusProduct get displayName",
@@ -500,11 +1064,30 @@ impl Sim<'_> {
     }
 
     fn burst_lob(&mut self, truth: &Truth, t: i64, n: u32) {
-        let (parent, user) = match (self.sys.lob_service, self.sessions.first().map(|s| (s.explorer, s.user))) {
+        let (parent, user) = match (
+            self.sys.lob_service,
+            self.sessions.first().map(|s| (s.explorer, s.user)),
+        ) {
             (_, Some((explorer, user))) if self.chance(0.7) => {
                 let exe = r"C:\Program Files (x86)\Contoso\ERP\erpclient.exe";
-                let sig = if self.chance(0.5) { Sig::Unsigned } else { Sig::Signed("Contoso Ltd") };
-                let p = self.d.spawn(explorer, t, Spawn { exe, cmd: format!(r#""{exe}" /profile:prod"#), user, il: Il::Medium, sig, orig: None }, truth);
+                let sig = if self.chance(0.5) {
+                    Sig::Unsigned
+                } else {
+                    Sig::Signed("Contoso Ltd")
+                };
+                let p = self.d.spawn(
+                    explorer,
+                    t,
+                    Spawn {
+                        exe,
+                        cmd: format!(r#""{exe}" /profile:prod"#),
+                        user,
+                        il: Il::Medium,
+                        sig,
+                        orig: None,
+                    },
+                    truth,
+                );
                 (p, user)
             }
             (Some(svc), _) => (svc, self.d.procs[svc].user),

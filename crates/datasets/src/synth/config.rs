@@ -191,7 +191,9 @@ impl SynthConfig {
             ("volume", self.volume),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return bad(format!("{name} must be a finite non-negative number, got {v}"));
+                return bad(format!(
+                    "{name} must be a finite non-negative number, got {v}"
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.obfuscation_rate) {
@@ -261,7 +263,9 @@ fn weights<T: Copy>(
             )));
         }
         if !v.is_finite() || *v < 0.0 {
-            return Err(Error::Config(format!("{what}.{k}: weight must be >= 0, got {v}")));
+            return Err(Error::Config(format!(
+                "{what}.{k}: weight must be >= 0, got {v}"
+            )));
         }
     }
     let total: f64 = map.values().sum();
@@ -323,12 +327,25 @@ mod tests {
     }
 
     #[test]
+    fn shipped_config_files_are_valid_and_the_default_file_matches_the_defaults() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        let default = SynthConfig::from_toml_file(&dir.join("synth-default.toml")).unwrap();
+        assert_eq!(default, SynthConfig::default());
+        let heavy = SynthConfig::from_toml_file(&dir.join("synth-attack-heavy.toml")).unwrap();
+        assert!(heavy.check().unwrap().attack_rate > 1.0);
+    }
+
+    #[test]
     fn toml_overrides_keep_defaults() {
         let c: SynthConfig = toml::from_str("hosts = 3\n[attack_families]\nwmi = 2.0\n").unwrap();
         assert_eq!(c.hosts, 3);
         assert_eq!(c.days, 7);
         let p = c.check().unwrap();
-        let wmi = p.attack_families.iter().find(|x| x.0 == AttackFamily::Wmi).unwrap();
+        let wmi = p
+            .attack_families
+            .iter()
+            .find(|x| x.0 == AttackFamily::Wmi)
+            .unwrap();
         assert!((wmi.1 - 1.0).abs() < 1e-9);
         assert!(toml::from_str::<SynthConfig>("hostz = 3").is_err());
     }

