@@ -26,7 +26,11 @@ fn main() {
         }
         let label = e.label.map(|l| l.as_str()).unwrap_or("-");
         let p = e.parent_name.as_deref().unwrap_or("?").to_ascii_lowercase();
-        let c = e.process_name.as_deref().unwrap_or("?").to_ascii_lowercase();
+        let c = e
+            .process_name
+            .as_deref()
+            .unwrap_or("?")
+            .to_ascii_lowercase();
         *pairs.entry((label, p, c)).or_default() += 1;
     }
     let mut v: Vec<_> = pairs.into_iter().collect();

@@ -96,6 +96,9 @@ impl Generator {
             }
         }
         out[start..].sort_by_key(|e| e.timestamp_ms);
+        for (i, e) in out[start..].iter_mut().enumerate() {
+            e.event_id = format!("{host}-{day}-{i}");
+        }
     }
 
     /// Every host-day in order (day-major, so time advances across the stream), each

@@ -54,6 +54,24 @@ fn streaming_equals_in_memory() {
 }
 
 #[test]
+fn ids_do_not_reveal_generation_order() {
+    let events = gen(small());
+    let ids: BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+    // Within a host-day, ids count up in time order, whatever was generated first.
+    let mut last: HashMap<(String, String), (i64, usize)> = HashMap::new();
+    for e in &events {
+        let mut parts = e.event_id.rsplitn(2, '-');
+        let n: usize = parts.next().unwrap().parse().unwrap();
+        let hd = parts.next().unwrap().to_owned();
+        if let Some((t, prev)) = last.get(&(e.host_name.clone(), hd.clone())) {
+            assert!(*t <= e.timestamp_ms && *prev < n);
+        }
+        last.insert((e.host_name.clone(), hd), (e.timestamp_ms, n));
+    }
+}
+
+#[test]
 fn every_event_carries_ground_truth() {
     for e in gen(small()) {
         assert_eq!(e.source, Some(lotl_events::EventSource::Synthetic));

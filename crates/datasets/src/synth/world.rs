@@ -396,7 +396,6 @@ pub struct Day<'a> {
     pub t0: i64,
     pub procs: Vec<Proc>,
     pub out: &'a mut Vec<ProcessEvent>,
-    seq: u64,
     guid_prefix: u32,
 }
 
@@ -422,20 +421,18 @@ impl<'a> Day<'a> {
             t0,
             procs: Vec::with_capacity(4096),
             out,
-            seq: 0,
             guid_prefix,
         }
     }
 
     fn new_guid(&mut self, t: i64) -> String {
-        self.seq += 1;
         let r: u64 = self.rng.random();
         format!(
             "{{{:08x}-{:04x}-{:04x}-{:04x}-{:012x}}}",
             self.guid_prefix,
             ((t / 1000) as u64 & 0xFFFF) as u16,
             ((t / 65_536_000) as u64 & 0xFFFF) as u16,
-            (self.seq & 0xFFFF) as u16,
+            (r >> 48) as u16,
             r & 0xFFFF_FFFF_FFFF
         )
     }
@@ -476,10 +473,11 @@ impl<'a> Day<'a> {
             _ => "default",
         };
         let p = &self.procs[parent];
-        self.seq += 1;
         let ev = ProcessEvent {
             timestamp_ms: t,
-            event_id: format!("{}-{}-{}", self.host_ix, self.day, self.seq),
+            // Numbered in time order once the host-day is sorted (see `Generator::host_day`),
+            // so ids do not reveal that attacks are generated last.
+            event_id: String::new(),
             host_name: self.host.name.clone(),
             host_id: Some(self.host.id.clone()),
             source: Some(EventSource::Synthetic),
