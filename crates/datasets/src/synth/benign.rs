@@ -614,7 +614,7 @@ impl Sim<'_> {
                 self.sp(sched, t, exe, cmd, SYSTEM, Il::System, &bg);
             }
             72..=77 => {
-                let pname = self.d.procs[agent].name.clone();
+                let pname = self.d.proc_name(agent).to_owned();
                 if pname == "elastic-agent.exe" {
                     let b = self.pick(&["filebeat", "metricbeat", "osquerybeat"]);
                     let exe = format!(

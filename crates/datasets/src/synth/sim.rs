@@ -180,7 +180,7 @@ impl<'a> Sim<'a> {
         truth: &Truth,
     ) -> usize {
         let ix = self.inherit(parent, t, exe, cmd, truth);
-        let pname = self.d.procs[parent].name.to_ascii_lowercase();
+        let pname = self.d.proc_name(parent).to_ascii_lowercase();
         if pname != "cmd.exe" && pname != "powershell.exe" && self.chance(0.7) {
             self.inherit(
                 ix,

@@ -374,13 +374,23 @@ pub struct Truth {
     pub family: Arc<str>,
 }
 
+/// Where a process's identity lives: processes started today are read back from their
+/// event (no second copy of four strings per event); older ones own their fields.
+#[derive(Debug, Clone)]
+pub enum ProcSrc {
+    Event(usize),
+    Own {
+        guid: String,
+        name: String,
+        exe: String,
+        cmd: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct Proc {
     pub pid: i64,
-    pub guid: String,
-    pub name: String,
-    pub exe: String,
-    pub cmd: String,
+    pub src: ProcSrc,
     pub user: usize,
     pub il: Il,
     pub start: i64,
@@ -446,12 +456,15 @@ impl<'a> Day<'a> {
         let start = self.t0 - 3_600_000;
         let pid = pid.unwrap_or_else(|| self.new_pid());
         let guid = self.new_guid(start);
-        self.procs.push(Proc {
-            pid,
+        let src = ProcSrc::Own {
             guid,
             name: name_of(exe).to_owned(),
             exe: exe.to_owned(),
             cmd: cmd.to_owned(),
+        };
+        self.procs.push(Proc {
+            pid,
+            src,
             user,
             il,
             start,
@@ -473,6 +486,23 @@ impl<'a> Day<'a> {
             _ => "default",
         };
         let p = &self.procs[parent];
+        let (pguid, pname, pexe, pcmd) = match &p.src {
+            ProcSrc::Own {
+                guid,
+                name,
+                exe,
+                cmd,
+            } => (guid, name, exe, cmd),
+            ProcSrc::Event(ix) => {
+                let e = &self.out[*ix];
+                (
+                    e.process_entity_id.as_ref().unwrap_or(&e.event_id),
+                    e.process_name.as_ref().unwrap_or(&e.event_id),
+                    e.process_executable.as_ref().unwrap_or(&e.event_id),
+                    e.process_command_line.as_ref().unwrap_or(&e.event_id),
+                )
+            }
+        };
         let ev = ProcessEvent {
             timestamp_ms: t,
             // Numbered in time order once the host-day is sorted (see `Generator::host_day`),
@@ -483,11 +513,11 @@ impl<'a> Day<'a> {
             source: Some(EventSource::Synthetic),
             event_action: Some("start".into()),
             process_pid: Some(pid),
-            process_entity_id: Some(guid.clone()),
+            process_entity_id: Some(guid),
             process_name: Some(name.to_owned()),
             process_executable: Some(s.exe.to_owned()),
             process_args: lotl_events::event::split_command_line(&s.cmd),
-            process_command_line: Some(s.cmd.clone()),
+            process_command_line: Some(s.cmd),
             process_pe_original_file_name: Some(
                 s.orig
                     .map(str::to_owned)
@@ -500,10 +530,10 @@ impl<'a> Day<'a> {
             elevation_type: Some(elevation.to_owned()),
             elevated: None,
             parent_pid: Some(p.pid),
-            parent_entity_id: Some(p.guid.clone()),
-            parent_name: Some(p.name.clone()),
-            parent_executable: Some(p.exe.clone()),
-            parent_command_line: Some(p.cmd.clone()),
+            parent_entity_id: Some(pguid.clone()),
+            parent_name: Some(pname.clone()),
+            parent_executable: Some(pexe.clone()),
+            parent_command_line: Some(pcmd.clone()),
             user_name: Some(user.name.clone()),
             user_domain: Some(user.domain.clone()),
             user_id: Some(user.sid.clone()),
@@ -514,12 +544,10 @@ impl<'a> Day<'a> {
             family: Some(truth.family.to_string()),
         };
         self.out.push(ev);
+        let src = ProcSrc::Event(self.out.len() - 1);
         self.procs.push(Proc {
             pid,
-            guid,
-            name: name.to_owned(),
-            exe: s.exe.to_owned(),
-            cmd: s.cmd,
+            src,
             user: s.user,
             il: s.il,
             start: t,
@@ -533,6 +561,14 @@ impl<'a> Day<'a> {
             0
         } else {
             self.rng.random_range(0..n)
+        }
+    }
+
+    /// Image name of a process in the table.
+    pub fn proc_name(&self, ix: usize) -> &str {
+        match &self.procs[ix].src {
+            ProcSrc::Own { name, .. } => name,
+            ProcSrc::Event(e) => self.out[*e].process_name.as_deref().unwrap_or(""),
         }
     }
 
