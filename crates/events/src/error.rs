@@ -12,6 +12,7 @@ pub enum Error {
     },
     #[error("{path}: not a lotl events Parquet file: {message}")]
     Schema { path: PathBuf, message: String },
+    #[cfg(feature = "parquet")]
     #[error("{path}: Parquet: {source}")]
     Parquet {
         path: PathBuf,

@@ -84,10 +84,47 @@ impl Label {
     }
 }
 
+/// Parquet/CSV column names of the [`ProcessEvent`] fields, in file order (ECS dotted names;
+/// the layout is documented in the `parquet` module).
+pub const COLUMNS: [&str; 32] = [
+    "@timestamp",
+    "event.id",
+    "host.name",
+    "host.id",
+    "event.source",
+    "event.action",
+    "process.pid",
+    "process.entity_id",
+    "process.name",
+    "process.executable",
+    "process.command_line",
+    "process.args",
+    "process.pe.original_file_name",
+    "process.code_signature.exists",
+    "process.code_signature.trusted",
+    "process.code_signature.subject_name",
+    "process.Ext.token.integrity_level_name",
+    "process.Ext.token.elevation_type",
+    "process.Ext.token.elevation",
+    "process.parent.pid",
+    "process.parent.entity_id",
+    "process.parent.name",
+    "process.parent.executable",
+    "process.parent.command_line",
+    "user.name",
+    "user.domain",
+    "user.id",
+    "lotl.source_file",
+    "lotl.label",
+    "lotl.scenario_id",
+    "lotl.technique",
+    "lotl.family",
+];
+
 /// One Windows process start, whatever sensor saw it.
 ///
 /// Field meanings follow ECS; the Parquet column of each field is its ECS dotted name
-/// (see [`crate::parquet::COLUMNS`]). Normalisations applied by every reader:
+/// (see [`COLUMNS`]). Normalisations applied by every reader:
 /// - `integrity_level` is lower-case: `untrusted`, `low`, `medium`, `high`, `system`,
 ///   `protected` (Sysmon's `High`, Elastic's `high` and 4688's `S-1-16-12288` all become `high`).
 /// - `elevation_type` uses Elastic Defend's words: `default`, `full`, `limited`

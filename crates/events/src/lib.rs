@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod event;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod read;
 

@@ -48,41 +48,7 @@ use std::path::Path;
 /// Schema identifier written into each file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "events/1";
 
-/// Column names in file order.
-pub const COLUMNS: [&str; 32] = [
-    "@timestamp",
-    "event.id",
-    "host.name",
-    "host.id",
-    "event.source",
-    "event.action",
-    "process.pid",
-    "process.entity_id",
-    "process.name",
-    "process.executable",
-    "process.command_line",
-    "process.args",
-    "process.pe.original_file_name",
-    "process.code_signature.exists",
-    "process.code_signature.trusted",
-    "process.code_signature.subject_name",
-    "process.Ext.token.integrity_level_name",
-    "process.Ext.token.elevation_type",
-    "process.Ext.token.elevation",
-    "process.parent.pid",
-    "process.parent.entity_id",
-    "process.parent.name",
-    "process.parent.executable",
-    "process.parent.command_line",
-    "user.name",
-    "user.domain",
-    "user.id",
-    "lotl.source_file",
-    "lotl.label",
-    "lotl.scenario_id",
-    "lotl.technique",
-    "lotl.family",
-];
+pub use crate::event::COLUMNS;
 
 fn str_col<'a>(
     name: &str,

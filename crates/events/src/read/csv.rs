@@ -7,7 +7,7 @@
 //!   "process.executable": "ImagePath", "process.command_line": "Cmd"}}
 //! ```
 //!
-//! Keys are canonical column names (see [`crate::parquet`]); values are header names.
+//! Keys are canonical column names (see [`crate::event::COLUMNS`]); values are header names.
 //! `process.executable` and `process.parent.executable` may name a folder: when the value
 //! does not end with the mapped `process.name`, the two are joined.
 
@@ -80,7 +80,7 @@ impl CsvMapping {
     pub fn canonical() -> CsvMapping {
         CsvMapping {
             name: "lotl-canonical".into(),
-            columns: crate::parquet::COLUMNS
+            columns: crate::event::COLUMNS
                 .iter()
                 .filter(|c| **c != "process.args")
                 .map(|c| (c.to_string(), c.to_string()))
@@ -97,12 +97,12 @@ impl CsvMapping {
             message: format!("invalid CSV mapping: {e}"),
         })?;
         for k in m.columns.keys() {
-            if !crate::parquet::COLUMNS.contains(&k.as_str()) {
+            if !crate::event::COLUMNS.contains(&k.as_str()) {
                 return Err(Error::Format {
                     path: path.to_owned(),
                     message: format!(
                         "invalid CSV mapping: `{k}` is not a lotl column (expected one of: {})",
-                        crate::parquet::COLUMNS.join(", ")
+                        crate::event::COLUMNS.join(", ")
                     ),
                 });
             }

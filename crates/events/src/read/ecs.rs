@@ -5,6 +5,7 @@
 //! Field sources follow the ProblemChild spec's fallbacks (section 2), e.g. the command line is
 //! `process.command_line`, else `process.args` joined by a space.
 
+use super::ecs_typed::{has_dotted_keys, Doc, Leaf, LeafKind};
 use super::windows::{from_event_data, parse_pid};
 use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
 use crate::event::{
@@ -14,6 +15,11 @@ use crate::event::{
 use serde_json::Value;
 
 pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
+    if !has_dotted_keys(line) {
+        if let Ok(doc) = serde_json::from_str::<Doc<'_>>(line) {
+            return from_document(&doc);
+        }
+    }
     match serde_json::from_str::<Value>(line) {
         Ok(v) if v.is_object() => from_document(&v),
         _ => Parsed::Skip(SkipReason::InvalidJson),
@@ -41,83 +47,168 @@ pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     None
 }
 
-fn text<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
-    match lookup(v, path)? {
-        Value::String(s) => Some(s.as_str()),
+/// Read access to an ECS document, whichever way it was parsed.
+pub(crate) trait View {
+    /// A string field.
+    fn text(&self, path: &str) -> Option<&str>;
+    /// A field as text whatever its JSON type (ids are numbers in some shippers).
+    fn scalar(&self, path: &str) -> Option<String>;
+    fn boolean(&self, path: &str) -> Option<bool>;
+    /// Whether an array (or single string) field holds `want`; `None` when absent.
+    fn contains(&self, path: &str, want: &str) -> Option<bool>;
+    fn strings(&self, path: &str) -> Vec<String>;
+    fn has(&self, path: &str) -> bool;
+    fn number(&self, path: &str) -> Option<i64>;
+    /// A raw Windows event field (`winlog.event_data.<key>`).
+    fn event_data(&self, key: &str) -> Option<&str>;
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
         _ => None,
     }
 }
 
-/// A field as text whatever its JSON type (ids are numbers in some shippers).
-fn scalar(v: &Value, path: &str) -> Option<String> {
-    match lookup(v, path)? {
-        Value::String(s) => non_empty(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+impl View for Value {
+    fn text(&self, path: &str) -> Option<&str> {
+        lookup(self, path)?.as_str()
+    }
+    fn scalar(&self, path: &str) -> Option<String> {
+        match lookup(self, path)? {
+            Value::String(s) => non_empty(s),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+    fn boolean(&self, path: &str) -> Option<bool> {
+        match lookup(self, path)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => parse_bool(s),
+            Value::Number(n) => n.as_u64().map(|x| x != 0),
+            _ => None,
+        }
+    }
+    fn contains(&self, path: &str, want: &str) -> Option<bool> {
+        match lookup(self, path)? {
+            Value::String(s) => Some(s == want),
+            Value::Array(a) => Some(a.iter().any(|x| x.as_str() == Some(want))),
+            _ => None,
+        }
+    }
+    fn strings(&self, path: &str) -> Vec<String> {
+        match lookup(self, path) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn has(&self, path: &str) -> bool {
+        lookup(self, path).is_some()
+    }
+    fn number(&self, path: &str) -> Option<i64> {
+        match lookup(self, path)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => parse_pid(s),
+            _ => None,
+        }
+    }
+    fn event_data(&self, key: &str) -> Option<&str> {
+        lookup(self, "winlog.event_data")?.get(key)?.as_str()
     }
 }
 
-fn owned(v: &Value, path: &str) -> Option<String> {
-    text(v, path).and_then(non_empty)
+impl View for Doc<'_> {
+    fn text(&self, path: &str) -> Option<&str> {
+        match self.leaf(path)? {
+            Leaf(Some(s), LeafKind::Str) => Some(s.as_ref()),
+            _ => None,
+        }
+    }
+    fn scalar(&self, path: &str) -> Option<String> {
+        match self.leaf(path)? {
+            Leaf(Some(s), LeafKind::Str) => non_empty(s),
+            Leaf(Some(s), _) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+    fn boolean(&self, path: &str) -> Option<bool> {
+        match self.leaf(path)? {
+            Leaf(Some(s), LeafKind::Number) => s.parse::<u64>().ok().map(|x| x != 0),
+            Leaf(Some(s), _) => parse_bool(s),
+            _ => None,
+        }
+    }
+    fn contains(&self, path: &str, want: &str) -> Option<bool> {
+        self.list(path).map(|l| l.iter().any(|x| x == want))
+    }
+    fn strings(&self, path: &str) -> Vec<String> {
+        self.list(path)
+            .map(|l| l.iter().map(|x| x.to_string()).collect())
+            .unwrap_or_default()
+    }
+    fn has(&self, path: &str) -> bool {
+        match path {
+            "winlog" => self.winlog.is_some(),
+            "winlog.event_data" => self.winlog.as_ref().is_some_and(|w| w.event_data.is_some()),
+            _ => self.leaf(path).is_some(),
+        }
+    }
+    fn number(&self, path: &str) -> Option<i64> {
+        match self.leaf(path)? {
+            Leaf(Some(s), LeafKind::Number) => s.parse().ok(),
+            Leaf(Some(s), LeafKind::Str) => parse_pid(s),
+            _ => None,
+        }
+    }
+    fn event_data(&self, key: &str) -> Option<&str> {
+        match self.winlog.as_ref()?.event_data.as_ref()?.get(key)? {
+            Leaf(Some(s), LeafKind::Str) => Some(s.as_ref()),
+            _ => None,
+        }
+    }
 }
 
-fn first(v: &Value, paths: &[&str]) -> Option<String> {
+fn owned(v: &impl View, path: &str) -> Option<String> {
+    v.text(path).and_then(non_empty)
+}
+
+fn first(v: &impl View, paths: &[&str]) -> Option<String> {
     paths.iter().find_map(|p| owned(v, p))
 }
 
-fn boolean(v: &Value, path: &str) -> Option<bool> {
-    match lookup(v, path)? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Some(true),
-            "false" | "0" | "no" => Some(false),
-            _ => None,
-        },
-        Value::Number(n) => n.as_u64().map(|x| x != 0),
-        _ => None,
-    }
-}
-
-/// `event.category` and `event.type` are arrays in ECS but single strings in some shippers.
-fn contains(v: &Value, path: &str, want: &str) -> Option<bool> {
-    match lookup(v, path)? {
-        Value::String(s) => Some(s == want),
-        Value::Array(a) => Some(a.iter().any(|x| x.as_str() == Some(want))),
-        _ => None,
-    }
-}
-
-fn pid(v: &Value, path: &str) -> Option<i64> {
-    match lookup(v, path)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => parse_pid(s),
-        _ => None,
-    }
-}
-
-pub(crate) fn from_document(doc: &Value) -> Parsed {
-    if let Some(kind) = text(doc, "event.kind") {
+pub(crate) fn from_document(doc: &impl View) -> Parsed {
+    if let Some(kind) = doc.text("event.kind") {
         if kind != "event" {
             return Parsed::Skip(SkipReason::NotProcessStart);
         }
     }
-    let code = scalar(doc, "event.code").or_else(|| scalar(doc, "winlog.event_id"));
-    let provider = text(doc, "event.provider")
-        .or_else(|| text(doc, "winlog.provider_name"))
-        .or_else(|| text(doc, "winlog.channel"))
+    let code = doc
+        .scalar("event.code")
+        .or_else(|| doc.scalar("winlog.event_id"));
+    let provider = doc
+        .text("event.provider")
+        .or_else(|| doc.text("winlog.provider_name"))
+        .or_else(|| doc.text("winlog.channel"))
         .unwrap_or("");
     let windows_id: Option<u32> = match code.as_deref() {
         Some("1") if provider.contains("Sysmon") => Some(1),
         Some("4688") => Some(4688),
         _ => None,
     };
-    let is_process = contains(doc, "event.category", "process").unwrap_or(windows_id.is_some());
+    let is_process = doc
+        .contains("event.category", "process")
+        .unwrap_or(windows_id.is_some());
     if !is_process {
         return Parsed::Skip(SkipReason::NotProcessStart);
     }
     let action = owned(doc, "event.action");
-    let is_start = contains(doc, "event.type", "start").unwrap_or(false)
+    let is_start = doc.contains("event.type", "start").unwrap_or(false)
         || windows_id.is_some()
         || matches!(
             action.as_deref(),
@@ -127,18 +218,18 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
         return Parsed::Skip(SkipReason::NotProcessStart);
     }
     for p in ["host.os.type", "host.os.family", "host.os.platform"] {
-        if let Some(os) = text(doc, p) {
+        if let Some(os) = doc.text(p) {
             if !os.eq_ignore_ascii_case("windows") {
                 return Parsed::Skip(SkipReason::NotWindows);
             }
         }
     }
-    let ts = match text(doc, "@timestamp") {
+    let ts = match doc.text("@timestamp") {
         Some(s) => match parse_timestamp_ms(s) {
             Some(t) => t,
             None => return Parsed::Skip(SkipReason::InvalidTimestamp),
         },
-        None => match lookup(doc, "@timestamp").and_then(Value::as_i64) {
+        None => match doc.number("@timestamp") {
             Some(t) => t,
             None => return Parsed::Skip(SkipReason::MissingField("@timestamp")),
         },
@@ -147,9 +238,8 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     // Winlogbeat without Elastic's ingest pipeline has only the raw event data: map it as the
     // EVTX reader does, then let ECS fields (where present) take precedence.
     let mut ev = match windows_id {
-        Some(id) if lookup(doc, "winlog.event_data").is_some() => {
-            let data = lookup(doc, "winlog.event_data");
-            let get = |k: &str| data.and_then(|d| d.get(k)).and_then(Value::as_str);
+        Some(id) if doc.has("winlog.event_data") => {
+            let get = |k: &str| doc.event_data(k);
             match from_event_data(id, &get, Some(ts)) {
                 Parsed::Event(e) => *e,
                 // ECS fields may still carry what the raw data lacks.
@@ -162,8 +252,8 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     ev.source = Some(match windows_id {
         Some(1) => EventSource::Sysmon1,
         Some(_) => EventSource::Security4688,
-        None if lookup(doc, "winlog").is_some() => EventSource::Winlogbeat,
-        None => match text(doc, "lotl.source").and_then(EventSource::parse) {
+        None if doc.has("winlog") => EventSource::Winlogbeat,
+        None => match doc.text("lotl.source").and_then(EventSource::parse) {
             Some(s) => s,
             None => EventSource::ElasticDefend,
         },
@@ -173,8 +263,9 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
             *field = value;
         }
     };
-    ev.event_id = scalar(doc, "event.id")
-        .or_else(|| scalar(doc, "winlog.record_id"))
+    ev.event_id = doc
+        .scalar("event.id")
+        .or_else(|| doc.scalar("winlog.record_id"))
         .unwrap_or_default();
     ev.host_name = first(
         doc,
@@ -193,19 +284,12 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
 
     or(&mut ev.process_name, owned(doc, "process.name"));
     or(&mut ev.process_executable, owned(doc, "process.executable"));
-    let args: Vec<String> = match lookup(doc, "process.args") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    };
+    let args = doc.strings("process.args");
     let command_line =
         owned(doc, "process.command_line").or_else(|| (!args.is_empty()).then(|| args.join(" ")));
     or(&mut ev.process_command_line, command_line);
     ev.process_args = args;
-    if let Some(p) = pid(doc, "process.pid") {
+    if let Some(p) = doc.number("process.pid") {
         ev.process_pid = Some(p);
     }
     or(&mut ev.process_entity_id, owned(doc, "process.entity_id"));
@@ -219,28 +303,32 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
             ],
         ),
     );
-    ev.process_code_signature_exists = boolean(doc, "process.code_signature.exists")
-        .or_else(|| boolean(doc, "winlog.event_data.Signed"));
+    ev.process_code_signature_exists = doc
+        .boolean("process.code_signature.exists")
+        .or_else(|| doc.boolean("winlog.event_data.Signed"));
     ev.process_code_signature_trusted =
-        boolean(doc, "process.code_signature.trusted").or_else(|| {
-            text(doc, "winlog.event_data.SignatureStatus").map(|s| s.eq_ignore_ascii_case("Valid"))
+        doc.boolean("process.code_signature.trusted").or_else(|| {
+            doc.text("winlog.event_data.SignatureStatus")
+                .map(|s| s.eq_ignore_ascii_case("Valid"))
         });
     ev.process_code_signature_subject = owned(doc, "process.code_signature.subject_name");
-    if let Some(il) = text(doc, "process.Ext.token.integrity_level_name")
-        .or_else(|| text(doc, "winlog.event_data.IntegrityLevel"))
+    if let Some(il) = doc
+        .text("process.Ext.token.integrity_level_name")
+        .or_else(|| doc.text("winlog.event_data.IntegrityLevel"))
         .and_then(normalize_integrity_level)
     {
         ev.integrity_level = Some(il);
     }
-    if let Some(et) = text(doc, "process.Ext.token.elevation_type")
-        .or_else(|| text(doc, "winlog.event_data.TokenElevationType"))
+    if let Some(et) = doc
+        .text("process.Ext.token.elevation_type")
+        .or_else(|| doc.text("winlog.event_data.TokenElevationType"))
         .and_then(normalize_elevation_type)
     {
         ev.elevation_type = Some(et);
     }
-    ev.elevated = boolean(doc, "process.Ext.token.elevation");
+    ev.elevated = doc.boolean("process.Ext.token.elevation");
 
-    if let Some(p) = pid(doc, "process.parent.pid") {
+    if let Some(p) = doc.number("process.parent.pid") {
         ev.parent_pid = Some(p);
     }
     or(
@@ -261,7 +349,7 @@ pub(crate) fn from_document(doc: &Value) -> Parsed {
     or(&mut ev.user_domain, owned(doc, "user.domain"));
     or(&mut ev.user_id, owned(doc, "user.id"));
 
-    if let Some(label) = text(doc, "lotl.label").and_then(Label::parse) {
+    if let Some(label) = doc.text("lotl.label").and_then(Label::parse) {
         ev.label = Some(label);
     }
     ev.scenario_id = owned(doc, "lotl.scenario_id");
@@ -284,9 +372,28 @@ mod tests {
     #[test]
     fn lookup_handles_nested_and_dotted() {
         let v = json!({"process": {"parent.name": "a", "name": "b"}, "host.name": "h"});
-        assert_eq!(text(&v, "process.parent.name"), Some("a"));
-        assert_eq!(text(&v, "process.name"), Some("b"));
-        assert_eq!(text(&v, "host.name"), Some("h"));
-        assert_eq!(text(&v, "user.name"), None);
+        assert_eq!(v.text("process.parent.name"), Some("a"));
+        assert_eq!(v.text("process.name"), Some("b"));
+        assert_eq!(v.text("host.name"), Some("h"));
+        assert_eq!(v.text("user.name"), None);
+    }
+
+    /// The typed fast path and the generic path must map a document identically.
+    #[test]
+    fn typed_and_generic_paths_agree() {
+        let docs = [
+            include_str!("../../../../datasets/fixtures/winlogbeat.ndjson"),
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"kind":"event","category":"process","type":["start"],"id":7},"host":{"name":"h","os":{"type":"windows"}},"process":{"pid":"12","name":"a.exe","args":["a.exe","-x"],"code_signature":{"exists":"true","trusted":1},"Ext":{"token":{"elevation":true,"integrity_level_name":"High"}},"parent":{"name":"p.exe","pid":3}},"user":{"name":"u","id":"S-1-5-21-1"},"lotl":{"label":"malicious","scenario_id":"s1","technique":"T1218","family":"proxy"}}"#,
+        ];
+        for text in docs.iter().flat_map(|d| d.lines()) {
+            let doc: Doc<'_> = serde_json::from_str(text).unwrap();
+            let v: Value = serde_json::from_str(text).unwrap();
+            let (a, b) = (from_document(&doc), from_document(&v));
+            match (a, b) {
+                (Parsed::Event(a), Parsed::Event(b)) => assert_eq!(a, b, "{text}"),
+                (Parsed::Skip(a), Parsed::Skip(b)) => assert_eq!(a, b, "{text}"),
+                _ => panic!("paths disagree on {text}"),
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod csv;
 mod ecs;
+mod ecs_typed;
 mod evtx;
 mod nxlog;
 mod windows;
@@ -369,6 +370,7 @@ impl<'o> Reader<'o> {
         mut stream: Box<dyn BufRead + '_>,
     ) -> Result<()> {
         let head = stream.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        #[cfg(feature = "parquet")]
         if head.starts_with(b"PAR1") {
             let mut bytes = Vec::new();
             stream
@@ -405,6 +407,7 @@ impl<'o> Reader<'o> {
         }
     }
 
+    #[cfg(feature = "parquet")]
     fn read_parquet_bytes(&mut self, path: &Path, bytes: Vec<u8>) -> Result<()> {
         use polars::prelude::{ParquetReader, SerReader};
         let df = ParquetReader::new(std::io::Cursor::new(bytes))
