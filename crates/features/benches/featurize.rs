@@ -1,1 +1,118 @@
-fn main() {}
+//! Featurisation speed, one core, no I/O: events/s of each recipe and of the encoded
+//! pipeline. Events are the OTRF atomic process starts from `../shared/datasets` (realistic
+//! command lines, many attacks), or built-in samples when that file is absent.
+//!
+//! Run: `cargo bench -p lotl-features --bench featurize`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lotl_events::ProcessEvent;
+use lotl_features::{EncoderParams, FeaturePipeline, FeatureRow, RecipeConfig};
+use std::hint::black_box;
+
+fn field(v: &serde_json::Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(|x| x.as_str())
+        .filter(|s| !s.is_empty() && *s != "-")
+        .map(str::to_owned)
+}
+
+fn events() -> Vec<ProcessEvent> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/datasets/real/otrf-atomic/process_events.jsonl"
+    );
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let mut e = ProcessEvent {
+                process_executable: field(&v, "Image").or_else(|| field(&v, "NewProcessName")),
+                parent_executable: field(&v, "ParentImage")
+                    .or_else(|| field(&v, "ParentProcessName")),
+                process_command_line: field(&v, "CommandLine"),
+                process_pe_original_file_name: field(&v, "OriginalFileName"),
+                integrity_level: field(&v, "IntegrityLevel").map(|s| s.to_ascii_lowercase()),
+                user_name: field(&v, "User")
+                    .map(|u| u.rsplit('\\').next().unwrap_or(&u).to_owned()),
+                ..Default::default()
+            };
+            e.complete();
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        for (exe, cl) in [
+            (
+                r"C:\Windows\System32\cmd.exe",
+                r#"cmd.exe /c "whoami /all > C:\Users\bob\AppData\Local\Temp\x.txt""#,
+            ),
+            (
+                r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+                "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA",
+            ),
+            (
+                r"C:\Windows\System32\svchost.exe",
+                r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
+            ),
+            (
+                r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+                r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --field-trial-handle=1234,5678"#,
+            ),
+        ] {
+            let mut e = ProcessEvent {
+                process_executable: Some(exe.into()),
+                parent_executable: Some(r"C:\Windows\explorer.exe".into()),
+                process_command_line: Some(cl.into()),
+                ..Default::default()
+            };
+            e.complete();
+            out.push(e);
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let evs = events();
+    let mut g = c.benchmark_group("featurize");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    for cfg in [
+        RecipeConfig::Elastic2021,
+        RecipeConfig::Elastic2026,
+        RecipeConfig::from_name("lotl").unwrap_or(RecipeConfig::Elastic2021),
+    ] {
+        let Ok(recipe) = cfg.build() else { continue };
+        let mut row = FeatureRow::new();
+        g.bench_function(cfg.name(), |b| {
+            b.iter(|| {
+                for e in &evs {
+                    recipe.featurize(black_box(e), &mut row);
+                }
+                black_box(row.numeric().len())
+            })
+        });
+        let labels: Vec<bool> = (0..evs.len()).map(|i| i % 10 == 0).collect();
+        if let Ok(pipe) = FeaturePipeline::fit(cfg.clone(), EncoderParams::default(), &evs, &labels)
+        {
+            let mut out = Vec::new();
+            g.bench_function(format!("{}+encode", cfg.name()), |b| {
+                b.iter(|| {
+                    for e in &evs {
+                        pipe.transform_one(black_box(e), &mut out);
+                    }
+                    black_box(out.len())
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);

@@ -66,12 +66,42 @@ pub const FAMILIES_2026: [&str; 8] = [
 
 /// 2021 blocklist keywords (lower-case substrings of the normalised command line).
 pub const BLOCKLIST_2021: [&str; 37] = [
-    "dump", "-embedding", "privilege", "administrator", "password", "key", "shadowcopy",
-    "delete", "masquerade", "evil", "bad", "anonymous", "allprofiles", ".hta", "createobject",
-    "target", "suspicious", "obfuscated", "bypass", "bootstatuspolicy", "recoveryenabled",
-    "systemstatebackup", "comspec", "base64string", ".text.encoding", ".compression.",
-    "memorystream", "writeallbytes", "webclient", "downloadfile", "downloadstring",
-    "bitstransfer", "invoke-exp", "invoke-web", "reflection.assembly", "assembly.gettype",
+    "dump",
+    "-embedding",
+    "privilege",
+    "administrator",
+    "password",
+    "key",
+    "shadowcopy",
+    "delete",
+    "masquerade",
+    "evil",
+    "bad",
+    "anonymous",
+    "allprofiles",
+    ".hta",
+    "createobject",
+    "target",
+    "suspicious",
+    "obfuscated",
+    "bypass",
+    "bootstatuspolicy",
+    "recoveryenabled",
+    "systemstatebackup",
+    "comspec",
+    "base64string",
+    ".text.encoding",
+    ".compression.",
+    "memorystream",
+    "writeallbytes",
+    "webclient",
+    "downloadfile",
+    "downloadstring",
+    "bitstransfer",
+    "invoke-exp",
+    "invoke-web",
+    "reflection.assembly",
+    "assembly.gettype",
     "sockets",
 ];
 
@@ -79,31 +109,79 @@ pub const BLOCKLIST_2021: [&str; 37] = [
 /// parts of conjunctions evaluated in [`families_2026`].
 const NEEDLES_2026: &[&str] = &[
     // 0..9 credential_access
-    "sekurlsa", "mimikatz", "logonpasswords", "lsadump", "dcsync", "procdump", "gsecdump",
-    "hashdump", "wce.exe",
+    "sekurlsa",
+    "mimikatz",
+    "logonpasswords",
+    "lsadump",
+    "dcsync",
+    "procdump",
+    "gsecdump",
+    "hashdump",
+    "wce.exe",
     // 9..17 download_cradle
-    "certutil", "bitsadmin", "invoke-webrequest", "net.webclient", "downloadstring",
-    "bitstransfer", "desktopimgdownldr", "urldownloadtofile",
+    "certutil",
+    "bitsadmin",
+    "invoke-webrequest",
+    "net.webclient",
+    "downloadstring",
+    "bitstransfer",
+    "desktopimgdownldr",
+    "urldownloadtofile",
     // 17..21 lateral_movement words
-    "psexec", "winrs", "new-pssession", "invoke-command",
+    "psexec",
+    "winrs",
+    "new-pssession",
+    "invoke-command",
     // 21..27 kerberoasting
-    "rubeus", "kerberoast", "asktgt", "krbtgt", "domainspnticket", "asreproast",
+    "rubeus",
+    "kerberoast",
+    "asktgt",
+    "krbtgt",
+    "domainspnticket",
+    "asreproast",
     // 27..29 recon words
-    "whoami", "nltest",
+    "whoami",
+    "nltest",
     // 29..37 defense_evasion
-    "-exec bypass", "-encodedcommand", "iex ", "iex(", "invoke-expression", "set-mppreference",
-    "disablerealtimemonitoring", "-enc ",
+    "-exec bypass",
+    "-encodedcommand",
+    "iex ",
+    "iex(",
+    "invoke-expression",
+    "set-mppreference",
+    "disablerealtimemonitoring",
+    "-enc ",
     // 37..40 persistence words
-    "runonce", "new-scheduledtask", "register-scheduledtask",
+    "runonce",
+    "new-scheduledtask",
+    "register-scheduledtask",
     // 40..43 exfiltration words
-    "writeallbytes", "compress-archive", "base64string",
+    "writeallbytes",
+    "compress-archive",
+    "base64string",
     // 43.. conjunction parts
-    "wmic", "node", "schtasks", "/s ", "sc ", "\\\\", "net ", " user", " group", " localgroup",
-    "/create", "reg add", "hklm", "hkcu", "-encode",
+    "wmic",
+    "node",
+    "schtasks",
+    "/s ",
+    "sc ",
+    "\\\\",
+    "net ",
+    " user",
+    " group",
+    " localgroup",
+    "/create",
+    "reg add",
+    "hklm",
+    "hkcu",
+    "-encode",
 ];
 
 fn needle_index(n: &str) -> usize {
-    NEEDLES_2026.iter().position(|x| *x == n).unwrap_or(usize::MAX)
+    NEEDLES_2026
+        .iter()
+        .position(|x| *x == n)
+        .unwrap_or(usize::MAX)
 }
 
 fn automaton_2026() -> &'static AhoCorasick {
@@ -148,7 +226,9 @@ pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
         range(21, 27),
         range(27, 29) || (has("net ") && (has(" user") || has(" group") || has(" localgroup"))),
         range(29, 37),
-        range(37, 40) || (has("schtasks") && has("/create")) || (has("reg add") && (has("hklm") || has("hkcu"))),
+        range(37, 40)
+            || (has("schtasks") && has("/create"))
+            || (has("reg add") && (has("hklm") || has("hkcu"))),
         range(40, 43) || (has("certutil") && has("-encode")),
     ]
 }
@@ -243,12 +323,21 @@ impl ElasticRecipe {
             }
         }
         if generation == Generation::Y2026 {
-            features.push(FeatureSpec::numeric("cmd_obfuscation", "1 when the command line holds two or more '^' (then stripped)."));
+            features.push(FeatureSpec::numeric(
+                "cmd_obfuscation",
+                "1 when the command line holds two or more '^' (then stripped).",
+            ));
             for f in FAMILIES_2026 {
-                features.push(FeatureSpec::numeric(f, "Keyword family flag on the normalised command line (spec section 3)."));
+                features.push(FeatureSpec::numeric(
+                    f,
+                    "Keyword family flag on the normalised command line (spec section 3).",
+                ));
             }
         }
-        ElasticRecipe { generation, features }
+        ElasticRecipe {
+            generation,
+            features,
+        }
     }
 
     pub fn generation(&self) -> Generation {
@@ -267,7 +356,11 @@ fn push_bigrams(out: &mut FeatureRow, s: &str, n: usize) {
             pushed += 1;
         }
     } else {
-        let idx: Vec<usize> = t.char_indices().map(|(i, _)| i).chain(std::iter::once(t.len())).collect();
+        let idx: Vec<usize> = t
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(t.len()))
+            .collect();
         let len = idx.len() - 1;
         for i in 0..len.saturating_sub(1).min(n) {
             out.push_cat(Some(&t[idx[i]..idx[i + 2]]));
@@ -327,18 +420,27 @@ impl FeatureRecipe for ElasticRecipe {
         out.push_cat(Some(path_class(&exe).as_str()));
 
         // Numeric scalars.
-        let elevated = e.elevated.unwrap_or(e.elevation_type.as_deref().is_some_and(|s| !s.is_empty()));
+        let elevated = e
+            .elevated
+            .unwrap_or(e.elevation_type.as_deref().is_some_and(|s| !s.is_empty()));
         out.push_bool(elevated);
         out.push_bool(e.process_code_signature_exists.unwrap_or(false));
         out.push_bool(e.process_code_signature_trusted.unwrap_or(false));
         let pname = or_unknown(e.process_name.as_deref());
         out.push_bool(pname != or_unknown(e.process_pe_original_file_name.as_deref()));
-        out.push_bool(matches!(e.user_id.as_deref(), Some("S-1-5-18" | "S-1-5-19" | "S-1-5-20")));
+        out.push_bool(matches!(
+            e.user_id.as_deref(),
+            Some("S-1-5-18" | "S-1-5-19" | "S-1-5-20")
+        ));
         out.push_bool(pname.contains(".exe"));
 
         // Bigrams.
         push_bigrams(out, pname, BIGRAM_FIELDS[0].1);
-        push_bigrams(out, or_unknown(e.parent_name.as_deref()), BIGRAM_FIELDS[1].1);
+        push_bigrams(
+            out,
+            or_unknown(e.parent_name.as_deref()),
+            BIGRAM_FIELDS[1].1,
+        );
         let mut tmp = std::mem::take(&mut out.scratch.d);
         let mut norm = std::mem::take(&mut out.scratch.c);
         text::elastic_normalize_path(&exe, &mut norm, &mut tmp);

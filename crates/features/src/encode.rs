@@ -32,17 +32,27 @@ pub struct EncoderParams {
 
 impl Default for EncoderParams {
     fn default() -> Self {
-        EncoderParams { folds: 5, seed: 0x6c6f_746c, smoothing: 10.0 }
+        EncoderParams {
+            folds: 5,
+            seed: 0x6c6f_746c,
+            smoothing: 10.0,
+        }
     }
 }
 
 impl EncoderParams {
     pub fn check(&self) -> Result<(), Error> {
         if self.folds < 2 {
-            return Err(Error::InvalidEncoderParam(format!("folds must be >= 2, got {}", self.folds)));
+            return Err(Error::InvalidEncoderParam(format!(
+                "folds must be >= 2, got {}",
+                self.folds
+            )));
         }
         if !(self.smoothing.is_finite() && self.smoothing >= 0.0) {
-            return Err(Error::InvalidEncoderParam(format!("smoothing must be finite and >= 0, got {}", self.smoothing)));
+            return Err(Error::InvalidEncoderParam(format!(
+                "smoothing must be finite and >= 0, got {}",
+                self.smoothing
+            )));
         }
         Ok(())
     }
@@ -93,7 +103,11 @@ impl From<EncoderRepr> for CategoryEncoder {
         for (k, t) in r.target_map {
             lookup.entry(k).or_insert((0.0, t)).1 = t;
         }
-        CategoryEncoder { feature: r.feature, lookup, default_target: r.default_value }
+        CategoryEncoder {
+            feature: r.feature,
+            lookup,
+            default_target: r.default_value,
+        }
     }
 }
 
@@ -103,7 +117,11 @@ impl CategoryEncoder {
     pub fn encode(&self, v: Option<&str>) -> (f32, f32) {
         match v {
             None => (f32::NAN, f32::NAN),
-            Some(v) => self.lookup.get(v).copied().unwrap_or((0.0, self.default_target)),
+            Some(v) => self
+                .lookup
+                .get(v)
+                .copied()
+                .unwrap_or((0.0, self.default_target)),
         }
     }
 
@@ -137,8 +155,15 @@ struct Counts {
     pos: Vec<u64>,
 }
 
-fn counts(col: &crate::table::CatColumn, labels: &[bool], rows: impl Iterator<Item = usize>) -> Counts {
-    let mut c = Counts { count: vec![0; col.dict.len()], pos: vec![0; col.dict.len()] };
+fn counts(
+    col: &crate::table::CatColumn,
+    labels: &[bool],
+    rows: impl Iterator<Item = usize>,
+) -> Counts {
+    let mut c = Counts {
+        count: vec![0; col.dict.len()],
+        pos: vec![0; col.dict.len()],
+    };
     for r in rows {
         let code = col.codes[r];
         if code != MISSING_CODE {
@@ -169,7 +194,11 @@ impl DenseMatrix {
     }
 
     pub fn column(&self, j: usize) -> impl Iterator<Item = f32> + '_ {
-        self.data.iter().skip(j).step_by(self.n_cols.max(1)).copied()
+        self.data
+            .iter()
+            .skip(j)
+            .step_by(self.n_cols.max(1))
+            .copied()
     }
 
     /// Column-major copy (`out[col * n_rows + row]`), for learners that scan features.
@@ -247,7 +276,12 @@ impl FeaturePipeline {
     }
 
     /// Fit encoders on training events (`labels[i]`: event `i` is malicious).
-    pub fn fit(config: RecipeConfig, params: EncoderParams, events: &[ProcessEvent], labels: &[bool]) -> Result<Self, Error> {
+    pub fn fit(
+        config: RecipeConfig,
+        params: EncoderParams,
+        events: &[ProcessEvent],
+        labels: &[bool],
+    ) -> Result<Self, Error> {
         Ok(Self::fit_transform(config, params, events, labels)?.0)
     }
 
@@ -281,7 +315,11 @@ impl FeaturePipeline {
         }
         let n = table.n_rows();
         if labels.len() != n {
-            return Err(Error::LabelCount { what: "fit", n_labels: labels.len(), n_rows: n });
+            return Err(Error::LabelCount {
+                what: "fit",
+                n_labels: labels.len(),
+                n_rows: n,
+            });
         }
         let m = f64::from(params.smoothing);
         let n_pos = labels.iter().filter(|&&l| l).count();
@@ -298,10 +336,17 @@ impl FeaturePipeline {
         let fitted: Vec<(CategoryEncoder, Vec<f32>)> = table
             .categorical
             .par_iter()
-            .zip(table.features.iter().filter(|f| f.kind == FeatureKind::Categorical).collect::<Vec<_>>())
+            .zip(
+                table
+                    .features
+                    .iter()
+                    .filter(|f| f.kind == FeatureKind::Categorical)
+                    .collect::<Vec<_>>(),
+            )
             .map(|(col, spec)| {
                 let all = counts(col, labels, 0..n);
-                let mut lookup: HashMap<String, (f32, f32), Xxh3DefaultBuilder> = HashMap::default();
+                let mut lookup: HashMap<String, (f32, f32), Xxh3DefaultBuilder> =
+                    HashMap::default();
                 for (code, v) in col.dict.iter().enumerate() {
                     if all.count[code] > 0 {
                         let freq = all.count[code] as f32 / n as f32;
@@ -309,7 +354,11 @@ impl FeaturePipeline {
                         lookup.insert(v.clone(), (freq, tm));
                     }
                 }
-                let enc = CategoryEncoder { feature: spec.name.to_string(), lookup, default_target: prior as f32 };
+                let enc = CategoryEncoder {
+                    feature: spec.name.to_string(),
+                    lookup,
+                    default_target: prior as f32,
+                };
                 // Per-fold counts in one pass, then each row's value from the other folds.
                 let d = col.dict.len();
                 let mut in_count = vec![0u64; params.folds * d];
@@ -323,7 +372,11 @@ impl FeaturePipeline {
                 let out_prior: Vec<f64> = (0..params.folds)
                     .map(|f| {
                         let out_n = (n - fold_n[f]) as f64;
-                        if out_n > 0.0 { (n_pos - fold_pos[f]) as f64 / out_n } else { prior }
+                        if out_n > 0.0 {
+                            (n_pos - fold_pos[f]) as f64 / out_n
+                        } else {
+                            prior
+                        }
                     })
                     .collect();
                 let oof: Vec<f32> = col
@@ -446,20 +499,28 @@ impl FeaturePipeline {
         let w = self.n_columns();
         let mut data = vec![0.0f32; events.len() * w];
         if w > 0 {
-            data.par_chunks_mut(w * 1024).zip(events.par_chunks(1024)).for_each(|(rows, evs)| {
-                let mut row = FeatureRow::new();
-                for (dst, e) in rows.chunks_mut(w).zip(evs) {
-                    self.recipe.featurize(e, &mut row);
-                    self.encode_into(&row, dst);
-                }
-            });
+            data.par_chunks_mut(w * 1024)
+                .zip(events.par_chunks(1024))
+                .for_each(|(rows, evs)| {
+                    let mut row = FeatureRow::new();
+                    for (dst, e) in rows.chunks_mut(w).zip(evs) {
+                        self.recipe.featurize(e, &mut row);
+                        self.encode_into(&row, dst);
+                    }
+                });
         }
-        DenseMatrix { n_rows: events.len(), n_cols: w, columns: self.data.columns.clone(), data }
+        DenseMatrix {
+            n_rows: events.len(),
+            n_cols: w,
+            columns: self.data.columns.clone(),
+            data,
+        }
     }
 
     /// Encode a table featurised by the same recipe (in-sample values, like `transform`).
     pub fn encode_table(&self, table: &FeatureTable) -> Result<DenseMatrix, Error> {
-        if table.recipe != self.data.recipe_name || table.recipe_version != self.data.recipe_version {
+        if table.recipe != self.data.recipe_name || table.recipe_version != self.data.recipe_version
+        {
             return Err(Error::RecipeMismatch {
                 fitted: format!("{} v{}", self.data.recipe_name, self.data.recipe_version),
                 got: format!("{} v{}", table.recipe, table.recipe_version),
@@ -480,9 +541,14 @@ impl FeaturePipeline {
                 Slot::Cat(j) => {
                     let c = &table.categorical[j];
                     let enc = &self.data.encoders[j];
-                    let per_code: Vec<(f32, f32)> = c.dict.iter().map(|v| enc.encode(Some(v))).collect();
+                    let per_code: Vec<(f32, f32)> =
+                        c.dict.iter().map(|v| enc.encode(Some(v))).collect();
                     for (i, &code) in c.codes.iter().enumerate() {
-                        let (f, t) = if code == MISSING_CODE { (f32::NAN, f32::NAN) } else { per_code[code as usize] };
+                        let (f, t) = if code == MISSING_CODE {
+                            (f32::NAN, f32::NAN)
+                        } else {
+                            per_code[code as usize]
+                        };
                         data[i * w + col] = f;
                         data[i * w + col + 1] = t;
                     }
@@ -490,7 +556,12 @@ impl FeaturePipeline {
                 }
             }
         }
-        Ok(DenseMatrix { n_rows: n, n_cols: w, columns: self.data.columns.clone(), data })
+        Ok(DenseMatrix {
+            n_rows: n,
+            n_cols: w,
+            columns: self.data.columns.clone(),
+            data,
+        })
     }
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {

@@ -74,4 +74,7 @@ pub use error::Error;
 pub use lotl::LotlParams;
 pub use recipe::{FeatureRecipe, RecipeConfig};
 pub use row::{FeatureKind, FeatureRow, FeatureSpec, FeatureValue};
-pub use table::{featurize_batch, featurize_batch_with_progress, CatColumn, FeatureTable};
+pub use table::{
+    featurize_batch, featurize_batch_with_progress, featurize_frame, featurize_parquet, CatColumn,
+    FeatureTable,
+};

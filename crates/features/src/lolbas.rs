@@ -19,7 +19,8 @@ pub struct SystemBinaries {
 pub fn system_binaries() -> &'static SystemBinaries {
     static T: OnceLock<SystemBinaries> = OnceLock::new();
     T.get_or_init(|| {
-        let mut dirs: HashMap<&'static str, Vec<Vec<&'static str>>, Xxh3DefaultBuilder> = HashMap::default();
+        let mut dirs: HashMap<&'static str, Vec<Vec<&'static str>>, Xxh3DefaultBuilder> =
+            HashMap::default();
         for line in TABLE.lines() {
             if let Some((name, dir)) = line.split_once('\t') {
                 let segs = dir.split('\\').filter(|s| !s.is_empty()).collect();
@@ -73,7 +74,9 @@ impl SystemBinaries {
         let segs = dir.split(['\\', '/']).filter(|s| !s.is_empty());
         let inside = legit.iter().any(|pat| {
             let mut it = segs.clone();
-            pat.iter().all(|p| it.next().is_some_and(|s| *p == "*" || *p == s)) && it.next().is_none()
+            pat.iter()
+                .all(|p| it.next().is_some_and(|s| *p == "*" || *p == s))
+                && it.next().is_none()
         });
         Some(!inside)
     }
@@ -81,7 +84,10 @@ impl SystemBinaries {
     /// Highest Jaro–Winkler similarity between a name that is *not* a system binary and
     /// any system binary name of similar length; 0 for system names themselves.
     pub fn lookalike(&self, lower_name: &str) -> f32 {
-        if lower_name.is_empty() || lower_name.len() > MAX_LOOKALIKE_LEN || self.contains(lower_name) {
+        if lower_name.is_empty()
+            || lower_name.len() > MAX_LOOKALIKE_LEN
+            || self.contains(lower_name)
+        {
             return 0.0;
         }
         let l = lower_name.len();
@@ -106,20 +112,44 @@ mod tests {
     fn legit_dirs() {
         let t = system_binaries();
         assert!(t.len() > 200);
-        assert_eq!(t.outside_legit_dirs("cmd.exe", r"c:\windows\system32\cmd.exe"), Some(false));
-        assert_eq!(t.outside_legit_dirs("cmd.exe", r"d:\windows\syswow64\cmd.exe"), Some(false));
-        assert_eq!(t.outside_legit_dirs("cmd.exe", r"c:\users\bob\cmd.exe"), Some(true));
-        assert_eq!(t.outside_legit_dirs("cmd.exe", r"c:\windows\system32\x\cmd.exe"), Some(true));
-        assert_eq!(t.outside_legit_dirs("svchost.exe", r"c:\windows\svchost.exe"), Some(true));
         assert_eq!(
-            t.outside_legit_dirs("csc.exe", r"c:\windows\microsoft.net\framework64\v4.0.30319\csc.exe"),
+            t.outside_legit_dirs("cmd.exe", r"c:\windows\system32\cmd.exe"),
             Some(false)
         );
         assert_eq!(
-            t.outside_legit_dirs("svchost.exe", r"\device\harddiskvolume2\windows\system32\svchost.exe"),
+            t.outside_legit_dirs("cmd.exe", r"d:\windows\syswow64\cmd.exe"),
             Some(false)
         );
-        assert_eq!(t.outside_legit_dirs("notepadpp.exe", r"c:\x\notepadpp.exe"), None);
+        assert_eq!(
+            t.outside_legit_dirs("cmd.exe", r"c:\users\bob\cmd.exe"),
+            Some(true)
+        );
+        assert_eq!(
+            t.outside_legit_dirs("cmd.exe", r"c:\windows\system32\x\cmd.exe"),
+            Some(true)
+        );
+        assert_eq!(
+            t.outside_legit_dirs("svchost.exe", r"c:\windows\svchost.exe"),
+            Some(true)
+        );
+        assert_eq!(
+            t.outside_legit_dirs(
+                "csc.exe",
+                r"c:\windows\microsoft.net\framework64\v4.0.30319\csc.exe"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            t.outside_legit_dirs(
+                "svchost.exe",
+                r"\device\harddiskvolume2\windows\system32\svchost.exe"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            t.outside_legit_dirs("notepadpp.exe", r"c:\x\notepadpp.exe"),
+            None
+        );
         assert_eq!(t.outside_legit_dirs("cmd.exe", "cmd.exe"), None);
     }
 

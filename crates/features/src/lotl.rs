@@ -35,15 +35,27 @@ pub struct LotlParams {
 
 impl Default for LotlParams {
     fn default() -> Self {
-        LotlParams { cl_buckets: 256, path_buckets: 64 }
+        LotlParams {
+            cl_buckets: 256,
+            path_buckets: 64,
+        }
     }
 }
 
 /// Categorical features of the lotl recipe, in order.
 pub const CATEGORICALS: [(&str, &str); 3] = [
-    ("process_name", "Lower-cased process name, else \"unknown\"."),
-    ("parent_name", "Lower-cased parent process name, else \"unknown\"."),
-    ("parent_child", "\"<parent>|<child>\" lower-cased names: how usual this pair is."),
+    (
+        "process_name",
+        "Lower-cased process name, else \"unknown\".",
+    ),
+    (
+        "parent_name",
+        "Lower-cased parent process name, else \"unknown\".",
+    ),
+    (
+        "parent_child",
+        "\"<parent>|<child>\" lower-cased names: how usual this pair is.",
+    ),
 ];
 
 /// Scalar numeric features of the lotl recipe, in order.
@@ -116,7 +128,8 @@ pub const SCALARS: &[(&str, &str)] = &[
     ("elevated", "Token elevated as reported, else derived from elevation type full; NaN when neither."),
 ];
 
-const CL_DOC: &str = "Term frequency of the hash bucket over character 1-4-grams of the normalised command line.";
+const CL_DOC: &str =
+    "Term frequency of the hash bucket over character 1-4-grams of the normalised command line.";
 const PATH_DOC: &str = "Term frequency of the hash bucket over character 1-4-grams of the normalised process and parent executable paths.";
 
 /// The lotl recipe.
@@ -128,9 +141,14 @@ pub struct LotlRecipe {
 
 impl LotlRecipe {
     pub fn new(params: LotlParams) -> Result<Self, Error> {
-        for (what, n) in [("cl_buckets", params.cl_buckets), ("path_buckets", params.path_buckets)] {
+        for (what, n) in [
+            ("cl_buckets", params.cl_buckets),
+            ("path_buckets", params.path_buckets),
+        ] {
             if !(1..=65_536).contains(&n) {
-                return Err(Error::InvalidParam(format!("{what} must be in 1..=65536, got {n}")));
+                return Err(Error::InvalidParam(format!(
+                    "{what} must be in 1..=65536, got {n}"
+                )));
             }
         }
         let mut features = Vec::new();
@@ -283,7 +301,11 @@ fn shape(s: &[u8]) -> Shape {
                 b'"' | b'\'' => sh.quotes += 1,
                 b'^' => sh.carets += 1,
                 b'`' => sh.backticks += 1,
-                b'\\' if prev == b'\\' && s.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) => sh.unc += 1,
+                b'\\'
+                    if prev == b'\\' && s.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) =>
+                {
+                    sh.unc += 1
+                }
                 _ => {}
             }
         } else if !b.is_ascii() {
@@ -368,27 +390,51 @@ fn share(a: u32, n: usize) -> f32 {
 fn is_office(n: &str) -> bool {
     matches!(
         n,
-        "winword.exe" | "excel.exe" | "powerpnt.exe" | "outlook.exe" | "msaccess.exe" | "mspub.exe" | "onenote.exe" | "visio.exe"
+        "winword.exe"
+            | "excel.exe"
+            | "powerpnt.exe"
+            | "outlook.exe"
+            | "msaccess.exe"
+            | "mspub.exe"
+            | "onenote.exe"
+            | "visio.exe"
     )
 }
 
 fn is_script_host(n: &str) -> bool {
     matches!(
         n,
-        "cmd.exe" | "powershell.exe" | "pwsh.exe" | "wscript.exe" | "cscript.exe" | "mshta.exe" | "rundll32.exe" | "regsvr32.exe" | "powershell_ise.exe"
+        "cmd.exe"
+            | "powershell.exe"
+            | "pwsh.exe"
+            | "wscript.exe"
+            | "cscript.exe"
+            | "mshta.exe"
+            | "rundll32.exe"
+            | "regsvr32.exe"
+            | "powershell_ise.exe"
     )
 }
 
 fn is_shell(n: &str) -> bool {
-    matches!(n, "cmd.exe" | "powershell.exe" | "pwsh.exe" | "wscript.exe" | "cscript.exe" | "mshta.exe")
+    matches!(
+        n,
+        "cmd.exe" | "powershell.exe" | "pwsh.exe" | "wscript.exe" | "cscript.exe" | "mshta.exe"
+    )
 }
 
 fn is_browser(n: &str) -> bool {
-    matches!(n, "chrome.exe" | "msedge.exe" | "firefox.exe" | "iexplore.exe" | "opera.exe" | "brave.exe")
+    matches!(
+        n,
+        "chrome.exe" | "msedge.exe" | "firefox.exe" | "iexplore.exe" | "opera.exe" | "brave.exe"
+    )
 }
 
 fn is_service_host(n: &str) -> bool {
-    matches!(n, "services.exe" | "svchost.exe" | "wmiprvse.exe" | "taskeng.exe" | "taskhostw.exe")
+    matches!(
+        n,
+        "services.exe" | "svchost.exe" | "wmiprvse.exe" | "taskeng.exe" | "taskhostw.exe"
+    )
 }
 
 /// 0 system, 1 service, 2 human, 3 unknown.
@@ -409,7 +455,11 @@ fn user_class(e: &ProcessEvent) -> u8 {
         }
     }
     let name = e.user_name.as_deref().unwrap_or("");
-    if name.ends_with('$') || e.user_domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("NT SERVICE")) {
+    if name.ends_with('$')
+        || e.user_domain
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("NT SERVICE"))
+    {
         return 1;
     }
     3
@@ -437,10 +487,14 @@ fn elevation_ordinal(s: Option<&str>) -> f32 {
 }
 
 fn has_double_ext(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".exe") else { return false };
-    [".pdf", ".doc", ".docx", ".xls", ".xlsx", ".txt", ".jpg", ".png", ".zip", ".rtf", ".ppt"]
-        .iter()
-        .any(|x| stem.ends_with(x))
+    let Some(stem) = name.strip_suffix(".exe") else {
+        return false;
+    };
+    [
+        ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".txt", ".jpg", ".png", ".zip", ".rtf", ".ppt",
+    ]
+    .iter()
+    .any(|x| stem.ends_with(x))
 }
 
 fn bool_f(b: bool) -> f32 {
@@ -469,10 +523,22 @@ impl FeatureRecipe for LotlRecipe {
         let mut s = std::mem::take(&mut out.scratch);
 
         // Names.
-        text::lower_into(e.process_name.as_deref().filter(|x| !x.is_empty()).unwrap_or("unknown"), &mut s.e);
+        text::lower_into(
+            e.process_name
+                .as_deref()
+                .filter(|x| !x.is_empty())
+                .unwrap_or("unknown"),
+            &mut s.e,
+        );
         let name = std::mem::take(&mut s.e);
         let mut pname = std::mem::take(&mut s.f);
-        text::lower_into(e.parent_name.as_deref().filter(|x| !x.is_empty()).unwrap_or("unknown"), &mut pname);
+        text::lower_into(
+            e.parent_name
+                .as_deref()
+                .filter(|x| !x.is_empty())
+                .unwrap_or("unknown"),
+            &mut pname,
+        );
         out.push_cat(Some(&name));
         out.push_cat(Some(&pname));
         let start = out.cat_begin();
@@ -562,7 +628,11 @@ impl FeatureRecipe for LotlRecipe {
             }
         };
         num.push(look);
-        match e.process_pe_original_file_name.as_deref().filter(|x| !x.is_empty() && *x != "-" && *x != "?") {
+        match e
+            .process_pe_original_file_name
+            .as_deref()
+            .filter(|x| !x.is_empty() && *x != "-" && *x != "?")
+        {
             Some(pe) => {
                 text::lower_into(pe, &mut s.d);
                 let pe_l = s.d.strip_suffix(".mui").unwrap_or(&s.d);
@@ -587,7 +657,11 @@ impl FeatureRecipe for LotlRecipe {
         num.push(bool_f(is_service_host(&pname)));
         num.push(bool_f(sys.contains(&pname)));
         num.push(bool_f(is_shell(&name)));
-        num.push(e.parent_command_line.as_deref().map_or(f32::NAN, |c| c.len() as f32));
+        num.push(
+            e.parent_command_line
+                .as_deref()
+                .map_or(f32::NAN, |c| c.len() as f32),
+        );
 
         // User and token.
         let uc = user_class(e);

@@ -22,10 +22,16 @@ pub trait FeatureRecipe: Send + Sync + std::fmt::Debug {
     fn featurize(&self, event: &ProcessEvent, out: &mut FeatureRow);
 
     fn n_numeric(&self) -> usize {
-        self.features().iter().filter(|f| f.kind == FeatureKind::Numeric).count()
+        self.features()
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Numeric)
+            .count()
     }
     fn n_categorical(&self) -> usize {
-        self.features().iter().filter(|f| f.kind == FeatureKind::Categorical).count()
+        self.features()
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Categorical)
+            .count()
     }
 }
 

