@@ -337,3 +337,21 @@ fn fit_calibrated_chooses_a_threshold_and_reports() {
     assert!(rep2.confusion.fpr().unwrap() <= 0.01);
     assert!(m2.threshold.threshold >= model.threshold.threshold);
 }
+
+#[test]
+fn shap_values_add_up_on_a_trained_model() {
+    let lin = |r: &[f32], g: &mut Lcg| r[0] - r[2] + 0.3 * g.next() > 0.0;
+    let train = make(1000, 3, 16, lin);
+    let model = GbdtModel::fit(&params().n_trees(20).build().unwrap(), &train, None).unwrap();
+    let m = train.features();
+    for r in (0..m.n_rows()).step_by(97) {
+        let row: Vec<f32> = (0..3).map(|c| m.get(r, c)).collect();
+        let s = model.shap_row(&row);
+        let c = model.contributions_row(&row);
+        assert!(
+            (s.total() - model.predict_raw_row(&row)).abs() < 1e-4,
+            "shap {s:?} saabas {c:?} raw {}",
+            model.predict_raw_row(&row)
+        );
+    }
+}

@@ -178,6 +178,21 @@ impl GbdtModel {
         self.feature_names.iter().cloned().zip(imp).collect()
     }
 
+    /// Assembles a model from plain trees (e.g. converted from another learner); the
+    /// trees are validated and compiled.
+    pub fn from_parts(feature_names: Vec<String>, base_score: f32, trees: Vec<Tree>) -> Self {
+        let compiled = Compiled::new(&trees);
+        GbdtModel {
+            format_version: Self::VERSION,
+            feature_names,
+            base_score,
+            trees,
+            params: GbdtParams::default(),
+            valid_loss: Vec::new(),
+            compiled,
+        }
+    }
+
     /// Number of trees kept.
     pub fn n_trees(&self) -> usize {
         self.trees.len()
