@@ -193,22 +193,22 @@ impl Comparison {
             .clamp(12, 40);
         let mut out = String::new();
         let header = |out: &mut String, title: &str| {
-            let _ = writeln!(
-                out,
+            let l = format!(
                 "  {title:<kw$}  {:<vw$}  {:<vw$}",
                 short(&self.a),
                 short(&self.b)
             );
+            let _ = writeln!(out, "{}", l.trim_end());
         };
         let line = |out: &mut String, r: &CompareRow| {
             let mark = if r.differs { '*' } else { ' ' };
-            let _ = writeln!(
-                out,
+            let l = format!(
                 "{mark} {:<kw$}  {:<vw$}  {:<vw$}",
                 r.key,
                 r.a.as_deref().unwrap_or("-"),
                 r.b.as_deref().unwrap_or("-")
             );
+            let _ = writeln!(out, "{}", l.trim_end());
         };
         header(&mut out, "param");
         for r in &self.params {

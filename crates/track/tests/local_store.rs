@@ -330,7 +330,7 @@ fn list_resolve_and_compare() {
     assert!(
         marked
             .iter()
-            .any(|l| l.contains("only_a") && l.contains(" - ")),
+            .any(|l| l.contains("only_a") && l.ends_with(" -")),
         "{text}"
     );
     assert!(text.lines().any(|l| l.starts_with("  depth")), "{text}");
