@@ -7,6 +7,9 @@ use rayon::prelude::*;
 use std::process::ExitCode;
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
+    if a.bundle.is_file() {
+        return run_es_model(a);
+    }
     let bundle = Bundle::load(&a.bundle)?;
     let spinner = super::spinner("reading events");
     let outcome = lotl_events::read_paths(&a.inputs, &ReadOptions::default())?;
@@ -59,4 +62,50 @@ pub(crate) fn score_events(
             }
         })
         .collect()
+}
+
+/// `lotl predict model.json ...`: score with an Elasticsearch trained-model file.
+fn run_es_model(a: PredictArgs) -> anyhow::Result<ExitCode> {
+    use lotl_export::elasticsearch::{EsModel, EsScorer};
+    let scorer = EsScorer::new(EsModel::load(&a.bundle)?)?;
+    if !scorer.unprovided.is_empty() {
+        eprintln!(
+            "warning: the {} recipe provides none of these model inputs; they are scored as missing: {}",
+            scorer.recipe_name(),
+            scorer.unprovided.join(", ")
+        );
+    }
+    if a.explain > 0 {
+        eprintln!("note: --explain needs a lotl bundle; ignored for an Elasticsearch model");
+    }
+    let outcome = lotl_events::read_paths(&a.inputs, &ReadOptions::default())?;
+    if outcome.events.is_empty() {
+        eprintln!("error: no process-start events in the given inputs; nothing written");
+        return Ok(ExitCode::from(1));
+    }
+    let scores = scorer.score(&outcome.events);
+    let scored: Vec<ScoredEvent> = outcome
+        .events
+        .into_iter()
+        .zip(scores)
+        .map(|(event, (prediction, p))| ScoredEvent {
+            event,
+            prediction,
+            probability: p as f32,
+            top_features: Vec::new(),
+        })
+        .collect();
+    write_scored(&a.output, &scored).with_context(|| format!("writing {}", a.output.display()))?;
+    let flagged = scored.iter().filter(|s| s.prediction == 1).count();
+    println!(
+        "scored {} events with Elasticsearch model {} ({} trees, recipe {}): {} predicted malicious (threshold {:.4}); wrote {}",
+        scored.len(),
+        a.bundle.display(),
+        scorer.model().n_trees(),
+        scorer.recipe_name(),
+        flagged,
+        scorer.model().threshold(),
+        a.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
