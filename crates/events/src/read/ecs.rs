@@ -321,6 +321,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
     }
     if let Some(et) = doc
         .text("process.Ext.token.elevation_type")
+        .or_else(|| doc.text("process.Ext.token.elevation_level"))
         .or_else(|| doc.text("winlog.event_data.TokenElevationType"))
         .and_then(normalize_elevation_type)
     {

@@ -150,7 +150,7 @@ object!(ProcessF {
 object!(PeF { original_file_name: Leaf<'a> });
 object!(SigF { exists: Leaf<'a>, trusted: Leaf<'a>, subject_name: Leaf<'a> });
 object!(ExtF { token: TokenF<'a> });
-object!(TokenF { integrity_level_name: Leaf<'a>, elevation_type: Leaf<'a>, elevation: Leaf<'a> });
+object!(TokenF { integrity_level_name: Leaf<'a>, elevation_type: Leaf<'a>, elevation_level: Leaf<'a>, elevation: Leaf<'a> });
 object!(ParentF { name: Leaf<'a>, executable: Leaf<'a>, command_line: Leaf<'a>, pid: Leaf<'a>, entity_id: Leaf<'a> });
 object!(UserF { name: Leaf<'a>, domain: Leaf<'a>, id: Leaf<'a> });
 object!(AgentF { hostname: Leaf<'a> });
@@ -204,6 +204,7 @@ impl<'a> Doc<'a> {
             "process.Ext.token.integrity_level_name" => &p.ext.token.integrity_level_name,
             "process.Ext.token.elevation_type" => &p.ext.token.elevation_type,
             "process.Ext.token.elevation" => &p.ext.token.elevation,
+            "process.Ext.token.elevation_level" => &p.ext.token.elevation_level,
             "process.parent.name" => &p.parent.name,
             "process.parent.executable" => &p.parent.executable,
             "process.parent.command_line" => &p.parent.command_line,

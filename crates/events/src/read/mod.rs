@@ -617,7 +617,9 @@ impl<'o> Reader<'o> {
                 if truncate_long_fields(&mut ev) {
                     self.stats(format).truncated += 1;
                 }
-                ev.source_file = Some(ctx.file.to_owned());
+                if ev.source_file.is_none() {
+                    ev.source_file = Some(ctx.file.to_owned());
+                }
                 if ev.event_id.is_empty() {
                     // No id in the source: the file and record number identify it uniquely.
                     let base = ctx.file.rsplit(['/', '\\']).next().unwrap_or(ctx.file);

@@ -11,7 +11,7 @@ pub(crate) fn is_nxlog(line: &str) -> bool {
         && !line.starts_with("{\"@timestamp\":{")
 }
 
-pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
+pub(crate) fn parse_line(line: &str, ctx: &RecordCtx<'_>) -> Parsed {
     let v: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(_) => return Parsed::Skip(SkipReason::InvalidJson),
@@ -22,7 +22,22 @@ pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
     if obj.get("EventID").is_none() {
         return Parsed::Skip(SkipReason::NotProcessStart);
     }
-    from_object(obj)
+    let parsed = from_object(obj);
+    match parsed {
+        // OTRF concatenates many recorded datasets into one file and names each record's
+        // dataset; keep it, so splits by file keep each recording whole.
+        Parsed::Event(mut ev) => {
+            if let Some(ds) = obj
+                .get("_source_file")
+                .and_then(str_of)
+                .filter(|s| !s.is_empty())
+            {
+                ev.source_file = Some(format!("{}!{ds}", ctx.file));
+            }
+            Parsed::Event(ev)
+        }
+        skip => skip,
+    }
 }
 
 fn str_of(v: &Value) -> Option<&str> {
