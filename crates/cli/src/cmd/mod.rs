@@ -1,12 +1,10 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
 mod dataset;
-mod export;
 mod eval;
 mod features;
 mod ingest;
 mod predict;
-mod runs;
 mod synth;
 mod train;
 
@@ -21,9 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Features(a) => features::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
-        Command::Export(a) => export::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Runs(c) => runs::run(c),
     }
 }
 

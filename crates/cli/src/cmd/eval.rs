@@ -1,0 +1,71 @@
+//! `lotl eval`: evaluation report of one or more bundles, optionally gated by a baseline.
+
+use crate::args::EvalArgs;
+use anyhow::Context;
+use lotl_report::gate::{compare, Baseline, TOLERANCE_NOTE};
+use lotl_report::WriteOptions;
+use std::process::ExitCode;
+
+pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    // Read the baseline first: a wrong file should fail before minutes of scoring.
+    let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
+    let data = lotl_report::data::load(&a.data)?;
+    let bundles = a
+        .bundles
+        .iter()
+        .map(|b| {
+            lotl_export::Bundle::load(b).with_context(|| format!("loading bundle {}", b.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rule = match &a.rule {
+        Some(p) => lotl_scorer::RuleConfig::from_file(p)?,
+        None => lotl_scorer::RuleConfig::default(),
+    };
+    let eval = lotl_report::evaluate(&bundles, data, &rule)?;
+    let gate = match (&baseline, &a.baseline) {
+        (Some(b), Some(p)) => Some(compare(b, p, &eval.report, a.tolerance)?),
+        _ => None,
+    };
+    let opts = WriteOptions {
+        font: a.font.clone(),
+        no_png: a.no_png,
+    };
+    let written = lotl_report::write_report(&eval, &a.output, &opts, gate.as_ref())?;
+    let d = &eval.report.data;
+    println!(
+        "{} events ({} benign, {} malicious, {} unlabelled) from {}",
+        d.events, d.benign, d.malicious, d.unlabelled, d.description
+    );
+    print!("{}", lotl_report::render::summary_text(&eval.report));
+    match &written.png {
+        Ok(font) => println!("PNG text font: {}", font.display()),
+        Err(why) => eprintln!("note: {why}"),
+    }
+    println!(
+        "wrote {} files to {} in {:.1}s (open {})",
+        written.files.len(),
+        a.output.display(),
+        started.elapsed().as_secs_f64(),
+        a.output.join("report.html").display()
+    );
+    if let Some(g) = gate {
+        if g.passed() {
+            println!(
+                "regression gate passed: {} metrics within {} of the baseline",
+                g.compared, g.tolerance
+            );
+        } else {
+            eprintln!(
+                "regression gate FAILED: {} of {} metrics worse than the baseline beyond {} ({})",
+                g.regressions.len(),
+                g.compared,
+                g.tolerance,
+                TOLERANCE_NOTE
+            );
+            eprint!("{}", g.table());
+            return Ok(ExitCode::from(3));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
