@@ -29,6 +29,10 @@ pub enum Command {
     Train(TrainArgs),
     Predict(PredictArgs),
     Eval(EvalArgs),
+    Export(ExportArgs),
+    Eval(EvalArgs),
+    #[command(subcommand)]
+    Runs(RunsCommand),
 }
 
 /// Train a model from an experiment file into a bundle directory (feature pipeline,
@@ -49,7 +53,8 @@ pub struct TrainArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  lotl predict models/lotl-gbdt events.parquet -o scored.parquet --explain 5")]
 pub struct PredictArgs {
-    /// Bundle directory written by `lotl train`.
+    /// Bundle directory written by `lotl train`, or an Elasticsearch trained-model JSON
+    /// file (exported by `lotl export` or from a cluster with `?include=definition`).
     pub bundle: PathBuf,
     /// Events: lotl Parquet, or anything `lotl ingest` reads (EVTX, NDJSON, CSV, folders).
     #[arg(required = true)]
@@ -60,6 +65,33 @@ pub struct PredictArgs {
     /// Add this many top feature contributions per event (column `top_features`, JSON).
     #[arg(long, default_value_t = 0)]
     pub explain: usize,
+}
+
+/// Export a bundle for production scorers: Elasticsearch (trained model, ingest pipeline,
+/// anomaly jobs and datafeeds, detection rules) or ONNX (the GBDT as a
+/// TreeEnsembleClassifier over the feature vector).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  lotl export models/lotl-gbdt --format elasticsearch -o out/\n  lotl export models/lotl-gbdt --format onnx -o model.onnx"
+)]
+pub struct ExportArgs {
+    /// Bundle directory written by `lotl train`.
+    pub bundle: PathBuf,
+    /// Target format.
+    #[arg(short, long, value_enum)]
+    pub format: ExportFormat,
+    /// Output: a directory (elasticsearch) or a file (onnx).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Elasticsearch model id (default: the bundle directory name, lower-cased).
+    #[arg(long)]
+    pub model_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Elasticsearch,
+    Onnx,
 }
 
 /// Read process-start events (ECS NDJSON, EVTX, NXLog JSON, CSV; .gz/.zip; directories)
@@ -186,6 +218,115 @@ pub struct FeaturesArgs {
     /// Print every feature of the recipe (name, kind, meaning) and exit.
     #[arg(long)]
     pub describe: bool,
+}
+
+/// Where `lotl train` / `lotl eval` record runs: flatten into a command's args.
+// Not used until tracking is wired into train/eval.
+#[allow(dead_code)]
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrackingArgs {
+    /// MLflow tracking server (http://host:port). Without it (and without
+    /// MLFLOW_TRACKING_URI) runs go to the local store. Credentials come from
+    /// MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", hide_env_values = true)]
+    pub tracking_uri: Option<String>,
+    /// Local run store (also the fallback when the MLflow server is unreachable).
+    #[arg(long, default_value = "lotl-runs")]
+    pub tracking_dir: PathBuf,
+}
+
+#[allow(dead_code)]
+impl TrackingArgs {
+    pub fn config(&self) -> lotl_track::TrackingConfig {
+        lotl_track::TrackingConfig::resolve(
+            self.tracking_uri.clone(),
+            Some(self.tracking_dir.clone()),
+        )
+    }
+}
+
+/// Inspect runs recorded in the local run store.
+#[derive(Debug, clap::Subcommand)]
+pub enum RunsCommand {
+    List(RunsListArgs),
+    Show(RunsShowArgs),
+    Compare(RunsCompareArgs),
+}
+
+/// List runs, newest first.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  lotl runs list --tracking-dir lotl-runs --experiment lotl-train"
+)]
+pub struct RunsListArgs {
+    /// Local run store.
+    #[arg(long)]
+    pub tracking_dir: Option<PathBuf>,
+    /// Only runs of this experiment.
+    #[arg(long)]
+    pub experiment: Option<String>,
+}
+
+/// Show one run: status, tags, params, last metric values, artifacts.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl runs show 3f9c2a")]
+pub struct RunsShowArgs {
+    /// Run id, or a unique prefix of it.
+    pub run: String,
+    #[arg(long)]
+    pub tracking_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Two runs side by side: params and last metric values, differences marked with `*`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl runs compare 3f9c2a 81d07e")]
+pub struct RunsCompareArgs {
+    /// First run id (or unique prefix).
+    pub a: String,
+    /// Second run id (or unique prefix).
+    pub b: String,
+    #[arg(long)]
+    pub tracking_dir: Option<PathBuf>,
+}
+
+/// Evaluate one or more bundles on labelled events: metrics.json, plots (SVG, PNG when a
+/// font is found), report.html and report.md; with several bundles, one comparison report.
+/// With --baseline, exit with status 3 when a metric got worse than the tolerance allows.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  lotl eval models/lotl-gbdt --data splits/ -o report/\n  lotl eval models/old models/new --data test.parquet -o cmp/\n  lotl eval models/ci --data test.parquet -o report/ --baseline .ci/baseline.json --tolerance 0.005"
+)]
+pub struct EvalArgs {
+    /// Bundle directories written by `lotl train` (one curve and column per bundle).
+    #[arg(required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// Labelled events: lotl Parquet (from `lotl synth` / `lotl dataset build`), or a split
+    /// manifest (a `lotl dataset split` directory, whose `test` side is used, or one side's
+    /// JSON file).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Report directory (created if missing).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Baseline to gate against: a report's baseline.json (or metrics.json).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Largest accepted worsening: absolute for rates and AUCs, relative for alerts per
+    /// host-day and time to alert.
+    #[arg(long, default_value_t = 0.005)]
+    pub tolerance: f64,
+    /// TrueType font for PNG text (default: the first found under /usr/share/fonts).
+    #[arg(long)]
+    pub font: Option<PathBuf>,
+    /// Write SVG plots only.
+    #[arg(long)]
+    pub no_png: bool,
+    /// Detection rule settings (TOML, as for `lotl detect`); default: Elastic's.
+    #[arg(long)]
+    pub rule: Option<PathBuf>,
 }
 
 /// Evaluate one or more bundles on labelled events: metrics.json, plots (SVG, PNG when a

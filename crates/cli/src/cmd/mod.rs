@@ -2,9 +2,12 @@
 
 mod dataset;
 mod eval;
+mod export;
+mod eval;
 mod features;
 mod ingest;
 mod predict;
+mod runs;
 mod synth;
 mod train;
 
@@ -20,6 +23,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Runs(c) => runs::run(c),
     }
 }
 
