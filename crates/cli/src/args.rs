@@ -28,7 +28,6 @@ pub enum Command {
     Features(FeaturesArgs),
     Train(TrainArgs),
     Predict(PredictArgs),
-    Eval(EvalArgs),
     Export(ExportArgs),
     Eval(EvalArgs),
     #[command(subcommand)]
@@ -290,43 +289,6 @@ pub struct RunsCompareArgs {
     pub b: String,
     #[arg(long)]
     pub tracking_dir: Option<PathBuf>,
-}
-
-/// Evaluate one or more bundles on labelled events: metrics.json, plots (SVG, PNG when a
-/// font is found), report.html and report.md; with several bundles, one comparison report.
-/// With --baseline, exit with status 3 when a metric got worse than the tolerance allows.
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  lotl eval models/lotl-gbdt --data splits/ -o report/\n  lotl eval models/old models/new --data test.parquet -o cmp/\n  lotl eval models/ci --data test.parquet -o report/ --baseline .ci/baseline.json --tolerance 0.005"
-)]
-pub struct EvalArgs {
-    /// Bundle directories written by `lotl train` (one curve and column per bundle).
-    #[arg(required = true)]
-    pub bundles: Vec<PathBuf>,
-    /// Labelled events: lotl Parquet (from `lotl synth` / `lotl dataset build`), or a split
-    /// manifest (a `lotl dataset split` directory, whose `test` side is used, or one side's
-    /// JSON file).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Report directory (created if missing).
-    #[arg(short, long)]
-    pub output: PathBuf,
-    /// Baseline to gate against: a report's baseline.json (or metrics.json).
-    #[arg(long)]
-    pub baseline: Option<PathBuf>,
-    /// Largest accepted worsening: absolute for rates and AUCs, relative for alerts per
-    /// host-day and time to alert.
-    #[arg(long, default_value_t = 0.005)]
-    pub tolerance: f64,
-    /// TrueType font for PNG text (default: the first found under /usr/share/fonts).
-    #[arg(long)]
-    pub font: Option<PathBuf>,
-    /// Write SVG plots only.
-    #[arg(long)]
-    pub no_png: bool,
-    /// Detection rule settings (TOML, as for `lotl detect`); default: Elastic's.
-    #[arg(long)]
-    pub rule: Option<PathBuf>,
 }
 
 /// Evaluate one or more bundles on labelled events: metrics.json, plots (SVG, PNG when a

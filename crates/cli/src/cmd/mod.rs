@@ -1,7 +1,6 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
 mod dataset;
-mod eval;
 mod export;
 mod eval;
 mod features;
@@ -22,7 +21,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Features(a) => features::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
-        Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Runs(c) => runs::run(c),
