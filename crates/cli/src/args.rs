@@ -26,12 +26,32 @@ pub enum Command {
     #[command(subcommand)]
     Dataset(DatasetCommand),
     Features(FeaturesArgs),
+    Demo(DemoArgs),
     Train(TrainArgs),
     Predict(PredictArgs),
     Export(ExportArgs),
     Eval(EvalArgs),
     #[command(subcommand)]
     Runs(RunsCommand),
+}
+
+/// Run the whole chain on synthetic data: train a model on a small fleet, generate a fresh
+/// week with attacks, score it, run the detection rule, print the alerts.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl demo -o demo-out\n  lotl demo -o demo-out --hosts 50 --days 7 --seed 99")]
+pub struct DemoArgs {
+    /// Directory for the model, events, scored events and alerts.
+    #[arg(short, long, default_value = "demo-out")]
+    pub output: PathBuf,
+    /// Hosts in the week to detect on.
+    #[arg(long, default_value_t = 30)]
+    pub hosts: u32,
+    /// Days in the week to detect on.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Seed of the week to detect on (not the training fleet's).
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
 }
 
 /// Train a model from an experiment file into a bundle directory (feature pipeline,

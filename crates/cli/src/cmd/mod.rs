@@ -1,6 +1,7 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
 mod dataset;
+mod demo;
 mod export;
 mod eval;
 mod features;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => synth::run(a),
         Command::Dataset(c) => dataset::run(c),
         Command::Features(a) => features::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Export(a) => export::run(a),
