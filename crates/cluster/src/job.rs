@@ -163,16 +163,20 @@ pub struct Seasonality {
     pub min_days_hour_of_day: f64,
     /// Days of history before an hour-of-week factor (day-of-week × hour) is applied.
     pub min_days_hour_of_week: f64,
-    /// Pseudo series-buckets pulling each slot's rate towards the overall rate.
+    /// Pseudo series-buckets pulling each population slot's rate towards the coarser rate
+    /// (hour of week → hour of day → overall).
     pub slot_prior_strength: f64,
+    /// Pseudo buckets pulling a series' own hour-of-day rate towards its overall rate.
+    pub series_slot_prior_buckets: f64,
 }
 
 impl Default for Seasonality {
     fn default() -> Self {
         Seasonality {
             min_days_hour_of_day: 3.0,
-            min_days_hour_of_week: 21.0,
-            slot_prior_strength: 200.0,
+            min_days_hour_of_week: 14.0,
+            slot_prior_strength: 20.0,
+            series_slot_prior_buckets: 8.0,
         }
     }
 }
@@ -209,7 +213,7 @@ impl Default for ClusterConfig {
             datafeed: Datafeed::default(),
             jobs: JobSpec::elastic_defaults(),
             rate_prior_buckets: 96.0,
-            size_prior_strength: 4.0,
+            size_prior_strength: 1.0,
             min_log_scale: 0.3,
             multi_bucket_window: 12,
             rare_prior_strength: 10.0,
@@ -276,6 +280,10 @@ impl ClusterConfig {
             (
                 "seasonality.slot_prior_strength",
                 self.seasonality.slot_prior_strength,
+            ),
+            (
+                "seasonality.series_slot_prior_buckets",
+                self.seasonality.series_slot_prior_buckets,
             ),
         ] {
             if !(v.is_finite() && v > 0.0) {

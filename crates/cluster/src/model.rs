@@ -36,17 +36,23 @@ pub struct AnomalyRecord {
     pub partition_field: Option<Field>,
     pub partition_value: Option<String>,
     /// `high_sum`: the bucket sum; `rare`: events with this name in the bucket.
+    #[serde(with = "crate::exact")]
     pub actual: f64,
     /// `high_sum`: the series' typical (median) non-empty sum; `rare`: the name's expected
     /// share of the partition's buckets.
+    #[serde(with = "crate::exact")]
     pub typical: f64,
     /// Probability of a bucket at least this anomalous.
+    #[serde(with = "crate::exact")]
     pub probability: f64,
     /// −5..5; positive when the last-12-buckets total is more surprising than this bucket.
+    #[serde(with = "crate::exact")]
     pub multi_bucket_impact: f64,
     /// −log10 probability, the input of normalisation.
+    #[serde(with = "crate::exact")]
     pub raw_score: f64,
     /// Score at detection time (0–100).
+    #[serde(with = "crate::exact")]
     pub initial_record_score: f64,
     /// Indices of the member events within the slice passed to
     /// [`ClusterModel::observe_bucket`].
@@ -72,6 +78,8 @@ struct Series {
     /// Bucket index (start / span) of the first non-empty bucket.
     first_bucket: i64,
     nonempty: u64,
+    /// Non-empty buckets per hour of day (UTC).
+    hour_nonempty: Vec<u32>,
     /// Log sums of non-empty buckets.
     single: Moments,
     /// Log totals of the multi-bucket window at non-empty buckets.
@@ -132,6 +140,7 @@ struct SumGroup {
     key: String,
     sum: f64,
     window: f64,
+    raw_score: f64,
 }
 
 struct RareGroup {
@@ -376,6 +385,7 @@ impl ClusterModel {
                             key,
                             sum,
                             window: s.window,
+                            raw_score: -s.ln_p / LN_10,
                         });
                     }
                     grouped.push(Grouped::HighSum(out));
@@ -432,6 +442,17 @@ impl ClusterModel {
         let a = p.rate_prior_buckets;
         let mut rate = (nonempty + a * pop_rate) / (n + a);
         rate *= self.seasonal_factor(state, b * span, b);
+        // The series' own hour-of-day rate, shrunk towards the above, once it has the days.
+        if let Some(s) = series {
+            let days = ((b - s.first_bucket) * span) as f64 / 86_400_000.0;
+            if days >= p.seasonality.min_days_hour_of_day {
+                let h = hour_of_day(b * span);
+                let total = slot_buckets(s.first_bucket, b, span, h) as f64;
+                let seen = f64::from(s.hour_nonempty.get(h).copied().unwrap_or(0));
+                let k = p.seasonality.series_slot_prior_buckets;
+                rate = (seen + k * rate) / (total + k);
+            }
+        }
         let ln_rate = rate.clamp(1e-12, 1.0).ln();
 
         let prior = |m: &Moments| {
@@ -469,24 +490,26 @@ impl ClusterModel {
         }
     }
 
-    /// Multiplier of the non-empty rate for the time slot of `start_ms`, used only once the
-    /// job has seen enough days for the slot rates to mean something.
+    /// Multiplier of the non-empty rate for the time slot of `start_ms` across all series:
+    /// hour of day shrunk towards the overall rate, hour of week shrunk towards its hour of
+    /// day, each used only once the job has seen enough days.
     fn seasonal_factor(&self, state: &HighSumState, start_ms: i64, b: i64) -> f64 {
         let p = &self.params;
         let Some(first) = self.first_bucket else {
             return 1.0;
         };
         let days = ((b - first) * p.bucket_span_ms()) as f64 / 86_400_000.0;
+        if days < p.seasonality.min_days_hour_of_day {
+            return 1.0;
+        }
         let overall = (state.nonempty_buckets as f64 + 0.5) / (state.series_buckets as f64 + 1.0);
         let k = p.seasonality.slot_prior_strength;
-        let slot = if days >= p.seasonality.min_days_hour_of_week {
-            state.hour_of_week[hour_of_week(start_ms)]
-        } else if days >= p.seasonality.min_days_hour_of_day {
-            state.hour_of_day[hour_of_day(start_ms)]
-        } else {
-            return 1.0;
-        };
-        let rate = (slot.nonempty as f64 + k * overall) / (slot.total as f64 + k);
+        let shrink =
+            |s: Slot, towards: f64| (s.nonempty as f64 + k * towards) / (s.total as f64 + k);
+        let mut rate = shrink(state.hour_of_day[hour_of_day(start_ms)], overall);
+        if days >= p.seasonality.min_days_hour_of_week {
+            rate = shrink(state.hour_of_week[hour_of_week(start_ms)], rate);
+        }
         (rate / overall).clamp(0.05, 20.0)
     }
 
@@ -566,6 +589,31 @@ fn hour_of_week(start_ms: i64) -> usize {
     (start_ms.div_euclid(3_600_000) + 72).rem_euclid(HOURS_PER_WEEK) as usize
 }
 
+/// How much an observation teaches the model: full weight for ordinary buckets, down to a
+/// tenth for very anomalous ones, so that an attack in progress does not immediately become
+/// the series' new normal (Elastic's models likewise down-weight outliers).
+fn learn_weight(raw_score: f64) -> f64 {
+    if raw_score <= 1.5 {
+        1.0
+    } else {
+        (1.0 - 0.9 * (raw_score - 1.5) / 3.5).max(0.1)
+    }
+}
+
+/// Buckets with index in `[first, end)` that start in hour `hour` of the day.
+fn slot_buckets(first: i64, end: i64, span: i64, hour: usize) -> i64 {
+    let per_day = 86_400_000 / span;
+    let mut total = 0;
+    for q in 0..per_day {
+        if hour_of_day(q * span) != hour {
+            continue;
+        }
+        // Indices i ≡ q (mod per_day) with first ≤ i < end.
+        total += (end - 1 - q).div_euclid(per_day) - (first - 1 - q).div_euclid(per_day);
+    }
+    total
+}
+
 fn count_slot(s: &mut HighSumState, start_ms: i64, nonempty: u64) {
     let total = s.series.len() as u64;
     s.series_buckets += total;
@@ -589,21 +637,26 @@ fn apply(job: &mut JobModel, g: Grouped, b: i64, params: &ClusterParams) {
                 let series = s.series.entry(g.key).or_insert_with(|| Series {
                     first_bucket: b,
                     nonempty: 0,
+                    hour_nonempty: vec![0; 24],
                     single: Moments::default(),
                     window: Moments::default(),
                     recent: Vec::new(),
                 });
                 let (ls, lw) = (g.sum.max(1e-9).ln(), g.window.max(1e-9).ln());
+                let weight = learn_weight(g.raw_score);
                 series.nonempty += 1;
-                series.single.push(ls);
-                series.window.push(lw);
+                if let Some(h) = series.hour_nonempty.get_mut(hour_of_day(b * span)) {
+                    *h += 1;
+                }
+                series.single.push_weighted(ls, weight);
+                series.window.push_weighted(lw, weight);
                 series.recent.retain(|r| r.bucket > b - w);
                 series.recent.push(RecentSum {
                     bucket: b,
                     sum: g.sum,
                 });
-                s.single.push(ls);
-                s.window.push(lw);
+                s.single.push_weighted(ls, weight);
+                s.window.push_weighted(lw, weight);
             }
             count_slot(s, b * span, n);
         }

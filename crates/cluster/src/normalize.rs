@@ -49,20 +49,11 @@ pub const CAP_KNOTS: [(f64, f64); 8] = [
 ];
 
 /// The distribution of raw scores one job has produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Normalizer {
     count: u64,
     /// Sparse histogram: (bin, count), bins ascending.
     bins: Vec<(u32, u64)>,
-}
-
-impl Default for Normalizer {
-    fn default() -> Self {
-        Normalizer {
-            count: 0,
-            bins: Vec::new(),
-        }
-    }
 }
 
 fn bin_of(raw: f64) -> (u32, f64) {
@@ -128,9 +119,17 @@ impl Normalizer {
             return 0.0;
         }
         let by_rank = interpolate(&QUANTILE_KNOTS, 100.0 * self.quantile(raw));
-        let cap = interpolate(&CAP_KNOTS, raw);
-        by_rank.min(cap).clamp(0.0, 100.0)
+        by_rank.min(max_score(raw)).clamp(0.0, 100.0)
     }
+}
+
+/// The highest score a raw score can ever get, whatever else is seen: callers use it to
+/// forget records that can never reach an alert threshold.
+pub fn max_score(raw: f64) -> f64 {
+    if raw.is_nan() {
+        return 0.0;
+    }
+    interpolate(&CAP_KNOTS, raw)
 }
 
 #[cfg(test)]

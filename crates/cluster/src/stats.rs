@@ -4,10 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Running count, mean and sum of squared deviations (Welford).
+/// Running weighted count, mean and sum of squared deviations (weighted Welford). Weights
+/// let anomalous buckets teach the model less than ordinary ones.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Moments {
-    pub n: u64,
+    #[serde(with = "crate::exact")]
+    pub weight: f64,
     #[serde(with = "crate::exact")]
     pub mean: f64,
     #[serde(with = "crate::exact")]
@@ -16,15 +18,22 @@ pub struct Moments {
 
 impl Moments {
     pub fn push(&mut self, x: f64) {
-        self.n += 1;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
+        self.push_weighted(x, 1.0);
     }
 
-    /// Sample variance, `None` below two observations.
+    pub fn push_weighted(&mut self, x: f64, w: f64) {
+        if !(w > 0.0 && x.is_finite()) {
+            return;
+        }
+        self.weight += w;
+        let d = x - self.mean;
+        self.mean += d * w / self.weight;
+        self.m2 += w * d * (x - self.mean);
+    }
+
+    /// Sample variance, `None` below two observations' worth of weight.
     pub fn variance(&self) -> Option<f64> {
-        (self.n >= 2).then(|| self.m2 / (self.n - 1) as f64)
+        (self.weight >= 2.0).then(|| self.m2 / (self.weight - 1.0))
     }
 }
 
@@ -49,7 +58,9 @@ impl NigPrior {
     /// The prior whose expected variance is `variance` and which weighs like `strength`
     /// observations of the mean.
     pub fn from_population(mean: f64, variance: f64, strength: f64) -> NigPrior {
-        let alpha = 3.0;
+        // Five degrees of belief in the population variance: a new series' predictive is
+        // a t with 10 degrees of freedom, heavier-tailed than a normal but not Cauchy-like.
+        let alpha = 5.0;
         NigPrior {
             mu: mean,
             kappa: strength,
@@ -60,14 +71,14 @@ impl NigPrior {
 
     /// Posterior predictive distribution of the next observation after `data`.
     pub fn predictive(&self, data: &Moments) -> StudentT {
-        let n = data.n as f64;
+        let n = data.weight;
         let kn = self.kappa + n;
         let mun = (self.kappa * self.mu + n * data.mean) / kn;
         let an = self.alpha + n / 2.0;
         let d = data.mean - self.mu;
         let bn = self.beta + data.m2 / 2.0 + self.kappa * n * d * d / (2.0 * kn);
         StudentT {
-            loc: if data.n == 0 { self.mu } else { mun },
+            loc: if n > 0.0 { mun } else { self.mu },
             scale: (bn * (kn + 1.0) / (an * kn)).sqrt(),
             dof: 2.0 * an,
         }
