@@ -72,6 +72,13 @@ mlflow_start() {
 mlflow_stop() {
     if [ -n "${LOTL_MLFLOW_PID:-}" ]; then
         kill -TERM -- "-$LOTL_MLFLOW_PID" 2>/dev/null || kill -TERM "$LOTL_MLFLOW_PID" 2>/dev/null || true
+        # The server and its job workers take about 10 s to exit; force them after 30.
+        local n=0
+        while kill -0 "$LOTL_MLFLOW_PID" 2>/dev/null && [ "$n" -lt 30 ]; do
+            sleep 1
+            n=$((n + 1))
+        done
+        kill -KILL -- "-$LOTL_MLFLOW_PID" 2>/dev/null || true
         wait "$LOTL_MLFLOW_PID" 2>/dev/null || true
         unset LOTL_MLFLOW_PID
     fi
