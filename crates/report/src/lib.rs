@@ -215,25 +215,34 @@ pub fn evaluate(
                         .into(),
                 ),
             ),
-            Some(p) => {
-                let model = lotl_cluster::ClusterModel::load(&p)?;
-                let scored: Vec<lotl_cluster::ScoredEvent> = data
-                    .events
-                    .iter()
-                    .zip(&s)
-                    .map(|(e, x)| lotl_cluster::ScoredEvent {
-                        event: e.clone(),
-                        prediction: x.prediction,
-                        probability: x.probability,
-                        top_features: Vec::new(),
-                    })
-                    .collect();
-                let alerts = lotl_scorer::detect(&model, rule, &scored, None, None)?;
-                (
-                    Some(alerts.iter().map(AlertPoint::from_alert).collect()),
+            Some(p) => match lotl_cluster::ClusterModel::load(&p) {
+                // A cluster model this build cannot read (older format) should not hide
+                // the event-level metrics: report the reason where the numbers would be.
+                Err(e) => (
                     None,
-                )
-            }
+                    Some(format!(
+                        "cluster model unreadable ({e}); retrain the bundle"
+                    )),
+                ),
+                Ok(model) => {
+                    let scored: Vec<lotl_cluster::ScoredEvent> = data
+                        .events
+                        .iter()
+                        .zip(&s)
+                        .map(|(e, x)| lotl_cluster::ScoredEvent {
+                            event: e.clone(),
+                            prediction: x.prediction,
+                            probability: x.probability,
+                            top_features: Vec::new(),
+                        })
+                        .collect();
+                    let alerts = lotl_scorer::detect(&model, rule, &scored, None, None)?;
+                    (
+                        Some(alerts.iter().map(AlertPoint::from_alert).collect()),
+                        None,
+                    )
+                }
+            },
         };
         let m = &b.manifest;
         scores.push(ModelScores {

@@ -32,6 +32,11 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
         no_png: a.no_png,
     };
     let written = lotl_report::write_report(&eval, &a.output, &opts, gate.as_ref())?;
+    for m in &eval.report.models {
+        if let Some(note) = &m.cluster_note {
+            eprintln!("note: {}: no cluster-level metrics: {note}", m.name);
+        }
+    }
     let d = &eval.report.data;
     println!(
         "{} events ({} benign, {} malicious, {} unlabelled) from {}",
