@@ -33,12 +33,113 @@ pub enum Command {
     Eval(EvalArgs),
     #[command(subcommand)]
     Runs(RunsCommand),
+    FitCluster(FitClusterArgs),
+    Detect(DetectArgs),
+    Watch(WatchArgs),
+}
+
+/// Learn the parent-cluster model (Elastic's problem_child_high_sum_by_parent and sibling
+/// jobs) from past scored events and store it in the bundle as cluster.json.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  lotl fit-cluster bundle/ --history scored-history.parquet")]
+pub struct FitClusterArgs {
+    /// Model bundle directory.
+    pub bundle: PathBuf,
+    /// Scored Parquet files (events + prediction, prediction_probability).
+    #[arg(long, required = true)]
+    pub history: Vec<PathBuf>,
+    /// Cluster model settings (TOML or JSON: bucket_span_secs, datafeed, jobs, priors).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Rule settings shared by `detect` and `watch`.
+#[derive(Debug, clap::Args)]
+pub struct RuleFlags {
+    /// Rule settings (TOML or JSON: interval_secs, lookback_secs, anomaly_threshold,
+    /// max_alerts_per_execution, latency_secs, jobs, max_children, learn, exceptions).
+    #[arg(long)]
+    pub rule: Option<PathBuf>,
+    /// Exceptions (TOML or JSON: parent_names, executables, users, hosts,
+    /// command_line_substrings).
+    #[arg(long)]
+    pub exceptions: Option<PathBuf>,
+    /// Jobs that raise alerts, comma-separated, or `all` (default high_sum_by_parent).
+    #[arg(long)]
+    pub jobs: Option<String>,
+    /// Minimum record score (default 75).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Score against the stored model without learning from the new events.
+    #[arg(long)]
+    pub no_learn: bool,
+}
+
+/// Replay scored events through the rule as Elastic runs it: executions every 15 minutes
+/// looking back 45, alerts as ECS NDJSON and a summary table.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  lotl detect bundle/ scored.parquet --from 2026-01-05 --to 2026-01-12 -o alerts.ndjson --exceptions exceptions.toml"
+)]
+pub struct DetectArgs {
+    /// Model bundle directory (holding cluster.json).
+    pub bundle: PathBuf,
+    /// Scored Parquet files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Start of event time (RFC 3339, YYYY-MM-DD or epoch ms).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of event time (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Alerts, one JSON object per line.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub rule: RuleFlags,
+}
+
+/// Score a live stream of scored NDJSON (a file that grows, or `-` for stdin), saving state
+/// so that a restart neither drops nor repeats an alert.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  lotl watch bundle/ scored.ndjson --state watch-state.json -o alerts.ndjson"
+)]
+pub struct WatchArgs {
+    /// Model bundle directory (holding cluster.json); ignored when --state exists.
+    pub bundle: PathBuf,
+    /// Scored NDJSON file to follow, or `-` for stdin.
+    pub input: PathBuf,
+    /// Engine state file (model, open buckets, schedule, emitted alerts, input position),
+    /// replaced atomically.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Append alerts here (default stdout); truncated to the last saved state on restart.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Stop at the end of the input instead of waiting for more.
+    #[arg(long)]
+    pub once: bool,
+    /// At the end (with --once or stdin): the stream is over; close every bucket.
+    #[arg(long)]
+    pub flush: bool,
+    /// How often to look for new lines, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Save state at least every this many lines.
+    #[arg(long, default_value_t = 100_000)]
+    pub checkpoint_every: u64,
+    #[command(flatten)]
+    pub rule: RuleFlags,
 }
 
 /// Run the whole chain on synthetic data: train a model on a small fleet, generate a fresh
 /// week with attacks, score it, run the detection rule, print the alerts.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  lotl demo -o demo-out\n  lotl demo -o demo-out --hosts 50 --days 7 --seed 99")]
+#[command(
+    after_help = "Example:\n  lotl demo -o demo-out\n  lotl demo -o demo-out --hosts 50 --days 7 --seed 99"
+)]
 pub struct DemoArgs {
     /// Directory for the model, events, scored events and alerts.
     #[arg(short, long, default_value = "demo-out")]
@@ -57,7 +158,9 @@ pub struct DemoArgs {
 /// Train a model from an experiment file into a bundle directory (feature pipeline,
 /// classifier, calibration, threshold, parent-cluster model, manifest with checksums).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  lotl train --config experiments/lotl-gbdt.toml -o models/lotl-gbdt")]
+#[command(
+    after_help = "Example:\n  lotl train --config experiments/lotl-gbdt.toml -o models/lotl-gbdt"
+)]
 pub struct TrainArgs {
     /// Experiment file (TOML): data sources, split, recipe, model, decision.
     #[arg(short, long)]
@@ -65,12 +168,16 @@ pub struct TrainArgs {
     /// Bundle directory to write (replaced atomically if it exists).
     #[arg(short, long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 /// Score events with a bundle: every event column kept, plus `prediction` and
 /// `prediction_probability` (and the top feature contributions with --explain).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  lotl predict models/lotl-gbdt events.parquet -o scored.parquet --explain 5")]
+#[command(
+    after_help = "Example:\n  lotl predict models/lotl-gbdt events.parquet -o scored.parquet --explain 5"
+)]
 pub struct PredictArgs {
     /// Bundle directory written by `lotl train`, or an Elasticsearch trained-model JSON
     /// file (exported by `lotl export` or from a cluster with `?include=definition`).
@@ -217,7 +324,9 @@ pub struct DatasetSplitArgs {
 /// output) and write the features as Parquet: Float32 numeric and String categorical
 /// columns in the recipe's order, plus `event.id`, `host.name` and `lotl.label`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  lotl features -r lotl events.parquet -o features.parquet\n  lotl features -r elastic2026 --describe")]
+#[command(
+    after_help = "Examples:\n  lotl features -r lotl events.parquet -o features.parquet\n  lotl features -r elastic2026 --describe"
+)]
 pub struct FeaturesArgs {
     /// Events Parquet file.
     #[arg(required_unless_present = "describe")]
@@ -240,8 +349,6 @@ pub struct FeaturesArgs {
 }
 
 /// Where `lotl train` / `lotl eval` record runs: flatten into a command's args.
-// Not used until tracking is wired into train/eval.
-#[allow(dead_code)]
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrackingArgs {
     /// MLflow tracking server (http://host:port). Without it (and without
@@ -254,7 +361,6 @@ pub struct TrackingArgs {
     pub tracking_dir: PathBuf,
 }
 
-#[allow(dead_code)]
 impl TrackingArgs {
     pub fn config(&self) -> lotl_track::TrackingConfig {
         lotl_track::TrackingConfig::resolve(

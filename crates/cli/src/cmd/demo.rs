@@ -27,6 +27,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     super::train::run(crate::args::TrainArgs {
         config: exp_path.clone(),
         output: bundle_dir.clone(),
+        tracking: crate::args::TrackingArgs {
+            tracking_uri: None,
+            tracking_dir: a.output.join("runs"),
+        },
     })?;
     let cfg = ExperimentConfig::from_file(&exp_path)?;
 
