@@ -11,7 +11,7 @@ pub type KeyValue = (String, String);
 /// Records runs: their params, metric histories, artifacts and final status.
 ///
 /// Object safe, so a command can hold a `Box<dyn Tracker>` without caring which backend
-/// [`crate::open`] picked. Most callers want [`crate::Run`], which wraps a tracker, never
+/// [`crate::start_run`] picked. Most callers want [`crate::Run`], which wraps a tracker, never
 /// fails the caller's work on a tracking problem and marks an abandoned run FAILED.
 pub trait Tracker: Send {
     /// Starts a run in `experiment` (created when missing) and returns its handle.
