@@ -21,14 +21,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let mut cases = Vec::new();
     for (name, recipe, cal) in [
-        ("elastic2026_none", RecipeConfig::Elastic2026, CalibrationMethod::None),
-        ("lotl_platt", RecipeConfig::from_name("lotl")?, CalibrationMethod::Platt),
+        (
+            "elastic2026_none",
+            RecipeConfig::Elastic2026,
+            CalibrationMethod::None,
+        ),
+        (
+            "lotl_platt",
+            RecipeConfig::from_name("lotl")?,
+            CalibrationMethod::Platt,
+        ),
     ] {
         let dir = out.join(name);
         let test = common::write_bundle(&dir.join("bundle"), recipe, cal);
         let bundle = Bundle::load(&dir.join("bundle"))?;
         let events = &test[..test.len().min(1000)];
-        std::fs::write(dir.join("model.onnx"), lotl_export::onnx::onnx_bytes(&bundle))?;
+        std::fs::write(
+            dir.join("model.onnx"),
+            lotl_export::onnx::onnx_bytes(&bundle),
+        )?;
         let x = bundle.pipeline.transform(events);
         let p: Vec<f32> = bundle.score(events).iter().map(|s| s.probability).collect();
         let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();

@@ -70,7 +70,11 @@ fn elastic2021_with_isotonic_scores_like_native() {
 fn export_writes_model_pipeline_jobs_and_rules() {
     let dir = tempfile::tempdir().unwrap();
     let bdir = dir.path().join("My Model");
-    common::write_bundle(&bdir, RecipeConfig::from_name("lotl").unwrap(), CalibrationMethod::None);
+    common::write_bundle(
+        &bdir,
+        RecipeConfig::from_name("lotl").unwrap(),
+        CalibrationMethod::None,
+    );
     let bundle = Bundle::load(&bdir).unwrap();
     let out = dir.path().join("out");
     let ex = es::write_elasticsearch(&bundle, &out, None).unwrap();
@@ -81,17 +85,27 @@ fn export_writes_model_pipeline_jobs_and_rules() {
     // compressed_definition = base64(gzip(definition)), and it is what trained_model built.
     let text = std::fs::read_to_string(out.join("my_model.trained_model.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let def: Definition = decompress_definition(v["compressed_definition"].as_str().unwrap()).unwrap();
+    let def: Definition =
+        decompress_definition(v["compressed_definition"].as_str().unwrap()).unwrap();
     let pre = &def.preprocessors;
     assert_eq!(pre.len(), 2 * bundle.pipeline.encoders().len());
     let dj = serde_json::to_value(&def).unwrap();
     let ens = &dj["trained_model"]["ensemble"];
-    assert_eq!(ens["aggregate_output"]["logistic_regression"]["weights"].as_array().unwrap().len(), bundle.model.n_trees());
+    assert_eq!(
+        ens["aggregate_output"]["logistic_regression"]["weights"]
+            .as_array()
+            .unwrap()
+            .len(),
+        bundle.model.n_trees()
+    );
     assert_eq!(ens["classification_labels"], serde_json::json!(["0", "1"]));
     let w = ens["classification_weights"].as_array().unwrap();
     assert!((w[0].as_f64().unwrap() - 0.4).abs() < 1e-6);
     assert!(dj.to_string().contains("\"decision_type\":\"lte\""));
-    assert!(dj["preprocessors"][0]["frequency_encoding"]["feature_name"].as_str().unwrap().ends_with("_frequency"));
+    assert!(dj["preprocessors"][0]["frequency_encoding"]["feature_name"]
+        .as_str()
+        .unwrap()
+        .ends_with("_frequency"));
 
     // The lotl pipeline says what it cannot compute, in the JSON and the README.
     let p: serde_json::Value = serde_json::from_str(
@@ -99,7 +113,10 @@ fn export_writes_model_pipeline_jobs_and_rules() {
     )
     .unwrap();
     let desc = p["description"].as_str().unwrap();
-    assert!(desc.contains("NOT computed") && desc.contains("cl_entropy"), "{desc}");
+    assert!(
+        desc.contains("NOT computed") && desc.contains("cl_entropy"),
+        "{desc}"
+    );
     assert!(!ex.not_expressible.iter().any(|f| f == "parent_child"));
     let procs = p["processors"].as_array().unwrap();
     assert_eq!(procs[1]["inference"]["model_id"], "my_model");
@@ -117,21 +134,29 @@ fn export_writes_model_pipeline_jobs_and_rules() {
     assert_eq!(det["field_name"], "problemchild.prediction_probability");
     assert_eq!(job["analysis_config"]["bucket_span"], "15m");
     let feed: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("ml/datafeed-my_model_high_sum_by_parent.datafeed.json")).unwrap(),
+        &std::fs::read_to_string(out.join("ml/datafeed-my_model_high_sum_by_parent.datafeed.json"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(feed["job_id"], "my_model_high_sum_by_parent");
 
     // Rules are valid TOML in the detection-rules layout.
-    let rule: toml::Table = std::fs::read_to_string(out.join("rules/ml_my_model_high_sum_by_parent.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rule: toml::Table =
+        std::fs::read_to_string(out.join("rules/ml_my_model_high_sum_by_parent.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
     let r = rule["rule"].as_table().unwrap();
     assert_eq!(r["type"].as_str(), Some("machine_learning"));
     assert_eq!(r["anomaly_threshold"].as_integer(), Some(75));
-    assert_eq!(r["machine_learning_job_id"].as_array().unwrap()[0].as_str(), Some("my_model_high_sum_by_parent"));
-    assert_eq!(r["threat"].as_array().unwrap()[0]["tactic"]["id"].as_str(), Some("TA0005"));
+    assert_eq!(
+        r["machine_learning_job_id"].as_array().unwrap()[0].as_str(),
+        Some("my_model_high_sum_by_parent")
+    );
+    assert_eq!(
+        r["threat"].as_array().unwrap()[0]["tactic"]["id"].as_str(),
+        Some("TA0005")
+    );
     for f in std::fs::read_dir(out.join("rules")).unwrap() {
         let t = std::fs::read_to_string(f.unwrap().path()).unwrap();
         t.parse::<toml::Table>().unwrap();
@@ -146,13 +171,27 @@ fn elastic_pipeline_computes_everything() {
     let bundle = Bundle::load(&bdir).unwrap();
     let p = es::pipeline::ingest_pipeline(&bundle, "m");
     assert!(p.not_expressible.is_empty());
-    let src = p.body["processors"][0]["script"]["source"].as_str().unwrap();
-    for needle in ["_2-gram_feature", "normalized_ppath", "cmd_obfuscation", "mimikatz", "win_system_dir"] {
+    let src = p.body["processors"][0]["script"]["source"]
+        .as_str()
+        .unwrap();
+    for needle in [
+        "_2-gram_feature",
+        "normalized_ppath",
+        "cmd_obfuscation",
+        "mimikatz",
+        "win_system_dir",
+    ] {
         assert!(src.contains(needle), "{needle}");
     }
     assert_eq!(p.body["processors"][0]["script"]["params"]["y2026"], true);
     let cleanup = p.body["processors"].as_array().unwrap().last().unwrap();
-    assert_eq!(cleanup["script"]["params"]["fields"].as_array().unwrap().len(), 485);
+    assert_eq!(
+        cleanup["script"]["params"]["fields"]
+            .as_array()
+            .unwrap()
+            .len(),
+        485
+    );
 }
 
 fn tiny_model(tree: serde_json::Value) -> String {
@@ -204,20 +243,29 @@ fn evaluator_rejects_broken_models_with_a_reason() {
         {"node_index": 0, "split_feature": 0, "threshold": 0.5, "left_child": 1, "right_child": 0},
         {"node_index": 1, "leaf_value": 1.0}
     ]);
-    let e = EsModel::from_json(&tiny_model(cycle), "m.json").unwrap_err().to_string();
+    let e = EsModel::from_json(&tiny_model(cycle), "m.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("m.json") && e.contains("reached twice"), "{e}");
     let range = serde_json::json!([
         {"node_index": 0, "split_feature": 7, "threshold": 0.5, "left_child": 1, "right_child": 2},
         {"node_index": 1, "leaf_value": 1.0},
         {"node_index": 2, "leaf_value": 1.0}
     ]);
-    let e = EsModel::from_json(&tiny_model(range), "m.json").unwrap_err().to_string();
-    assert!(e.contains("split_feature 7"), "{e}");
-    let e = EsModel::from_json(r#"{"input":{"field_names":[]},"compressed_definition":"!!!"}"#, "m.json")
+    let e = EsModel::from_json(&tiny_model(range), "m.json")
         .unwrap_err()
         .to_string();
+    assert!(e.contains("split_feature 7"), "{e}");
+    let e = EsModel::from_json(
+        r#"{"input":{"field_names":[]},"compressed_definition":"!!!"}"#,
+        "m.json",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("base64"), "{e}");
-    let e = EsModel::from_json(r#"{"input":{"field_names":[]}}"#, "m.json").unwrap_err().to_string();
+    let e = EsModel::from_json(r#"{"input":{"field_names":[]}}"#, "m.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no definition"), "{e}");
     assert!(EsModel::from_json("not json", "m.json").is_err());
 }

@@ -134,10 +134,16 @@ fn compile_tree(
         let c = match (node.split_feature, &node.leaf_value) {
             (Some(f), _) => {
                 let name = names.get(f as usize).ok_or_else(|| {
-                    invalid(origin, format!("tree {k} node {i}: split_feature {f} out of range"))
+                    invalid(
+                        origin,
+                        format!("tree {k} node {i}: split_feature {f} out of range"),
+                    )
                 })?;
                 let feature = *ensemble_index.get(name).ok_or_else(|| {
-                    invalid(origin, format!("tree {k}: feature {name} not in the ensemble"))
+                    invalid(
+                        origin,
+                        format!("tree {k}: feature {name} not in the ensemble"),
+                    )
                 })? as u32;
                 match node.decision_type.as_deref() {
                     None | Some("lte") => {}
@@ -149,10 +155,16 @@ fn compile_tree(
                     }
                 }
                 let (Some(left), Some(right)) = (node.left_child, node.right_child) else {
-                    return Err(invalid(origin, format!("tree {k} node {i}: split without children")));
+                    return Err(invalid(
+                        origin,
+                        format!("tree {k} node {i}: split without children"),
+                    ));
                 };
                 let threshold = node.threshold.ok_or_else(|| {
-                    invalid(origin, format!("tree {k} node {i}: split without threshold"))
+                    invalid(
+                        origin,
+                        format!("tree {k} node {i}: split without threshold"),
+                    )
                 })?;
                 CNode {
                     feature,
@@ -185,7 +197,10 @@ fn compile_tree(
                 }
             }
             (None, None) => {
-                return Err(invalid(origin, format!("tree {k} node {i}: neither split nor leaf")))
+                return Err(invalid(
+                    origin,
+                    format!("tree {k} node {i}: neither split nor leaf"),
+                ))
             }
         };
         nodes[i] = Some(c);
@@ -229,10 +244,18 @@ impl EsModel {
         let mut value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| invalid(origin, e.to_string()))?;
         // `GET _ml/trained_models` wraps configs in {"count", "trained_model_configs": [..]}.
-        if let Some(list) = value.get_mut("trained_model_configs").map(serde_json::Value::take) {
+        if let Some(list) = value
+            .get_mut("trained_model_configs")
+            .map(serde_json::Value::take)
+        {
             match list {
                 serde_json::Value::Array(mut v) if v.len() == 1 => value = v.remove(0),
-                _ => return Err(invalid(origin, "expected exactly one trained_model_configs entry")),
+                _ => {
+                    return Err(invalid(
+                        origin,
+                        "expected exactly one trained_model_configs entry",
+                    ))
+                }
             }
         }
         let config: TrainedModelConfig =
@@ -264,12 +287,18 @@ impl EsModel {
                     }
                 }
                 let (agg, w) = match &e.aggregate_output {
-                    Some(Aggregate::LogisticRegression(w)) => (AggregateKind::Logistic, w.weights.clone()),
+                    Some(Aggregate::LogisticRegression(w)) => {
+                        (AggregateKind::Logistic, w.weights.clone())
+                    }
                     Some(Aggregate::WeightedSum(w)) => (AggregateKind::Sum, w.weights.clone()),
                     None => {
                         let classification = e.target_type.as_deref() == Some("classification");
                         (
-                            if classification { AggregateKind::Logistic } else { AggregateKind::Sum },
+                            if classification {
+                                AggregateKind::Logistic
+                            } else {
+                                AggregateKind::Sum
+                            },
                             None,
                         )
                     }
@@ -289,7 +318,13 @@ impl EsModel {
                         return Err(unsupported(origin, "more than two classes"));
                     }
                 }
-                (e.feature_names.clone(), trees, agg, w, e.classification_weights.clone())
+                (
+                    e.feature_names.clone(),
+                    trees,
+                    agg,
+                    w,
+                    e.classification_weights.clone(),
+                )
             }
             TrainedModel::Tree(t) => {
                 let agg = if t.target_type.as_deref() == Some("classification") {
@@ -297,12 +332,21 @@ impl EsModel {
                 } else {
                     AggregateKind::Sum
                 };
-                (t.feature_names.clone(), vec![t.clone()], agg, vec![1.0], None)
+                (
+                    t.feature_names.clone(),
+                    vec![t.clone()],
+                    agg,
+                    vec![1.0],
+                    None,
+                )
             }
         };
         if let Some(cw) = &class_weights {
             if cw.len() != 2 {
-                return Err(invalid(origin, format!("{} classification_weights", cw.len())));
+                return Err(invalid(
+                    origin,
+                    format!("{} classification_weights", cw.len()),
+                ));
             }
         }
         let feature_index: HashMap<String, usize> = features
@@ -318,7 +362,10 @@ impl EsModel {
         let mut encoders: HashMap<String, Vec<Encoder>> = HashMap::new();
         let out_of = |name: &str| -> Result<usize, EsModelError> {
             feature_index.get(name).copied().ok_or_else(|| {
-                invalid(origin, format!("preprocessor output {name} is not a model feature"))
+                invalid(
+                    origin,
+                    format!("preprocessor output {name} is not a model feature"),
+                )
             })
         };
         for p in &def.preprocessors {
@@ -441,7 +488,9 @@ impl EsModel {
         };
         for e in encs {
             match e {
-                Encoder::Frequency { map, out } => x[*out] = Some(map.get(s).copied().unwrap_or(0.0)),
+                Encoder::Frequency { map, out } => {
+                    x[*out] = Some(map.get(s).copied().unwrap_or(0.0))
+                }
                 Encoder::TargetMean { map, default, out } => {
                     x[*out] = Some(map.get(s).copied().unwrap_or(*default))
                 }
@@ -520,7 +569,9 @@ impl EsModel {
         }
         let mut best: Option<(usize, RecipeConfig, Vec<String>)> = None;
         for name in RecipeConfig::NAMES {
-            let Ok(rc) = RecipeConfig::from_name(name) else { continue };
+            let Ok(rc) = RecipeConfig::from_name(name) else {
+                continue;
+            };
             let Ok(recipe) = rc.build() else { continue };
             let have: std::collections::HashSet<&str> =
                 recipe.features().iter().map(|f| f.name.as_ref()).collect();
@@ -596,7 +647,12 @@ impl EsScorer {
     }
 
     /// p(class 1) of one event; `row` is scratch space.
-    pub fn score_one(&self, e: &ProcessEvent, row: &mut FeatureRow, x: &mut Vec<Option<f64>>) -> f64 {
+    pub fn score_one(
+        &self,
+        e: &ProcessEvent,
+        row: &mut FeatureRow,
+        x: &mut Vec<Option<f64>>,
+    ) -> f64 {
         self.recipe.featurize(e, row);
         x.clear();
         x.resize(self.model.features.len(), None);

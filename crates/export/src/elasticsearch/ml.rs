@@ -7,7 +7,11 @@ use sha2::{Digest, Sha256};
 use super::RESULTS_PARENT;
 
 /// Index patterns the datafeeds and query rules read (Elastic Defend and Winlogbeat).
-pub const INDICES: [&str; 3] = ["logs-endpoint.events.process-*", "winlogbeat-*", "logs-windows.*"];
+pub const INDICES: [&str; 3] = [
+    "logs-endpoint.events.process-*",
+    "winlogbeat-*",
+    "logs-windows.*",
+];
 
 /// The monitoring agents whose own processes the datafeeds drop.
 pub const AGENTS: [&str; 6] = [
@@ -61,12 +65,36 @@ pub fn jobs() -> [Job; 6] {
         title,
     };
     [
-        hs("high_sum_by_parent", "process.parent.name", "Parent Process Detected with Suspicious Windows Process(es)"),
-        hs("high_sum_by_host", "host.name", "Host Detected with Suspicious Windows Process(es)"),
-        hs("high_sum_by_user", "user.name", "User Detected with Suspicious Windows Process(es)"),
-        rare("rare_process_by_parent", "process.parent.name", "Unusual Process Spawned by a Parent Process"),
-        rare("rare_process_by_host", "host.name", "Unusual Process Spawned by a Host"),
-        rare("rare_process_by_user", "user.name", "Unusual Process Spawned by a User"),
+        hs(
+            "high_sum_by_parent",
+            "process.parent.name",
+            "Parent Process Detected with Suspicious Windows Process(es)",
+        ),
+        hs(
+            "high_sum_by_host",
+            "host.name",
+            "Host Detected with Suspicious Windows Process(es)",
+        ),
+        hs(
+            "high_sum_by_user",
+            "user.name",
+            "User Detected with Suspicious Windows Process(es)",
+        ),
+        rare(
+            "rare_process_by_parent",
+            "process.parent.name",
+            "Unusual Process Spawned by a Parent Process",
+        ),
+        rare(
+            "rare_process_by_host",
+            "host.name",
+            "Unusual Process Spawned by a Host",
+        ),
+        rare(
+            "rare_process_by_user",
+            "user.name",
+            "Unusual Process Spawned by a User",
+        ),
     ]
 }
 
@@ -142,7 +170,14 @@ impl Job {
 fn rule_uuid(seed: &str) -> String {
     let h = Sha256::digest(seed.as_bytes());
     let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &x[0..8], &x[8..12], &x[13..16], &x[17..20], &x[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        &x[17..20],
+        &x[20..32]
+    )
 }
 
 fn toml_str(s: &str) -> String {
@@ -192,7 +227,11 @@ const FALSE_POSITIVES: [&str; 5] = [
 fn list(items: &[String]) -> String {
     format!(
         "[{}]",
-        items.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|s| toml_str(s))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 

@@ -64,9 +64,17 @@ pub fn default_model_id(bundle: &Bundle) -> String {
         .unwrap_or_default();
     let mut id: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    id = id.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+    id = id
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
     if id.is_empty() {
         id = format!("lotl_{}", bundle.manifest.recipe.name);
     }
@@ -221,8 +229,8 @@ pub fn trained_model(bundle: &Bundle) -> Result<TrainedModelConfig, ExportError>
         "metrics": m.metrics,
     });
     if let Some(c) = &post {
-        lotl_meta["post_calibration"] = serde_json::to_value(c)
-            .map_err(|e| ExportError::Invalid(e.to_string()))?;
+        lotl_meta["post_calibration"] =
+            serde_json::to_value(c).map_err(|e| ExportError::Invalid(e.to_string()))?;
     }
     Ok(TrainedModelConfig {
         model_id: None,
@@ -325,7 +333,9 @@ pub fn write_elasticsearch(
     files.push(p);
 
     for job in ml::jobs() {
-        let p = out.join("ml").join(format!("{}.job.json", job.id(&model_id)));
+        let p = out
+            .join("ml")
+            .join(format!("{}.job.json", job.id(&model_id)));
         write_file(&p, &pretty(&job.job_body(&model_id))?)?;
         files.push(p);
         let p = out

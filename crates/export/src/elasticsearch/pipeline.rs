@@ -247,7 +247,11 @@ for (String f : params.fields) { ctx.remove(f); }
 /// Build the pipeline for a bundle.
 pub fn ingest_pipeline(bundle: &Bundle, model_id: &str) -> IngestPipeline {
     let recipe = bundle.pipeline.recipe();
-    let all: Vec<String> = recipe.features().iter().map(|f| f.name.to_string()).collect();
+    let all: Vec<String> = recipe
+        .features()
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
     let (source, y2026, not_expressible) = match bundle.pipeline.recipe_config() {
         RecipeConfig::Elastic2021 => (ELASTIC_SCRIPT, false, Vec::new()),
         RecipeConfig::Elastic2026 => (ELASTIC_SCRIPT, true, Vec::new()),

@@ -32,7 +32,11 @@ pub fn events(seed: u64) -> Vec<ProcessEvent> {
 
 /// Train and write a bundle for `recipe` into `dir`; returns the test events (a second
 /// synthetic fleet, never seen in training).
-pub fn write_bundle(dir: &Path, recipe: RecipeConfig, calibration: CalibrationMethod) -> Vec<ProcessEvent> {
+pub fn write_bundle(
+    dir: &Path,
+    recipe: RecipeConfig,
+    calibration: CalibrationMethod,
+) -> Vec<ProcessEvent> {
     let train = events(11);
     let labels: Vec<bool> = train
         .iter()

@@ -1,0 +1,77 @@
+//! The native bundle refuses altered files and newer formats, naming the problem.
+
+mod common;
+
+use lotl_classifier::calibration::CalibrationMethod;
+use lotl_export::{Bundle, BundleError, BUNDLE_FORMAT_VERSION};
+use lotl_features::RecipeConfig;
+
+fn bundle_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    common::write_bundle(
+        &b,
+        RecipeConfig::from_name("lotl").unwrap(),
+        CalibrationMethod::None,
+    );
+    (dir, b)
+}
+
+#[test]
+fn bundle_integrity_is_enforced() {
+    let (_t, b) = bundle_dir();
+    let loaded = Bundle::load(&b).unwrap();
+    assert_eq!(loaded.manifest.format_version, BUNDLE_FORMAT_VERSION);
+    assert!(loaded.manifest.files.contains_key("model.json"));
+
+    // One changed byte in model.json.
+    let p = b.join("model.json");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let i = bytes.iter().position(|c| c.is_ascii_digit()).unwrap();
+    bytes[i] = if bytes[i] == b'9' { b'8' } else { bytes[i] + 1 };
+    std::fs::write(&p, &bytes).unwrap();
+    match Bundle::load(&b) {
+        Err(e @ BundleError::Checksum { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("model.json") && msg.contains("altered"),
+                "{msg}"
+            );
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("an altered bundle loaded"),
+    }
+}
+
+#[test]
+fn newer_format_and_missing_manifest_are_refused() {
+    let (_t, b) = bundle_dir();
+    let mpath = b.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+    m["format_version"] = (BUNDLE_FORMAT_VERSION + 1).into();
+    std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+    match Bundle::load(&b) {
+        Err(e @ BundleError::TooNew { .. }) => assert!(e.to_string().contains("upgrade lotl")),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a newer bundle loaded"),
+    }
+    std::fs::remove_file(&mpath).unwrap();
+    assert!(matches!(
+        Bundle::load(&b),
+        Err(BundleError::NotABundle { .. })
+    ));
+}
+
+#[test]
+fn put_file_is_checksummed_too() {
+    let (_t, b) = bundle_dir();
+    Bundle::put_file(&b, "cluster.json", b"{\"x\": 1}").unwrap();
+    let loaded = Bundle::load(&b).unwrap();
+    assert!(loaded.file("cluster.json").is_some());
+    std::fs::write(b.join("cluster.json"), b"{\"x\": 2}").unwrap();
+    let e = Bundle::load(&b)
+        .err()
+        .expect("altered cluster.json must be refused");
+    assert!(e.to_string().contains("cluster.json"), "{e}");
+}
