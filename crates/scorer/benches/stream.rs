@@ -144,7 +144,7 @@ fn main() {
 
     // Parsing scored NDJSON lines (the `lotl watch` input).
     let mut g = Gen::new(start);
-    let lines: Vec<String> = (0..200_000)
+    let lines: Vec<String> = (0..20_000)
         .map(|_| {
             g.fill(&mut e);
             serde_json::to_string(&e).expect("json")

@@ -1,15 +1,18 @@
 //! One module per command; each takes its parsed args and returns the exit code.
 
+mod cluster;
 mod dataset;
 mod demo;
-mod export;
+mod detect;
 mod eval;
+mod export;
 mod features;
 mod ingest;
 mod predict;
 mod runs;
 mod synth;
 mod train;
+mod watch;
 
 use crate::args::{Cli, Command};
 use std::process::ExitCode;
@@ -26,6 +29,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(a) => export::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Runs(c) => runs::run(c),
+        Command::FitCluster(a) => cluster::run(a),
+        Command::Detect(a) => detect::run(a),
+        Command::Watch(a) => watch::run(a),
     }
 }
 
