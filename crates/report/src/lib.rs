@@ -236,11 +236,23 @@ pub fn evaluate(
                             top_features: Vec::new(),
                         })
                         .collect();
-                    let alerts = lotl_scorer::detect(&model, rule, &scored, None, None)?;
-                    (
-                        Some(alerts.iter().map(AlertPoint::from_alert).collect()),
-                        None,
-                    )
+                    let history_end = model.last_bucket_ms();
+                    match lotl_scorer::detect(&model, rule, &scored, None, None) {
+                        Ok(alerts) => (
+                            Some(alerts.iter().map(AlertPoint::from_alert).collect()),
+                            None,
+                        ),
+                        // The cluster model only moves forward in time: data older than its
+                        // history cannot be replayed. Keep the event metrics, say why.
+                        Err(e) => (
+                            None,
+                            Some(format!(
+                                "detection replay failed: {e} (the cluster model's history \
+                                 ends at {}; cluster metrics need events after it)",
+                                history_end.map_or("-".to_owned(), lotl_scorer::alert::iso)
+                            )),
+                        ),
+                    }
                 }
             },
         };
