@@ -45,7 +45,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     print!("{}", lotl_report::render::summary_text(&eval.report));
     match &written.png {
         Ok(font) => println!("PNG text font: {}", font.display()),
-        Err(why) => eprintln!("note: {why}"),
+        Err(why) if !a.no_png => eprintln!("note: {why}"),
+        Err(_) => {}
     }
     println!(
         "wrote {} files to {} in {:.1}s (open {})",
