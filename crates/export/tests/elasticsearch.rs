@@ -36,6 +36,11 @@ fn compare(recipe: RecipeConfig, cal: CalibrationMethod) -> (f64, usize, f64, us
         .iter()
         .filter(|v| v.is_nan())
         .count();
+    eprintln!(
+        "{}: {} events, {nan} missing inputs, max |p_es - p_lotl| = {max:e}",
+        bundle.manifest.recipe.name,
+        test.len()
+    );
     (max, test.len(), agree as f64 / test.len() as f64, nan)
 }
 
