@@ -93,6 +93,9 @@ pub struct SynthSource {
     /// Fill attack command lines from LOLBAS / Atomic Red Team definitions in this folder.
     #[serde(default)]
     pub reference: Option<PathBuf>,
+    /// First day (`YYYY-MM-DD`, UTC); the generator's default otherwise.
+    #[serde(default)]
+    pub start_date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +312,9 @@ pub fn synthesize(s: &SynthSource) -> Result<Vec<ProcessEvent>> {
     };
     if let Some(r) = s.attack_rate {
         cfg.attack_rate = r;
+    }
+    if let Some(d) = &s.start_date {
+        cfg.start_date = d.clone();
     }
     let params = cfg.check()?;
     let bank = match &s.reference {

@@ -8,6 +8,9 @@ use lotl_scorer::{summary_table, RuleConfig};
 use std::io::Write;
 use std::process::ExitCode;
 
+/// First day of the week the demo detects on, well after the training fleet's.
+const DETECT_START: &str = "2026-03-02";
+
 /// The experiment the demo trains (also in `experiments/demo.toml`).
 const DEMO_EXPERIMENT: &str = include_str!("../../../../experiments/demo.toml");
 
@@ -53,6 +56,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         attack_rate: None,
         reference: None,
+        // After the training fleet's days: the cluster model has learned those buckets and
+        // goes on forward in time from there.
+        start_date: Some(DETECT_START.to_owned()),
     })?;
     let events_path = a.output.join("week.parquet");
     lotl_events::parquet::write_parquet(&events_path, &week)?;
