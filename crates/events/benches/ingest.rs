@@ -46,7 +46,7 @@ fn main() {
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let (secs, out) = best_of(3, || {
-        read_paths(&[path.clone()], &ReadOptions::default()).expect("read")
+        read_paths(std::slice::from_ref(&path), &ReadOptions::default()).expect("read")
     });
     assert_eq!(out.events.len(), n);
     println!(

@@ -37,7 +37,7 @@ fn broken_json_line_is_skipped_counted_and_quarantined() {
     let p = write(dir.path(), "mixed.ndjson", text.as_bytes());
     let q = dir.path().join("bad.ndjson");
     let o = read_paths(
-        &[p.clone()],
+        std::slice::from_ref(&p),
         &ReadOptions {
             quarantine: Some(q.clone()),
             ..Default::default()

@@ -35,9 +35,7 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
         .separate_json_attributes(true)
         .num_threads(reader.evtx_threads());
     parser = parser.with_configuration(settings);
-    let mut ordinal = 0u64;
-    for rec in parser.records_json_value() {
-        ordinal += 1;
+    for (ordinal, rec) in (1u64..).zip(parser.records_json_value()) {
         match rec {
             Ok(r) => {
                 let ctx = RecordCtx {
