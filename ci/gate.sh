@@ -9,7 +9,7 @@ cargo build -q -p lotl
 lotl="$CARGO_TARGET_DIR/debug/lotl"
 export GATE_DIR="${GATE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/lotl-gate.XXXXXX")}"
 "$lotl" train -c experiments/ci-small.toml -o "$GATE_DIR/model"
-"$lotl" synth --hosts 12 --days 2 --seed 77 --attack-rate 1.5 -o "$GATE_DIR/eval.parquet" >/dev/null
+"$lotl" synth --config ci/eval-fleet.toml -o "$GATE_DIR/eval.parquet" >/dev/null
 "$lotl" predict "$GATE_DIR/model" "$GATE_DIR/eval.parquet" -o "$GATE_DIR/scored.parquet"
 if [ "${1:-}" = "--update" ]; then
   "$lotl" eval "$GATE_DIR/model" --data "$GATE_DIR/eval.parquet" -o "$GATE_DIR/report"
