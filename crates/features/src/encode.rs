@@ -9,6 +9,7 @@
 //! rows: each row's value comes from the other folds only (fixed seed, fixed assignment).
 
 use crate::error::Error;
+use crate::fasthash::{pack_short, FastBuild};
 use crate::recipe::{FeatureRecipe, RecipeConfig};
 use crate::row::{kind_indices, FeatureKind, FeatureRow};
 use crate::table::{featurize_batch, FeatureTable, MISSING_CODE};
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use xxhash_rust::xxh3::{xxh3_64_with_seed, Xxh3DefaultBuilder};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Encoder hyperparameters, as given by the user (validated by [`EncoderParams::check`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,7 +70,10 @@ impl EncoderParams {
 pub struct CategoryEncoder {
     pub feature: String,
     /// Value → (frequency, target mean).
-    lookup: HashMap<String, (f32, f32), Xxh3DefaultBuilder>,
+    lookup: HashMap<String, (f32, f32), FastBuild>,
+    /// The same entries for values of at most 7 bytes (most categoricals: bigrams), keyed
+    /// by [`pack_short`] so a lookup is one integer hash and compare, no `memcmp`.
+    short: HashMap<u64, (f32, f32), FastBuild>,
     /// Target mean of unseen values (the training prior).
     pub default_target: f32,
 }
@@ -96,32 +100,46 @@ impl From<CategoryEncoder> for EncoderRepr {
 
 impl From<EncoderRepr> for CategoryEncoder {
     fn from(r: EncoderRepr) -> Self {
-        let mut lookup: HashMap<String, (f32, f32), Xxh3DefaultBuilder> = HashMap::default();
+        let mut lookup: HashMap<String, (f32, f32), FastBuild> = HashMap::default();
         for (k, f) in r.frequency_map {
             lookup.insert(k, (f, r.default_value));
         }
         for (k, t) in r.target_map {
             lookup.entry(k).or_insert((0.0, t)).1 = t;
         }
-        CategoryEncoder {
-            feature: r.feature,
-            lookup,
-            default_target: r.default_value,
-        }
+        CategoryEncoder::from_lookup(r.feature, lookup, r.default_value)
     }
 }
 
 impl CategoryEncoder {
+    fn from_lookup(
+        feature: String,
+        lookup: HashMap<String, (f32, f32), FastBuild>,
+        default_target: f32,
+    ) -> Self {
+        let short = lookup
+            .iter()
+            .filter_map(|(k, v)| pack_short(k).map(|p| (p, *v)))
+            .collect();
+        CategoryEncoder {
+            feature,
+            lookup,
+            short,
+            default_target,
+        }
+    }
+
     /// `(frequency, target mean)` of a value.
     #[inline]
     pub fn encode(&self, v: Option<&str>) -> (f32, f32) {
         match v {
             None => (f32::NAN, f32::NAN),
-            Some(v) => self
-                .lookup
-                .get(v)
-                .copied()
-                .unwrap_or((0.0, self.default_target)),
+            Some(v) => match pack_short(v) {
+                Some(p) => self.short.get(&p),
+                None => self.lookup.get(v),
+            }
+            .copied()
+            .unwrap_or((0.0, self.default_target)),
         }
     }
 
@@ -345,8 +363,7 @@ impl FeaturePipeline {
             )
             .map(|(col, spec)| {
                 let all = counts(col, labels, 0..n);
-                let mut lookup: HashMap<String, (f32, f32), Xxh3DefaultBuilder> =
-                    HashMap::default();
+                let mut lookup: HashMap<String, (f32, f32), FastBuild> = HashMap::default();
                 for (code, v) in col.dict.iter().enumerate() {
                     if all.count[code] > 0 {
                         let freq = all.count[code] as f32 / n as f32;
@@ -354,11 +371,7 @@ impl FeaturePipeline {
                         lookup.insert(v.clone(), (freq, tm));
                     }
                 }
-                let enc = CategoryEncoder {
-                    feature: spec.name.to_string(),
-                    lookup,
-                    default_target: prior as f32,
-                };
+                let enc = CategoryEncoder::from_lookup(spec.name.to_string(), lookup, prior as f32);
                 // Per-fold counts in one pass, then each row's value from the other folds.
                 let d = col.dict.len();
                 let mut in_count = vec![0u64; params.folds * d];

@@ -62,6 +62,7 @@
 pub mod elastic;
 pub mod encode;
 pub mod error;
+mod fasthash;
 pub mod lolbas;
 pub mod lotl;
 pub mod recipe;

@@ -2,16 +2,16 @@
 //! plus the core Windows processes malware imitates (`data/lolbas_paths.tsv`, regenerated
 //! by `tools/gen_lolbas.py`).
 
+use crate::fasthash::FastBuild;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 const TABLE: &str = include_str!("../data/lolbas_paths.tsv");
 
 /// Names (lower-case) → their legitimate directories, each split into segments, with `*`
 /// matching any one segment and the drive left out.
 pub struct SystemBinaries {
-    dirs: HashMap<&'static str, Vec<Vec<&'static str>>, Xxh3DefaultBuilder>,
+    dirs: HashMap<&'static str, Vec<Vec<&'static str>>, FastBuild>,
     /// All names, grouped by length in bytes, for the look-alike search.
     by_len: Vec<Vec<&'static str>>,
 }
@@ -19,8 +19,7 @@ pub struct SystemBinaries {
 pub fn system_binaries() -> &'static SystemBinaries {
     static T: OnceLock<SystemBinaries> = OnceLock::new();
     T.get_or_init(|| {
-        let mut dirs: HashMap<&'static str, Vec<Vec<&'static str>>, Xxh3DefaultBuilder> =
-            HashMap::default();
+        let mut dirs: HashMap<&'static str, Vec<Vec<&'static str>>, FastBuild> = HashMap::default();
         for line in TABLE.lines() {
             if let Some((name, dir)) = line.split_once('\t') {
                 let segs = dir.split('\\').filter(|s| !s.is_empty()).collect();

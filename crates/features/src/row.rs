@@ -1,9 +1,9 @@
 //! The feature schema and the reusable per-event output buffer.
 
+use crate::fasthash::FastBuild;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Whether a feature is a number the model reads directly or a string it must encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub(crate) struct Scratch {
     pub e: String,
     pub f: String,
     /// Memo of the look-alike similarity of process names (pure function of the name).
-    pub lookalike: HashMap<Box<str>, f32, Xxh3DefaultBuilder>,
+    pub lookalike: HashMap<Box<str>, f32, FastBuild>,
 }
 
 impl FeatureRow {

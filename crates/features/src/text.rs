@@ -60,9 +60,20 @@ pub fn elastic_normalize_path(src: &str, dst: &mut String, tmp: &mut String) {
     replace_system_dirs(tmp, dst);
 }
 
+/// Searchers built once: building one costs more than scanning a typical path.
+fn users_finder() -> &'static memchr::memmem::Finder<'static> {
+    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    F.get_or_init(|| memchr::memmem::Finder::new(b"users\\"))
+}
+
+fn windows_finder() -> &'static memchr::memmem::Finder<'static> {
+    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    F.get_or_init(|| memchr::memmem::Finder::new(b"windows"))
+}
+
 fn replace_users(src: &str, dst: &mut String) {
     let b = src.as_bytes();
-    let finder = memchr::memmem::Finder::new(b"users\\");
+    let finder = users_finder();
     let mut last = 0;
     let mut pos = 0;
     while let Some(off) = finder.find(&b[pos..]) {
@@ -86,7 +97,7 @@ fn replace_users(src: &str, dst: &mut String) {
 
 fn replace_system_dirs(src: &str, dst: &mut String) {
     let b = src.as_bytes();
-    let finder = memchr::memmem::Finder::new(b"windows");
+    let finder = windows_finder();
     let mut last = 0;
     let mut pos = 0;
     while let Some(off) = finder.find(&b[pos..]) {
@@ -316,7 +327,7 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
 
 /// `users\<one segment>\<tail>` anywhere in `h`.
 fn users_segment_then(h: &[u8], tail: &[u8]) -> bool {
-    let finder = memchr::memmem::Finder::new(b"users\\");
+    let finder = users_finder();
     let mut pos = 0;
     while let Some(off) = finder.find(&h[pos..]) {
         let start = pos + off + 6;
