@@ -184,19 +184,29 @@ fn needle_index(n: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// A full DFA: the needle sets are small, and it scans several times faster than the
+/// default contiguous NFA (same matches, same semantics).
+pub(crate) fn dfa<I, P>(needles: I) -> Result<AhoCorasick, aho_corasick::BuildError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(needles)
+}
+
 fn automaton_2026() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
         // The needle list is a constant: building cannot fail at run time.
-        AhoCorasick::new(NEEDLES_2026).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
+        dfa(NEEDLES_2026).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
     })
 }
 
 fn automaton_blocklist() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasick::new(BLOCKLIST_2021).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
-    })
+    AC.get_or_init(|| dfa(BLOCKLIST_2021).unwrap_or_else(|e| unreachable!("constant needles: {e}")))
 }
 
 /// Bit set of the 2026 needles found in `s`.

@@ -221,7 +221,7 @@ const LOTL_NEEDLES: &[(&str, usize)] = &[
 fn lotl_automaton() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
-        AhoCorasick::new(LOTL_NEEDLES.iter().map(|(n, _)| n))
+        elastic::dfa(LOTL_NEEDLES.iter().map(|(n, _)| n))
             .unwrap_or_else(|e| unreachable!("constant needles: {e}"))
     })
 }
@@ -357,7 +357,20 @@ fn hash_ngrams(s: &[u8], seed: u64, buckets: &mut [f32]) -> u32 {
     let s = &s[..s.len().min(NGRAM_MAX_BYTES)];
     let n = buckets.len() as u64;
     let mut total = 0u32;
-    for i in 0..s.len() {
+    // Counts are small integers, exact in f32, so the order of the additions is free: the
+    // bulk of positions (all four n-grams present) runs without bounds checks, the last
+    // three positions take the general loop.
+    let full = s.len().saturating_sub(3);
+    for w in s.windows(4) {
+        let mut key = 0u64;
+        for (k, &b) in w.iter().enumerate() {
+            key |= u64::from(b) << (8 * k);
+            let tagged = key | ((k as u64 + 1) << 32);
+            buckets[bucket(tagged, seed, n)] += 1.0;
+        }
+    }
+    total += 4 * full as u32;
+    for i in full..s.len() {
         let mut key = 0u64;
         for k in 0..4 {
             let Some(&b) = s.get(i + k) else { break };

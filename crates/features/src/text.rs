@@ -9,10 +9,8 @@
 pub fn lower_into(src: &str, dst: &mut String) {
     dst.clear();
     if src.is_ascii() {
-        dst.reserve(src.len());
-        for &b in src.as_bytes() {
-            dst.push(b.to_ascii_lowercase() as char);
-        }
+        dst.push_str(src);
+        dst.make_ascii_lowercase();
     } else {
         for c in src.chars() {
             if c.is_ascii() {
@@ -321,8 +319,13 @@ impl PathClass {
     }
 }
 
+/// Substring test for short haystacks (paths): `memmem::find` builds a searcher per call,
+/// which costs more than this scan from each occurrence of the first byte.
 fn contains(h: &[u8], n: &[u8]) -> bool {
-    memchr::memmem::find(h, n).is_some()
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, h).any(|i| h[i + 1..].starts_with(rest))
 }
 
 /// `users\<one segment>\<tail>` anywhere in `h`.
