@@ -35,9 +35,28 @@ pub struct ScoredEvent {
     pub top_features: Vec<(String, f32)>,
 }
 
+#[derive(Deserialize)]
+struct Verdict {
+    prediction: u8,
+    #[serde(alias = "prediction_probability")]
+    probability: f32,
+    #[serde(default)]
+    top_features: Vec<(String, f32)>,
+}
+
 /// Parse one scored NDJSON line (see [`ScoredEvent`]).
+///
+/// Two direct passes (the event, then the verdict, each skipping the other's keys) instead
+/// of `#[serde(flatten)]`, which buffers every value and is several times slower.
 pub fn parse_scored_line(line: &str) -> std::result::Result<ScoredEvent, serde_json::Error> {
-    serde_json::from_str(line)
+    let event: ProcessEvent = serde_json::from_str(line)?;
+    let v: Verdict = serde_json::from_str(line)?;
+    Ok(ScoredEvent {
+        event,
+        prediction: v.prediction,
+        probability: v.probability,
+        top_features: v.top_features,
+    })
 }
 
 /// Read a scored Parquet file (see the module documentation for its columns).
