@@ -140,6 +140,11 @@ fn hex_run(b: &[u8], i: usize) -> usize {
 /// `[0-9a-f]{4,}-[0-9a-f]{4,}-[0-9a-f]{4,}-[0-9a-f-]{4,}`, leftmost, greedy.
 fn replace_guids(src: &str, dst: &mut String) {
     let b = src.as_bytes();
+    // Most command lines hold no '-' at all: then no GUID can match.
+    if memchr::memchr(b'-', b).is_none() {
+        dst.push_str(src);
+        return;
+    }
     let mut last = 0;
     let mut i = 0;
     while i < b.len() {
@@ -237,6 +242,11 @@ fn replace_hash_runs(src: &str, dst: &mut String) {
 /// `[0-9]{5,}` → `num`.
 fn replace_digit_runs(src: &str, dst: &mut String) {
     let b = src.as_bytes();
+    // Fast exit when there are no digits at all (common for paths and short commands).
+    if !b.iter().any(u8::is_ascii_digit) {
+        dst.push_str(src);
+        return;
+    }
     let mut last = 0;
     let mut i = 0;
     while i < b.len() {
