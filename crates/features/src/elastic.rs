@@ -177,11 +177,25 @@ const NEEDLES_2026: &[&str] = &[
     "-encode",
 ];
 
-fn needle_index(n: &str) -> usize {
-    NEEDLES_2026
-        .iter()
-        .position(|x| *x == n)
-        .unwrap_or(usize::MAX)
+/// Position of `n` in [`NEEDLES_2026`], evaluated at compile time (a name missing from the
+/// list fails the build instead of silently never matching).
+const fn needle_index(n: &str) -> usize {
+    let mut i = 0;
+    while i < NEEDLES_2026.len() {
+        let a = NEEDLES_2026[i].as_bytes();
+        let b = n.as_bytes();
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("needle not in NEEDLES_2026")
 }
 
 /// A full DFA: the needle sets are small, and it scans several times faster than the
@@ -221,25 +235,28 @@ fn needle_hits(s: &str) -> u64 {
 /// The eight 2026 family flags of a normalised command line, in [`FAMILIES_2026`] order.
 pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
     let m = needle_hits(normalized_command_line);
-    let has = |n: &str| {
-        let i = needle_index(n);
-        i < 64 && m & (1 << i) != 0
-    };
+    let bit = |i: usize| i < 64 && m & (1 << i) != 0;
+    macro_rules! has {
+        ($n:literal) => {{
+            const I: usize = needle_index($n);
+            bit(I)
+        }};
+    }
     let range = |a: usize, b: usize| m & (((1u64 << b) - 1) & !((1u64 << a) - 1)) != 0;
     [
         range(0, 9),
         range(9, 17),
         range(17, 21)
-            || (has("wmic") && has("node"))
-            || (has("schtasks") && has("/s "))
-            || (has("sc ") && has("\\\\")),
+            || (has!("wmic") && has!("node"))
+            || (has!("schtasks") && has!("/s "))
+            || (has!("sc ") && has!("\\\\")),
         range(21, 27),
-        range(27, 29) || (has("net ") && (has(" user") || has(" group") || has(" localgroup"))),
+        range(27, 29) || (has!("net ") && (has!(" user") || has!(" group") || has!(" localgroup"))),
         range(29, 37),
         range(37, 40)
-            || (has("schtasks") && has("/create"))
-            || (has("reg add") && (has("hklm") || has("hkcu"))),
-        range(40, 43) || (has("certutil") && has("-encode")),
+            || (has!("schtasks") && has!("/create"))
+            || (has!("reg add") && (has!("hklm") || has!("hkcu"))),
+        range(40, 43) || (has!("certutil") && has!("-encode")),
     ]
 }
 
