@@ -5,7 +5,6 @@ use anyhow::Context;
 use lotl_classifier::experiment::{self, ExperimentConfig, SynthSource};
 use lotl_export::Bundle;
 use lotl_scorer::{summary_table, RuleConfig};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// First day of the week the demo detects on, well after the training fleet's.
@@ -70,25 +69,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     lotl_cluster::write_scored(&scored_path, &scored)?;
 
     println!("4/4 running the detection rule over the week");
-    let cluster = bundle
-        .file("cluster.json")
-        .context("the demo bundle has no cluster model")?;
-    let model = lotl_cluster::ClusterModel::load(&cluster)?;
+    let model = super::detect::load_bundle_model(&bundle_dir)?;
     let alerts = lotl_scorer::detect(&model, &RuleConfig::default(), &scored, None, None)?;
     let alerts_path = a.output.join("alerts.ndjson");
-    let tmp = alerts_path.with_extension("ndjson.tmp");
-    {
-        let mut w = std::io::BufWriter::new(
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
-        );
-        for al in &alerts {
-            serde_json::to_writer(&mut w, al)?;
-            w.write_all(b"\n")?;
-        }
-        w.flush()?;
-    }
-    std::fs::rename(&tmp, &alerts_path)
-        .with_context(|| format!("writing {}", alerts_path.display()))?;
+    super::detect::write_alerts(&alerts_path, &alerts)?;
 
     print!("{}", summary_table(&alerts));
     let attacks: std::collections::BTreeSet<&str> = scored

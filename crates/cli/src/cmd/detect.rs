@@ -20,19 +20,7 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
     }
     let mut engine = Engine::new(model, rule)?;
     let (alerts, pushed) = lotl_scorer::replay(&mut engine, &events, from, to)?;
-    let tmp = a.output.with_extension("ndjson.tmp");
-    {
-        let f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = std::io::BufWriter::new(f);
-        for al in &alerts {
-            serde_json::to_writer(&mut w, al)?;
-            w.write_all(b"\n")?;
-        }
-        w.flush()?;
-        w.get_ref().sync_all()?;
-    }
-    std::fs::rename(&tmp, &a.output).with_context(|| format!("writing {}", a.output.display()))?;
+    write_alerts(&a.output, &alerts)?;
     print!("{}", summary_table(&alerts));
     let s = engine.stats();
     println!(
@@ -99,4 +87,25 @@ pub fn parse_time(s: &str) -> anyhow::Result<i64> {
         }
     }
     anyhow::bail!("`{s}`: expected RFC 3339 time, YYYY-MM-DD or epoch milliseconds")
+}
+
+/// Write alerts as NDJSON, atomically (temp file, sync, rename).
+pub(crate) fn write_alerts(
+    path: &std::path::Path,
+    alerts: &[lotl_scorer::Alert],
+) -> anyhow::Result<()> {
+    let tmp = path.with_extension("ndjson.tmp");
+    {
+        let f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        for al in alerts {
+            serde_json::to_writer(&mut w, al)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+        w.get_ref().sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
