@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ONNX export check: onnx.checker accepts the exported model and onnxruntime's
-# probabilities equal lotl's own within 1e-5 on 1,000 events (missing values included).
+# probabilities equal lotl's own within 1e-5 on 1,000 events (missing values included),
+# for tree bundles (TreeEnsembleClassifier) and burn-network bundles (standard operators).
 # Python packages live in a reusable venv ($LOTL_ONNX_VENV, default
 # $HOME/.cache/lotl-venv-onnx). Run from anywhere; exits non-zero on any failure.
 set -euo pipefail
@@ -28,6 +29,7 @@ import onnxruntime as ort
 cases = json.load(open(sys.argv[1]))
 failed = False
 any_missing = False
+kinds = set()
 for c in cases:
     path = f"{c['dir']}/model.onnx"
     model = onnx.load(path)
@@ -44,9 +46,18 @@ for c in cases:
     sums = float(np.max(np.abs(probs.sum(axis=1) - 1.0)))
     ok = err <= 1e-5 and sums <= 1e-5
     any_missing = any_missing or bool(np.isnan(x).any())
-    print(f"{c['name']}: {c['rows']} rows x {c['cols']} features, {int(np.isnan(x).sum())} missing inputs, "
+    kinds.add(c["model"])
+    if c["rows"] < 1000:
+        print(f"FAIL: {c['name']} has only {c['rows']} rows (need 1,000)")
+        failed = True
+    ops = sorted({n.op_type for n in model.graph.node})
+    print(f"{c['name']} ({c['model']}: {', '.join(ops)}): {c['rows']} rows x {c['cols']} features, {int(np.isnan(x).sum())} missing inputs, "
           f"max |p_onnxruntime - p_lotl| = {err:.2e}, checker ok: {'PASS' if ok else 'FAIL'}")
     failed |= not ok
+for k in ("gbdt", "burn"):
+    if k not in kinds:
+        print(f"FAIL: no {k} case")
+        failed = True
 if not any_missing:
     print("FAIL: no case had missing inputs")
     failed = True

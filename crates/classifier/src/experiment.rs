@@ -20,7 +20,7 @@
 //! recipe = "lotl"                # elastic2021 | elastic2026 | lotl
 //!
 //! [model]
-//! type = "gbdt"
+//! type = "gbdt"                  # or "burn" (the network, hyperparameters in [model.burn])
 //! [model.gbdt]                   # GbdtParams, LightGBM names
 //! n_trees = 200
 //!
@@ -37,7 +37,7 @@ use crate::calibration::{
     Threshold,
 };
 use crate::metrics::{pr_auc, recall_at_fpr, roc_auc, ConfusionMatrix};
-use crate::{Classifier, Dataset, GbdtModel, GbdtParams, Matrix};
+use crate::{Dataset, GbdtModel, GbdtParams, Matrix, Model, ModelKind, NnModel, NnParams};
 use lotl_datasets::split::{plan, GroupBy, Ratios, Side};
 use lotl_events::{Label, ProcessEvent};
 use lotl_features::{EncoderParams, FeaturePipeline, RecipeConfig};
@@ -135,11 +135,14 @@ pub struct FeaturesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `gbdt` (the only model type trained by `lotl train` so far).
+    /// `gbdt` or `burn`.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
     pub gbdt: GbdtParams,
+    /// Hyperparameters of the network (`type = "burn"`).
+    #[serde(default)]
+    pub burn: NnParams,
 }
 
 /// How the decision threshold is chosen on validation data.
@@ -244,13 +247,11 @@ impl ExperimentConfig {
             }
         }
         RecipeConfig::from_name(&self.features.recipe).map_err(|e| e.to_string())?;
-        if self.model.kind != "gbdt" {
-            return Err(format!(
-                "model type `{}` is not trainable here (expected gbdt)",
-                self.model.kind
-            ));
+        match ModelKind::from_name(&self.model.kind).map_err(|e| e.to_string())? {
+            ModelKind::Gbdt => self.model.gbdt.clone().build().map(drop),
+            ModelKind::Burn => self.model.burn.clone().build().map(drop),
         }
-        self.model.gbdt.clone().build().map_err(|e| e.to_string())?;
+        .map_err(|e| format!("[model.{}]: {e}", self.model.kind))?;
         Ratios::new(
             self.split.ratios[0],
             self.split.ratios[1],
@@ -363,13 +364,13 @@ impl Scores {
 /// A trained model and everything needed to use it and to judge it.
 pub struct Trained {
     pub pipeline: FeaturePipeline,
-    pub model: GbdtModel,
+    pub model: Model,
     pub calibration: CalibrationFit,
     pub threshold: Threshold,
     /// Test metrics, overall (`all`) and per data part.
     pub test: BTreeMap<String, Scores>,
     pub validation: Scores,
-    /// Validation log-loss after each boosting round.
+    /// Validation log-loss after each boosting round (or epoch, for the network).
     pub valid_loss: Vec<f64>,
     /// Hash of the training events (xxh3 over the canonical Parquet columns that matter).
     pub train_data_hash: String,
@@ -498,16 +499,33 @@ pub fn run(
     let valid = Dataset::new(to_matrix(xva)?, &yva_f, None)?;
     let test_m = to_matrix(xte)?;
 
-    progress(&format!(
-        "training gbdt: {} trees, {} leaves, learning rate {} on {} features",
-        cfg.model.gbdt.n_trees,
-        cfg.model.gbdt.max_leaves,
-        cfg.model.gbdt.learning_rate,
-        pipeline.n_columns()
-    ));
-    let params = cfg.model.gbdt.clone().build()?;
-    let model = GbdtModel::fit(&params, &train, Some(&valid))?;
-    let valid_loss = model.valid_loss.clone();
+    let model: Model = match ModelKind::from_name(&cfg.model.kind)? {
+        ModelKind::Gbdt => {
+            progress(&format!(
+                "training gbdt: {} trees, {} leaves, learning rate {} on {} features",
+                cfg.model.gbdt.n_trees,
+                cfg.model.gbdt.max_leaves,
+                cfg.model.gbdt.learning_rate,
+                pipeline.n_columns()
+            ));
+            let params = cfg.model.gbdt.clone().build()?;
+            GbdtModel::fit(&params, &train, Some(&valid))?.into()
+        }
+        ModelKind::Burn => {
+            let b = &cfg.model.burn;
+            progress(&format!(
+                "training burn network: embeddings {}, hidden {:?}, up to {} epochs, learning rate {} on {} features",
+                b.embedding_dim,
+                b.hidden,
+                b.max_epochs,
+                b.learning_rate,
+                pipeline.n_columns()
+            ));
+            let params = b.clone().build()?;
+            NnModel::fit(&params, &train, Some(&valid))?.into()
+        }
+    };
+    let valid_loss = model.valid_loss().to_vec();
 
     let raw_va = model.predict_proba(valid.features())?;
     let calibration = calibrate(cfg.decision.calibration, &yva, &raw_va)?;

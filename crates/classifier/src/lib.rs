@@ -6,6 +6,9 @@
 //!   every model.
 //! * [`GbdtParams`] → [`ValidGbdtParams`] → [`GbdtModel`]: histogram gradient-boosted trees
 //!   with plain, exportable [`Tree`]s.
+//! * [`NnParams`] → [`ValidNnParams`] → [`NnModel`]: a burn-trained network (hashed n-gram
+//!   embedding bags + MLP head), scored natively.
+//! * [`Model`]: either fitted model, for code that loads whatever a bundle holds.
 //! * [`explain`]: per-event feature contributions for `--explain`.
 //! * [`calibration`]: Platt / isotonic calibration and decision thresholds
 //!   (Elastic's `maximize_minimum_recall`, target false-positive rate).
@@ -34,6 +37,8 @@ pub mod experiment;
 pub mod explain;
 pub mod gbdt;
 pub mod metrics;
+mod model;
+pub mod nn;
 mod params;
 pub mod pipeline;
 mod rng;
@@ -42,4 +47,6 @@ pub use classifier::Classifier;
 pub use data::{Dataset, Matrix};
 pub use error::{Error, Result};
 pub use gbdt::{GbdtModel, ImportanceKind, Node, Tree};
+pub use model::{Model, ModelKind};
+pub use nn::{NnModel, NnParams, ValidNnParams};
 pub use params::{GbdtParams, ValidGbdtParams};

@@ -8,6 +8,7 @@
 mod common;
 
 use lotl_classifier::calibration::CalibrationMethod;
+use lotl_classifier::ModelKind;
 use lotl_export::Bundle;
 use lotl_features::RecipeConfig;
 use std::path::PathBuf;
@@ -20,20 +21,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     std::fs::create_dir_all(&out)?;
     let mut cases = Vec::new();
-    for (name, recipe, cal) in [
+    for (name, recipe, cal, kind) in [
         (
             "elastic2026_none",
             RecipeConfig::Elastic2026,
             CalibrationMethod::None,
+            ModelKind::Gbdt,
         ),
         (
             "lotl_platt",
             RecipeConfig::from_name("lotl")?,
             CalibrationMethod::Platt,
+            ModelKind::Gbdt,
+        ),
+        (
+            "lotl_burn_none",
+            RecipeConfig::from_name("lotl")?,
+            CalibrationMethod::None,
+            ModelKind::Burn,
+        ),
+        (
+            "lotl_burn_platt",
+            RecipeConfig::from_name("lotl")?,
+            CalibrationMethod::Platt,
+            ModelKind::Burn,
         ),
     ] {
         let dir = out.join(name);
-        let test = common::write_bundle(&dir.join("bundle"), recipe, cal);
+        let test = common::write_bundle_of(&dir.join("bundle"), recipe, cal, kind);
         let bundle = Bundle::load(&dir.join("bundle"))?;
         let events = &test[..test.len().min(1000)];
         std::fs::write(
@@ -47,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(dir.join("p.f32"), bytes(&p))?;
         let nan = x.data.iter().filter(|v| v.is_nan()).count();
         cases.push(serde_json::json!({
-            "name": name, "dir": dir, "rows": x.n_rows, "cols": x.n_cols, "nan_inputs": nan,
+            "name": name, "model": kind.name(), "dir": dir, "rows": x.n_rows, "cols": x.n_cols, "nan_inputs": nan,
             "threshold": bundle.manifest.threshold.threshold,
         }));
     }

@@ -5,7 +5,7 @@
 //!   manifest.json    format version, lotl version and commit, recipe, model summary, decision
 //!                    threshold, calibration, training-data hash, metrics, SHA-256 of each file
 //!   pipeline.json    the fitted feature pipeline (recipe + encoders)
-//!   model.json       the classifier
+//!   model.json       the classifier (GBDT or network, as manifest.model.type says)
 //!   experiment.toml  the experiment file it was trained from (when there was one)
 //!   cluster.json     the parent-cluster anomaly model (added by `lotl train` / `fit-cluster`)
 //! ```
@@ -15,7 +15,7 @@
 //! rejected.
 
 use lotl_classifier::calibration::{Calibration, CalibrationFit, Threshold};
-use lotl_classifier::{Classifier, GbdtModel};
+use lotl_classifier::{Model, ModelKind};
 use lotl_events::ProcessEvent;
 use lotl_features::FeaturePipeline;
 use rayon::prelude::*;
@@ -97,8 +97,10 @@ pub struct RecipeInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// `gbdt` or `burn`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Trees kept (0 for a network).
     pub n_trees: usize,
     pub n_features: usize,
 }
@@ -110,7 +112,7 @@ pub struct NewBundle<'a> {
     pub experiment_name: Option<&'a str>,
     pub experiment_toml: Option<&'a str>,
     pub pipeline: &'a FeaturePipeline,
-    pub model: &'a GbdtModel,
+    pub model: &'a Model,
     pub calibration: &'a CalibrationFit,
     pub threshold: Threshold,
     pub training_data_hash: &'a str,
@@ -122,7 +124,7 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub pipeline: FeaturePipeline,
-    pub model: GbdtModel,
+    pub model: Model,
 }
 
 /// One event's score.
@@ -198,7 +200,7 @@ impl Bundle {
                 n_columns: b.pipeline.n_columns(),
             },
             model: ModelInfo {
-                kind: "gbdt".into(),
+                kind: b.model.kind().name().into(),
                 n_trees: b.model.n_trees(),
                 n_features: b.model.feature_names().len(),
             },
@@ -286,7 +288,12 @@ impl Bundle {
             path: ppath,
             source,
         })?;
-        let model = GbdtModel::load(&dir.join("model.json"))?;
+        let kind =
+            ModelKind::from_name(&manifest.model.kind).map_err(|e| BundleError::NotABundle {
+                dir: dir.to_owned(),
+                message: format!("manifest.json: {e}"),
+            })?;
+        let model = Model::load(kind, &dir.join("model.json"))?;
         if model.feature_names() != pipeline.columns() {
             return Err(BundleError::NotABundle {
                 dir: dir.to_owned(),

@@ -38,10 +38,10 @@ pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
             std::fs::write(&a.output, &bytes)
                 .with_context(|| format!("writing {}", a.output.display()))?;
             println!(
-                "wrote {} ({} bytes, {} trees, input [N, {}]; feature names in its metadata)",
+                "wrote {} ({} bytes, {}, input [N, {}]; feature names in its metadata)",
                 a.output.display(),
                 bytes.len(),
-                bundle.model.n_trees(),
+                bundle.model.summary(),
                 bundle.pipeline.n_columns()
             );
         }

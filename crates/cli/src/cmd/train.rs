@@ -73,10 +73,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let run_id = run.id().to_owned();
     run.finish()?;
     println!(
-        "trained {} ({} recipe, {} trees, {} features) in {:.1}s",
+        "trained {} ({} recipe, {} model: {}, {} features) in {:.1}s",
         cfg.name,
         manifest.recipe.name,
-        manifest.model.n_trees,
+        manifest.model.kind,
+        trained.model.summary(),
         manifest.model.n_features,
         started.elapsed().as_secs_f64()
     );

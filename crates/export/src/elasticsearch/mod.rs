@@ -107,7 +107,12 @@ pub fn check_model_id(id: &str) -> Result<(), ExportError> {
 /// `metadata.lotl.post_calibration`, the ingest pipeline applies it after inference, and
 /// the weights then encode the threshold on the uncalibrated probability.
 pub fn trained_model(bundle: &Bundle) -> Result<TrainedModelConfig, ExportError> {
-    let model = &bundle.model;
+    let model = bundle.model.as_gbdt().ok_or_else(|| {
+        ExportError::Invalid(format!(
+            "Elasticsearch runs tree ensembles only; this bundle holds a {} model (export it with --format onnx)",
+            bundle.model.kind().name()
+        ))
+    })?;
     let pipeline = &bundle.pipeline;
     let (scale, shift, post) = match bundle.calibration() {
         Calibration::None => (1.0, 0.0, None),

@@ -1,5 +1,6 @@
-//! The bundle's GBDT as an ONNX model: one `ai.onnx.ml` `TreeEnsembleClassifier` node
-//! (ai.onnx.ml opset 3, ONNX opset 17, IR 8).
+//! The bundle's classifier as an ONNX model. A GBDT becomes one `ai.onnx.ml`
+//! `TreeEnsembleClassifier` node (ai.onnx.ml opset 3, ONNX opset 17, IR 8); a network
+//! becomes standard operators ([`mlp`]) with the same input and outputs.
 //!
 //! * input `input`: float `[N, n_features]`, the feature pipeline's output in column order
 //!   (names in the metadata property `feature_names`, a JSON list); NaN = missing, routed by
@@ -13,11 +14,12 @@
 //! first tree instead of `base_values`, which some runtimes require per class. An isotonic
 //! calibration cannot be folded: it is recorded in the metadata (`post_calibration`).
 
+pub mod mlp;
 pub mod proto;
 
 use crate::bundle::Bundle;
 use lotl_classifier::calibration::Calibration;
-use lotl_classifier::{Classifier, Node};
+use lotl_classifier::{Classifier, GbdtModel, Model, Node};
 use prost::Message;
 use proto::*;
 
@@ -85,9 +87,16 @@ fn tensor_info(name: &str, elem: i32, dims: &[Result<i64, &str>]) -> ValueInfoPr
     }
 }
 
-/// The ONNX model of a bundle's classifier.
+/// The ONNX model of a bundle's classifier: a tree ensemble for GBDT bundles, standard
+/// operators for networks ([`mlp`]). Inputs and outputs are the same for both.
 pub fn onnx_model(bundle: &Bundle) -> ModelProto {
-    let model = &bundle.model;
+    match &bundle.model {
+        Model::Gbdt(m) => gbdt_model(bundle, m),
+        Model::Burn(m) => mlp::network_model(bundle, m),
+    }
+}
+
+fn gbdt_model(bundle: &Bundle, model: &GbdtModel) -> ModelProto {
     let (scale, shift, post) = match bundle.calibration() {
         Calibration::None => (1.0f64, 0.0f64, None),
         Calibration::Platt { a, b } => (*a, *b, None),
@@ -185,28 +194,6 @@ pub fn onnx_model(bundle: &Bundle) -> ModelProto {
         doc_string: "lotl GBDT: p(malicious) = probabilities[:, 1]".into(),
     };
     let m = &bundle.manifest;
-    let mut props = vec![
-        ("feature_names", json(model.feature_names())),
-        ("recipe", json(bundle.pipeline.recipe_config())),
-        ("recipe_version", m.recipe.version.to_string()),
-        ("threshold", m.threshold.threshold.to_string()),
-        ("calibration", json(&m.calibration.calibration)),
-        ("lotl_version", m.lotl_version.clone()),
-        ("git_commit", m.git_commit.clone()),
-        ("bundle_created", m.created.clone()),
-        ("training_data_hash", m.training_data_hash.clone()),
-        (
-            "probability",
-            if post.is_some() {
-                "uncalibrated: apply post_calibration (isotonic) to probabilities[:, 1]".into()
-            } else {
-                "calibrated: probabilities[:, 1] is the bundle's probability".into()
-            },
-        ),
-    ];
-    if let Some(c) = &post {
-        props.push(("post_calibration", json(c)));
-    }
     ModelProto {
         ir_version: IR_VERSION,
         opset_import: vec![
@@ -242,14 +229,43 @@ pub fn onnx_model(bundle: &Bundle) -> ModelProto {
                 tensor_info("probabilities", data_type::FLOAT, &[Err("N"), Ok(2)]),
             ],
         }),
-        metadata_props: props
-            .into_iter()
-            .map(|(k, v)| StringStringEntryProto {
-                key: k.into(),
-                value: v,
-            })
-            .collect(),
+        metadata_props: metadata_props(bundle, post.as_ref()),
     }
+}
+
+/// Metadata shared by every exported model: feature names, recipe, decision threshold,
+/// calibration (and the isotonic map still to apply, when it could not be folded in).
+fn metadata_props(bundle: &Bundle, post: Option<&Calibration>) -> Vec<StringStringEntryProto> {
+    let m = &bundle.manifest;
+    let mut props = vec![
+        ("feature_names", json(bundle.model.feature_names())),
+        ("recipe", json(bundle.pipeline.recipe_config())),
+        ("recipe_version", m.recipe.version.to_string()),
+        ("threshold", m.threshold.threshold.to_string()),
+        ("calibration", json(&m.calibration.calibration)),
+        ("lotl_version", m.lotl_version.clone()),
+        ("git_commit", m.git_commit.clone()),
+        ("bundle_created", m.created.clone()),
+        ("training_data_hash", m.training_data_hash.clone()),
+        (
+            "probability",
+            if post.is_some() {
+                "uncalibrated: apply post_calibration (isotonic) to probabilities[:, 1]".into()
+            } else {
+                "calibrated: probabilities[:, 1] is the bundle's probability".into()
+            },
+        ),
+    ];
+    if let Some(c) = post {
+        props.push(("post_calibration", json(c)));
+    }
+    props
+        .into_iter()
+        .map(|(k, v)| StringStringEntryProto {
+            key: k.into(),
+            value: v,
+        })
+        .collect()
 }
 
 /// Serialised bytes of [`onnx_model`].

@@ -1,9 +1,10 @@
-//! A small real bundle for tests: synthetic events, a fitted feature pipeline and GBDT.
+//! A small real bundle for tests: synthetic events, a fitted feature pipeline and a GBDT
+//! (or a small burn network).
 
 #![allow(dead_code)]
 
 use lotl_classifier::calibration::{calibrate, CalibrationFit, CalibrationMethod, Threshold};
-use lotl_classifier::{Classifier, Dataset, GbdtModel, GbdtParams, Matrix};
+use lotl_classifier::{Dataset, GbdtModel, GbdtParams, Matrix, Model, ModelKind, NnModel, NnParams};
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 use lotl_events::{Label, ProcessEvent};
 use lotl_export::bundle::NewBundle;
@@ -37,6 +38,16 @@ pub fn write_bundle(
     recipe: RecipeConfig,
     calibration: CalibrationMethod,
 ) -> Vec<ProcessEvent> {
+    write_bundle_of(dir, recipe, calibration, ModelKind::Gbdt)
+}
+
+/// [`write_bundle`] with a choice of model family.
+pub fn write_bundle_of(
+    dir: &Path,
+    recipe: RecipeConfig,
+    calibration: CalibrationMethod,
+    kind: ModelKind,
+) -> Vec<ProcessEvent> {
     let train = events(11);
     let labels: Vec<bool> = train
         .iter()
@@ -48,14 +59,31 @@ pub fn write_bundle(
     let m = Matrix::from_row_major(mat.n_rows, mat.columns.clone(), &mat.data).expect("matrix");
     let y: Vec<f32> = labels.iter().map(|&l| f32::from(u8::from(l))).collect();
     let ds = Dataset::new(m, &y, None).expect("dataset");
-    let params = GbdtParams::builder()
-        .n_trees(60)
-        .max_leaves(15)
-        .min_data_in_leaf(5)
-        .learning_rate(0.2)
-        .build()
-        .expect("params");
-    let model = GbdtModel::fit(&params, &ds, None).expect("fit");
+    let model: Model = match kind {
+        ModelKind::Gbdt => {
+            let params = GbdtParams::builder()
+                .n_trees(60)
+                .max_leaves(15)
+                .min_data_in_leaf(5)
+                .learning_rate(0.2)
+                .build()
+                .expect("params");
+            GbdtModel::fit(&params, &ds, None).expect("fit").into()
+        }
+        ModelKind::Burn => {
+            let params = NnParams::builder()
+                .embedding_dim(8)
+                .hidden(vec![32, 16])
+                .learning_rate(0.01)
+                .batch_size(128)
+                .max_epochs(6)
+                .importance_rows(500)
+                .seed(3)
+                .build()
+                .expect("params");
+            NnModel::fit(&params, &ds, None).expect("fit").into()
+        }
+    };
     let test = events(12);
     let tm = pipeline.transform(&test);
     let probs: Vec<f32> = (0..tm.n_rows)
