@@ -452,4 +452,6 @@ pub struct EvalArgs {
     /// Detection rule settings (TOML, as for `lotl detect`); default: Elastic's.
     #[arg(long)]
     pub rule: Option<PathBuf>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }

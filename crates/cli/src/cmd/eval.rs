@@ -8,6 +8,21 @@ use std::process::ExitCode;
 
 pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    let tags = lotl_track::source_tags(env!("CARGO_PKG_VERSION"), env!("LOTL_GIT_COMMIT"));
+    let run_name = a
+        .bundles
+        .iter()
+        .map(|b| b.file_name().unwrap_or(b.as_os_str()).to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" vs ");
+    let mut run = lotl_track::start_run(&a.tracking.config(), "lotl-eval", &run_name, &tags)?;
+    run.log_param("tolerance", a.tolerance);
+    if let Some(b) = &a.baseline {
+        run.log_param("baseline", b.display());
+    }
+    if let Some(r) = &a.rule {
+        run.log_param("rule", r.display());
+    }
     // Read the baseline first: a wrong file should fail before minutes of scoring.
     let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
     let data = lotl_report::data::load(&a.data)?;
@@ -32,6 +47,13 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
         no_png: a.no_png,
     };
     let written = lotl_report::write_report(&eval, &a.output, &opts, gate.as_ref())?;
+    super::tracking::log_evaluation(&mut run, &a.bundles, &a.data, &eval.report, &a.output);
+    if let Some(g) = &gate {
+        run.log_metric("gate_passed", f64::from(u8::from(g.passed())), 0);
+        run.log_metric("gate_regressions", g.regressions.len() as f64, 0);
+    }
+    let run_id = run.id().to_owned();
+    super::tracking::finish(run);
     for m in &eval.report.models {
         if let Some(note) = &m.cluster_note {
             eprintln!("note: {}: no cluster-level metrics: {note}", m.name);
@@ -55,6 +77,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         a.output.join("report.html").display()
     );
+    println!("tracked run {run_id}");
     if let Some(g) = gate {
         if g.passed() {
             println!(

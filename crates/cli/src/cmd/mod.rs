@@ -11,6 +11,7 @@ mod ingest;
 mod predict;
 mod runs;
 mod synth;
+mod tracking;
 mod train;
 mod watch;
 

@@ -11,14 +11,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let tags = lotl_track::source_tags(env!("CARGO_PKG_VERSION"), env!("LOTL_GIT_COMMIT"));
     let mut run = lotl_track::start_run(&a.tracking.config(), &cfg.name, &cfg.name, &tags)?;
-    log_config(&mut run, &cfg);
+    super::tracking::log_config(&mut run, &cfg);
     let spinner = super::spinner("loading data");
     let parts = experiment::load_data(&cfg)?;
     let mut say = |msg: &str| spinner.set_message(msg.to_owned());
     let trained = experiment::run(&cfg, parts, &mut say)?;
     spinner.finish_and_clear();
 
-    let metrics = serde_json::json!({
+    let evaluation = serde_json::json!({
         "test": trained.test,
         "validation": trained.validation,
         "counts": trained.counts,
@@ -39,7 +39,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
             calibration: &trained.calibration,
             threshold: trained.threshold,
             training_data_hash: &trained.train_data_hash,
-            metrics,
+            metrics: evaluation.clone(),
         },
     )?;
     fit_cluster_into_bundle(
@@ -48,30 +48,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         trained.threshold.threshold,
     )?;
 
-    run.log_param("training_data_hash", &trained.train_data_hash);
-    for (step, loss) in trained.valid_loss.iter().enumerate() {
-        run.log_metric("valid_logloss", *loss, step as i64);
-    }
-    for (part, s) in &trained.test {
-        for (k, v) in [
-            ("roc_auc", s.roc_auc),
-            ("pr_auc", s.pr_auc),
-            ("recall_at_1pct_fpr", s.recall_at_1pct_fpr),
-            ("precision_at_threshold", s.precision_at_threshold),
-            ("recall_at_threshold", s.recall_at_threshold),
-        ] {
-            if let Some(v) = v {
-                run.log_metric(&format!("test_{part}_{k}"), v, 0);
-            }
-        }
-    }
-    run.log_metric("threshold", f64::from(trained.threshold.threshold), 0);
-    if let Some(e) = trained.calibration.ece_after {
-        run.log_metric("validation_ece", e, 0);
-    }
-    run.log_artifact(&a.output, Some("bundle"));
+    // The evaluation report outlives the run only as an artifact.
+    let scratch = tempfile::tempdir().context("creating a temporary directory")?;
+    super::tracking::log_trained(&mut run, &trained, &evaluation, &a.output, scratch.path());
     let run_id = run.id().to_owned();
-    run.finish()?;
+    let run_location = run.handle().location.clone();
+    super::tracking::finish(run);
     println!(
         "trained {} ({} recipe, {} model: {}, {} features) in {:.1}s",
         cfg.name,
@@ -104,7 +86,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
             fmt_opt(s.recall_at_1pct_fpr)
         );
     }
-    println!("bundle: {}; tracked run {run_id}", a.output.display());
+    println!(
+        "bundle: {}; tracked run {run_id} ({run_location})",
+        a.output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -132,35 +117,4 @@ pub(crate) fn fit_cluster_into_bundle(
     let json = model.to_json()?;
     Bundle::put_file(bundle, "cluster.json", json.as_bytes())?;
     Ok(())
-}
-
-/// Every setting of the experiment as a flat `section.key = value` parameter.
-fn log_config(run: &mut lotl_track::Run, cfg: &ExperimentConfig) {
-    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, x) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, x, out);
-                }
-            }
-            serde_json::Value::Array(a) => {
-                for (i, x) in a.iter().enumerate() {
-                    walk(&format!("{prefix}.{i}"), x, out);
-                }
-            }
-            serde_json::Value::Null => {}
-            serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-            other => out.push((prefix.to_owned(), other.to_string())),
-        }
-    }
-    let mut params = Vec::new();
-    if let Ok(v) = serde_json::to_value(cfg) {
-        walk("", &v, &mut params);
-    }
-    run.log_params(params);
 }
