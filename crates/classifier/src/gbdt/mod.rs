@@ -5,6 +5,7 @@
 //! `bench/gbdt_vs_lightgbm`). The fitted model is a list of plain [`Tree`]s plus a base
 //! score on the log-odds scale: `p = sigmoid(base_score + Σ tree(x))`.
 
+mod predict;
 mod train;
 pub mod tree;
 
@@ -15,7 +16,7 @@ use crate::classifier::{column_map, Classifier};
 use crate::data::{Dataset, Matrix};
 use crate::error::{Error, Result};
 use crate::params::{GbdtParams, ValidGbdtParams};
-use tree::Compiled;
+use predict::Compiled;
 pub use tree::{Node, Tree};
 
 /// A fitted gradient-boosted tree ensemble.
@@ -139,20 +140,14 @@ impl GbdtModel {
     pub fn predict_raw(&self, m: &Matrix) -> Result<Vec<f64>> {
         use rayon::prelude::*;
         let map = column_map(&self.feature_names, m)?;
-        let n_cols = map.len();
         let mut out = vec![0.0f64; m.n_rows()];
-        const BLOCK: usize = 256;
-        out.par_chunks_mut(BLOCK).enumerate().for_each(|(bi, o)| {
-            let start = bi * BLOCK;
-            let mut rows = vec![0.0f32; o.len() * n_cols];
-            for (c, &mc) in map.iter().enumerate() {
-                let col = &m.column(mc)[start..start + o.len()];
-                for (r, &v) in col.iter().enumerate() {
-                    rows[r * n_cols + c] = v;
-                }
-            }
-            self.compiled.raw_block(&rows, n_cols, o);
-            let base = f64::from(self.base_score);
+        // Chunks big enough that gathering a block's columns is amortised, small enough
+        // that both threads of a 2-core machine get work.
+        const CHUNK: usize = 4096;
+        let columns: Vec<&[f32]> = map.iter().map(|&c| m.column(c)).collect();
+        let base = f64::from(self.base_score);
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, o)| {
+            self.compiled.raw_columns(&columns, ci * CHUNK, o);
             for v in o.iter_mut() {
                 *v += base;
             }
