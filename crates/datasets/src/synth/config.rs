@@ -1,6 +1,7 @@
 //! Generator settings: a loose, file-friendly [`SynthConfig`] checked once into
 //! [`SynthParams`], so the generator never re-validates and never meets a bad value.
 
+use super::telemetry::Telemetry;
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -125,6 +126,9 @@ pub struct SynthConfig {
     pub roles: BTreeMap<String, f64>,
     pub benign_families: BTreeMap<String, f64>,
     pub attack_families: BTreeMap<String, f64>,
+    /// Relative weights of the sources hosts report through (`elastic-defend`, `sysmon`,
+    /// `security-4688`); each source strips the fields it does not carry.
+    pub telemetry: BTreeMap<String, f64>,
 }
 
 impl Default for SynthConfig {
@@ -161,6 +165,11 @@ impl Default for SynthConfig {
                 .iter()
                 .map(|f| (f.as_str().to_owned(), 1.0))
                 .collect(),
+            telemetry: w(&[
+                ("elastic-defend", 0.4),
+                ("sysmon", 0.4),
+                ("security-4688", 0.2),
+            ]),
         }
     }
 }
@@ -215,6 +224,12 @@ impl SynthConfig {
             AttackFamily::as_str,
             "attack_families",
         )?;
+        let telemetry = weights(
+            &self.telemetry,
+            &Telemetry::ALL,
+            Telemetry::as_str,
+            "telemetry",
+        )?;
         let start_ms = start
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc().timestamp_millis())
@@ -233,6 +248,7 @@ impl SynthConfig {
             roles,
             benign_families: benign,
             attack_families: attack,
+            telemetry,
         })
     }
 }
@@ -294,6 +310,7 @@ pub struct SynthParams {
     pub roles: Vec<(Role, f64)>,
     pub benign_families: Vec<(BenignFamily, f64)>,
     pub attack_families: Vec<(AttackFamily, f64)>,
+    pub telemetry: Vec<(Telemetry, f64)>,
 }
 
 #[cfg(test)]

@@ -17,10 +17,12 @@ pub mod config;
 pub mod fill;
 pub mod ndjson;
 mod sim;
+pub mod telemetry;
 pub mod templates;
 pub mod world;
 
 pub use config::{AttackFamily, BenignFamily, Role, SynthConfig, SynthParams};
+pub use telemetry::Telemetry;
 pub use templates::TemplateBank;
 
 use lotl_events::ProcessEvent;
@@ -96,8 +98,10 @@ impl Generator {
             }
         }
         out[start..].sort_by_key(|e| e.timestamp_ms);
+        let telemetry = self.fleet.hosts[host].telemetry;
         for (i, e) in out[start..].iter_mut().enumerate() {
             e.event_id = format!("{host}-{day}-{i}");
+            telemetry.shape(e);
         }
     }
 

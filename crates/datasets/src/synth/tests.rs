@@ -18,6 +18,52 @@ fn small() -> SynthConfig {
     }
 }
 
+/// A fleet that reports everything (Elastic Defend only), for tests of the process trees.
+fn full_fields() -> SynthConfig {
+    SynthConfig {
+        telemetry: [("elastic-defend".to_owned(), 1.0)].into_iter().collect(),
+        ..small()
+    }
+}
+
+#[test]
+fn hosts_report_through_a_mix_of_sources() {
+    let events = gen(SynthConfig {
+        hosts: 30,
+        ..small()
+    });
+    let signed = events
+        .iter()
+        .filter(|e| e.process_code_signature_exists.is_some())
+        .count();
+    let no_guid = events
+        .iter()
+        .filter(|e| e.process_entity_id.is_none())
+        .count();
+    let sysmon_like = events
+        .iter()
+        .filter(|e| e.process_entity_id.is_some() && e.process_code_signature_exists.is_none())
+        .count();
+    assert!(
+        signed > 0 && no_guid > 0 && sysmon_like > 0,
+        "{signed} {no_guid} {sysmon_like}"
+    );
+    // One host, one source.
+    let mut by_host: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    for e in &events {
+        let k = (
+            e.process_entity_id.is_some(),
+            e.process_code_signature_exists.is_some(),
+        );
+        assert_eq!(
+            *by_host.entry(&e.host_name).or_insert(k),
+            k,
+            "{}",
+            e.host_name
+        );
+    }
+}
+
 fn ndjson(events: &[ProcessEvent]) -> Vec<u8> {
     let mut v = Vec::new();
     ndjson::write_ecs_ndjson(&mut v, events).unwrap();
@@ -73,7 +119,7 @@ fn ids_do_not_reveal_generation_order() {
 
 #[test]
 fn every_event_carries_ground_truth() {
-    for e in gen(small()) {
+    for e in gen(full_fields()) {
         assert_eq!(e.source, Some(lotl_events::EventSource::Synthetic));
         let label = e.label.expect("label");
         assert!(e.scenario_id.is_some() && e.family.is_some(), "{e:?}");
@@ -150,7 +196,7 @@ fn families_appear_at_configured_rates() {
 
 #[test]
 fn labels_agree_with_process_trees() {
-    let events = gen(small());
+    let events = gen(full_fields());
     let by_id: HashMap<&str, &ProcessEvent> = events
         .iter()
         .map(|e| (e.process_entity_id.as_deref().unwrap(), e))

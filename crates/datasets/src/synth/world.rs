@@ -2,6 +2,7 @@
 //! under that parent" into fully populated [`ProcessEvent`]s.
 
 use super::config::{Role, SynthParams};
+use super::telemetry::HostTelemetry;
 use lotl_events::{EventSource, Label, ProcessEvent};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +42,8 @@ pub struct Host {
     pub admins: Vec<usize>,
     /// Service account running this host's line-of-business or CI service.
     pub service: Option<usize>,
+    /// The source this host's process starts arrive through.
+    pub telemetry: HostTelemetry,
 }
 
 /// Index of the three built-in accounts in [`Fleet::users`].
@@ -237,7 +240,14 @@ impl Fleet {
                 Role::Workstation => None,
             };
             let hi = xxhash_rust::xxh3::xxh3_128(format!("{}/{name}", p.seed).as_bytes());
+            let draw = |what: &str| {
+                let h = xxhash_rust::xxh3::xxh3_64(format!("{}/{name}/{what}", p.seed).as_bytes());
+                (h >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let telemetry =
+                HostTelemetry::pick(&p.telemetry, draw("source"), draw("collector"), draw("os"));
             hosts.push(Host {
+                telemetry,
                 id: uuid_from(hi),
                 ip: format!("10.{}.{}.{}", 10 + k, (i / 250) % 250, 10 + i % 240),
                 name,
