@@ -12,6 +12,11 @@
 //!   probability ≤ 1e-5 to reach 75. Quantiles alone would hand 100 to the largest of a
 //!   hundred unremarkable buckets.
 //!
+//! * a floor by absolute surprise ([`FLOOR_KNOTS`]): whatever else was seen, a record
+//!   with probability ≤ 3e-7 scores at least 75. Rank alone lets attacks hide each other:
+//!   in a week with many attacks, a one-in-a-hundred-million bucket ranks below the rest
+//!   and scores 30.
+//!
 //! Scores are renormalised whenever they are asked for again ([`Normalizer::score`]), while
 //! callers keep the score at detection time as the initial record score.
 
@@ -46,6 +51,15 @@ pub const CAP_KNOTS: [(f64, f64); 8] = [
     (5.0, 75.0),
     (7.0, 90.0),
     (10.0, 100.0),
+];
+
+/// Raw score (−log10 p) → lowest score it gets, whatever its rank.
+pub const FLOOR_KNOTS: [(f64, f64); 5] = [
+    (0.0, 0.0),
+    (5.0, 40.0),
+    (6.5, 75.0),
+    (9.0, 90.0),
+    (12.0, 100.0),
 ];
 
 /// The distribution of raw scores one job has produced.
@@ -119,7 +133,10 @@ impl Normalizer {
             return 0.0;
         }
         let by_rank = interpolate(&QUANTILE_KNOTS, 100.0 * self.quantile(raw));
-        by_rank.min(max_score(raw)).clamp(0.0, 100.0)
+        by_rank
+            .max(interpolate(&FLOOR_KNOTS, raw))
+            .min(max_score(raw))
+            .clamp(0.0, 100.0)
     }
 }
 
@@ -159,6 +176,8 @@ mod tests {
         let later = n.score(6.0);
         assert!(later < first, "{later} !< {first}");
         assert!(n.score(9.0) > later);
+        assert!(later < 75.0, "{later}");
+        assert!(n.score(6.5) >= 75.0, "the floor keeps p = 3e-7 alertable");
     }
 
     #[test]

@@ -98,7 +98,9 @@ pub(crate) fn fmt_opt(v: Option<f64>) -> String {
 }
 
 /// Fit the parent-cluster model on the training history (scored by the new model) and store
-/// it in the bundle, so every bundle can run `lotl detect` out of the box.
+/// it in the bundle, so every bundle can run `lotl detect` out of the box. Events labelled
+/// malicious are left out: the cluster model's baseline is normal activity, and a series
+/// that learnt from the training attacks would find the next attack unremarkable.
 pub(crate) fn fit_cluster_into_bundle(
     bundle: &std::path::Path,
     history: &[(lotl_events::ProcessEvent, f32)],
@@ -106,6 +108,7 @@ pub(crate) fn fit_cluster_into_bundle(
 ) -> anyhow::Result<()> {
     let scored: Vec<lotl_cluster::ScoredEvent> = history
         .iter()
+        .filter(|(e, _)| e.label != Some(lotl_events::Label::Malicious))
         .map(|(e, p)| lotl_cluster::ScoredEvent {
             event: e.clone(),
             prediction: u8::from(*p >= threshold),
