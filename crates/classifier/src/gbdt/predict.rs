@@ -225,16 +225,12 @@ impl Flat {
                 }
                 continue;
             }
-            let mut idx = [0u32; LANES];
-            for (k, t) in group.iter().enumerate() {
-                idx[k] = t.0;
-            }
+            let mut idx: [u32; LANES] = std::array::from_fn(|k| group[k].0);
             for _ in 0..depth {
-                for k in 0..LANES {
-                    let base = group[k].0;
-                    let n = self.nodes[idx[k] as usize];
+                for (i, t) in idx.iter_mut().zip(group) {
+                    let n = self.nodes[*i as usize];
                     let x = row[self.used[n.feature()] as usize];
-                    idx[k] = base + u32::from(n.step(x));
+                    *i = t.0 + u32::from(n.step(x));
                 }
             }
             for i in idx {
@@ -276,13 +272,13 @@ impl Flat {
                 let lanes: [&[f32]; LANES] = std::array::from_fn(|k| &block[k * u..(k + 1) * u]);
                 let mut idx = [0u16; LANES];
                 for _ in 0..depth {
-                    for k in 0..LANES {
-                        let n = nodes[usize::from(idx[k])];
-                        idx[k] = n.step(lanes[k][n.feature()]);
+                    for (i, lane) in idx.iter_mut().zip(&lanes) {
+                        let n = nodes[usize::from(*i)];
+                        *i = n.step(lane[n.feature()]);
                     }
                 }
-                for k in 0..LANES {
-                    o[k] += f64::from(values[usize::from(idx[k])]);
+                for (o, i) in o.iter_mut().zip(idx) {
+                    *o += f64::from(values[usize::from(i)]);
                 }
             }
             for (r, o) in out.iter_mut().enumerate().skip(full) {
