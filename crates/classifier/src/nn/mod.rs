@@ -135,11 +135,18 @@ impl NnModel {
     }
 
     fn scratch(&self) -> Scratch {
-        let mut acts = vec![vec![0.0f32; self.head_width()]];
-        acts.extend(self.layers.iter().map(|l| vec![0.0f32; l.n_out as usize]));
-        Scratch {
-            z: vec![0.0; self.feature_names.len()],
-            acts,
+        let mut s = Scratch::default();
+        self.fit_scratch(&mut s);
+        s
+    }
+
+    /// Sizes `s` for this model (no allocation when it already fits).
+    fn fit_scratch(&self, s: &mut Scratch) {
+        s.z.resize(self.feature_names.len(), 0.0);
+        s.acts.resize_with(self.layers.len() + 1, Vec::new);
+        s.acts[0].resize(self.head_width(), 0.0);
+        for (a, l) in s.acts[1..].iter_mut().zip(&self.layers) {
+            a.resize(l.n_out as usize, 0.0);
         }
     }
 
@@ -235,9 +242,17 @@ impl NnModel {
 
     /// Logit (log-odds) of one row in feature order.
     pub fn predict_raw_row(&self, row: &[f32]) -> f32 {
-        let mut s = self.scratch();
-        self.standardise(row, &mut s.z);
-        self.forward(&mut s)
+        // Per-event scoring (`Bundle::score_one`) calls this once per event: reuse the
+        // thread's buffers instead of allocating them every time.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            self.fit_scratch(&mut s);
+            self.standardise(row, &mut s.z);
+            self.forward(&mut s)
+        })
     }
 
     /// Logits of every row of `m`, columns matched by name; runs on the current rayon pool.
@@ -269,10 +284,7 @@ impl NnModel {
         self.standardise(row, &mut s.z);
         self.forward(&mut s);
         let dz = self.input_gradient(&s);
-        dz.iter()
-            .zip(&s.z)
-            .map(|(g, z)| f64::from(g * z))
-            .collect()
+        dz.iter().zip(&s.z).map(|(g, z)| f64::from(g * z)).collect()
     }
 
     /// The `k` features with the largest |contribution| for one row, signed.

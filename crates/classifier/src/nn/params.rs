@@ -117,10 +117,7 @@ impl NnParams {
             ));
         }
         if let Some(w) = p.hidden.iter().find(|w| !(1..=4096).contains(*w)) {
-            return Err(bad(
-                "hidden",
-                format!("layer width {w} is not in 1..=4096"),
-            ));
+            return Err(bad("hidden", format!("layer width {w} is not in 1..=4096")));
         }
         if !(p.learning_rate.is_finite() && p.learning_rate > 0.0 && p.learning_rate <= 1.0) {
             return Err(bad(
@@ -194,7 +191,10 @@ mod tests {
                 NnParams::builder().early_stopping_rounds(Some(0)),
                 "early_stopping_rounds",
             ),
-            (NnParams::builder().scale_pos_weight(0.0), "scale_pos_weight"),
+            (
+                NnParams::builder().scale_pos_weight(0.0),
+                "scale_pos_weight",
+            ),
         ] {
             let err = p.build().unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");

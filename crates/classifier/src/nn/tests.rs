@@ -60,7 +60,11 @@ fn small_params() -> ValidNnParams {
 #[test]
 fn layout_groups_ngram_families_and_keeps_numeric_columns() {
     let m = NnModel::fit(&small_params(), &synthetic(400, 1), None).unwrap();
-    let bags: Vec<(&str, usize)> = m.bags.iter().map(|b| (b.name.as_str(), b.columns.len())).collect();
+    let bags: Vec<(&str, usize)> = m
+        .bags
+        .iter()
+        .map(|b| (b.name.as_str(), b.columns.len()))
+        .collect();
     assert_eq!(bags, vec![("cl", 12), ("path", 6)]);
     assert_eq!(m.numeric, vec![18, 19]);
     assert_eq!(m.head_width(), 4 + 4 + 2);
@@ -119,7 +123,13 @@ fn save_load_round_trip_gives_identical_probabilities() {
     let back = NnModel::load(&path).unwrap();
     // Weights are stored as raw f32 bytes: bit-exact. Importances are plain JSON numbers.
     assert_eq!(
-        (&back.mean, &back.inv_std, &back.bags, &back.numeric, &back.layers),
+        (
+            &back.mean,
+            &back.inv_std,
+            &back.bags,
+            &back.numeric,
+            &back.layers
+        ),
         (&m.mean, &m.inv_std, &m.bags, &m.numeric, &m.layers)
     );
     assert!(back

@@ -88,7 +88,13 @@ fn uniform(rng: &mut SplitMix64, n: usize, bound: f64) -> Vec<f32> {
         .collect()
 }
 
-fn linear(weight: Vec<f32>, n_in: usize, n_out: usize, bias: Option<Vec<f32>>, d: &Device) -> Linear {
+fn linear(
+    weight: Vec<f32>,
+    n_in: usize,
+    n_out: usize,
+    bias: Option<Vec<f32>>,
+    d: &Device,
+) -> Linear {
     Linear {
         weight: Param::from_data(TensorData::new(weight, [n_in, n_out]), d),
         bias: bias.map(|b| Param::from_data(TensorData::new(b, [n_out]), d)),
@@ -290,7 +296,8 @@ pub(super) fn fit(
             if wsum <= 0.0 {
                 continue;
             }
-            let x = Tensor::<2>::from_data(TensorData::new(xb[..b * n_f].to_vec(), [b, n_f]), &device);
+            let x =
+                Tensor::<2>::from_data(TensorData::new(xb[..b * n_f].to_vec(), [b, n_f]), &device);
             let wy = Tensor::<1>::from_data(TensorData::new(wy, [b]), &device);
             let wn = Tensor::<1>::from_data(TensorData::new(wn, [b]), &device);
             let logits: Tensor<1> = net.forward(x, &layout).squeeze_dim::<1>(1);
