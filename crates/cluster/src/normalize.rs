@@ -54,8 +54,9 @@ pub const CAP_KNOTS: [(f64, f64); 8] = [
 ];
 
 /// Raw score (−log10 p) → lowest score it gets, whatever its rank.
-pub const FLOOR_KNOTS: [(f64, f64); 5] = [
+pub const FLOOR_KNOTS: [(f64, f64); 6] = [
     (0.0, 0.0),
+    (3.0, 0.0),
     (5.0, 40.0),
     (6.5, 75.0),
     (9.0, 90.0),
