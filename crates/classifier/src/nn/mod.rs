@@ -16,8 +16,8 @@
 //! deviation; a missing value (NaN) becomes the mean, i.e. zero after standardisation.
 //! N-gram columns are not standardised (mean 0, scale 1) so they stay sparse.
 //!
-//! burn does the training only ([`train`]). The fitted weights are copied out into plain
-//! vectors: prediction is a few hundred lines of dependency-free Rust that runs per event
+//! burn does the training only (the private `train` module). The fitted weights are copied
+//! out into plain vectors: prediction is a few hundred lines of dependency-free Rust that runs per event
 //! without tensors, and the same vectors are what the bundle stores (little-endian `f32`,
 //! base64, inside `model.json`, so a reload is bit-exact) and what the ONNX export writes.
 
