@@ -306,6 +306,11 @@ def matrix(feats: pd.DataFrame, encoders: dict, prior: float) -> np.ndarray:
     return X
 
 
+def epoch_ms(ts: pd.Series) -> np.ndarray:
+    """Milliseconds since the epoch, whatever the datetime unit pandas chose."""
+    return ts.dt.tz_convert(None).to_numpy("datetime64[ms]").astype(np.int64)
+
+
 def cmd_detect(model_dir: str, events: str, alerts: str, threads: int) -> dict:
     import lightgbm as lgb
     from sklearn.metrics import roc_auc_score
@@ -325,7 +330,7 @@ def cmd_detect(model_dir: str, events: str, alerts: str, threads: int) -> dict:
         t_feat += b - a
         t_pred += c - b
         parts.append(pd.DataFrame({
-            "ts": df["@timestamp"].astype("int64").to_numpy() // 10**6 if df["@timestamp"].dtype.kind == "M" else df["@timestamp"].to_numpy(),
+            "ts": epoch_ms(df["@timestamp"]),
             "parent": df["process.parent.name"].fillna("unknown"),
             "name": df["process.name"],
             "p": p.astype(np.float32),
