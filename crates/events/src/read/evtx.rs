@@ -35,17 +35,41 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
         .separate_json_attributes(true)
         .num_threads(reader.evtx_threads());
     parser = parser.with_configuration(settings);
-    for (ordinal, rec) in (1u64..).zip(parser.records_json_value()) {
+    // Render each record to JSON text as `records_json` does (bytes, no UTF-8 pass), and
+    // build a `Value` tree only for the few records whose EventID can be a process start.
+    let records = parser.serialized_records(|rec| rec.and_then(|r| r.into_json_bytes()));
+    for (ordinal, rec) in (1u64..).zip(records) {
         match rec {
             Ok(r) => {
                 let ctx = RecordCtx {
                     file: name,
                     record: r.event_record_id,
                 };
-                let parsed = parse_record(&r.data, r.event_record_id);
-                let raw = match &parsed {
-                    Parsed::Skip(reason) if reason.is_defect() => r.data.to_string(),
-                    _ => String::new(),
+                if let Some(id) = quick_event_id(&r.data) {
+                    if id != 1 && id != 4688 {
+                        reader.accept(
+                            InputFormat::Evtx,
+                            &ctx,
+                            Parsed::Skip(SkipReason::NotProcessStart),
+                            "",
+                            false,
+                        )?;
+                        continue;
+                    }
+                }
+                let (parsed, raw) = match serde_json::from_slice::<Value>(&r.data) {
+                    Ok(v) => {
+                        let parsed = parse_record(&v, r.event_record_id);
+                        let raw = match &parsed {
+                            Parsed::Skip(reason) if reason.is_defect() => v.to_string(),
+                            _ => String::new(),
+                        };
+                        (parsed, raw)
+                    }
+                    Err(e) => (
+                        Parsed::Skip(SkipReason::CorruptEvtx),
+                        format!("record rendered to invalid JSON: {e}"),
+                    ),
                 };
                 reader.accept(InputFormat::Evtx, &ctx, parsed, &raw, false)?;
             }
@@ -65,6 +89,27 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
         }
     }
     Ok(())
+}
+
+/// The record's EventID read straight from the rendered JSON text, when it is a plain
+/// number: `System` is the first element of `Event`, so the first `"EventID":` key is
+/// System's (a value holding that text would have its quotes escaped). `None` (some other
+/// shape) means: parse the record fully.
+fn quick_event_id(json: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(json, b"\"EventID\":")? + b"\"EventID\":".len();
+    let rest = &json[at..];
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let digits = &rest[start..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if len == 0 || len > 10 {
+        return None;
+    }
+    // Only a complete number: `4688,` or `4688}` or `4688\n`, not `4688.5`.
+    match digits.get(len) {
+        Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t') | None => {}
+        _ => return None,
+    }
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
 }
 
 /// A number, or an object whose `#text` is one (when attributes are not separated).
@@ -118,4 +163,23 @@ pub(crate) fn parse_record(data: &Value, record_id: u64) -> Parsed {
         return Parsed::Skip(SkipReason::MissingField("Computer"));
     }
     Parsed::Event(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quick_event_id;
+
+    #[test]
+    fn quick_event_id_reads_plain_numbers_and_defers_the_rest() {
+        let j = br#"{"Event":{"System":{"Provider_attributes":{"Name":"x"},"EventID": 4688,"Level":0},"EventData":{"EventID":"1"}}}"#;
+        assert_eq!(quick_event_id(j), Some(4688));
+        assert_eq!(quick_event_id(br#"{"EventID":1}"#), Some(1));
+        assert_eq!(quick_event_id(br#"{"EventID": 7 , "x": 1}"#), Some(7));
+        // Other shapes are left to the full parse.
+        assert_eq!(quick_event_id(br##"{"EventID":{"#text":1}}"##), None);
+        assert_eq!(quick_event_id(br#"{"EventID":"1"}"#), None);
+        assert_eq!(quick_event_id(br#"{"EventID":1.5}"#), None);
+        assert_eq!(quick_event_id(br#"{"Message":"\"EventID\": 5"}"#), None);
+        assert_eq!(quick_event_id(b"{}"), None);
+    }
 }
