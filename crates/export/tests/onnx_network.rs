@@ -36,7 +36,10 @@ fn broadcast(ts: &[&T], f: impl Fn(&[f64]) -> f64) -> T {
         let off = rank - t.dims.len();
         for (k, &d) in t.dims.iter().enumerate() {
             if d != 1 {
-                assert!(dims[off + k] == 1 || dims[off + k] == d, "shapes do not broadcast");
+                assert!(
+                    dims[off + k] == 1 || dims[off + k] == d,
+                    "shapes do not broadcast"
+                );
                 dims[off + k] = d;
             }
         }
@@ -87,7 +90,10 @@ fn run(m: &ModelProto, x: T) -> HashMap<String, T> {
         let ins: Vec<&T> = n
             .input
             .iter()
-            .map(|i| env.get(i).unwrap_or_else(|| panic!("{} reads undefined {i}", n.name)))
+            .map(|i| {
+                env.get(i)
+                    .unwrap_or_else(|| panic!("{} reads undefined {i}", n.name))
+            })
             .collect();
         let out = match n.op_type.as_str() {
             "IsNaN" => broadcast(&ins, |a| f64::from(u8::from(a[0].is_nan()))),
@@ -115,7 +121,10 @@ fn run(m: &ModelProto, x: T) -> HashMap<String, T> {
                         }
                     }
                 }
-                T { dims: vec![r, c], v }
+                T {
+                    dims: vec![r, c],
+                    v,
+                }
             }
             "Concat" => {
                 assert_eq!(attr_i(n, "axis"), 1);
@@ -128,7 +137,10 @@ fn run(m: &ModelProto, x: T) -> HashMap<String, T> {
                         v.extend_from_slice(&t.v[i * w..(i + 1) * w]);
                     }
                 }
-                T { dims: vec![r, c], v }
+                T {
+                    dims: vec![r, c],
+                    v,
+                }
             }
             "Reshape" => {
                 assert_eq!(ins[1].v, vec![-1.0]);
@@ -157,9 +169,15 @@ fn check(cal: CalibrationMethod) {
     assert_eq!(bundle.manifest.model.kind, "burn");
     let m = ModelProto::decode(lotl_export::onnx::onnx_bytes(&bundle).as_slice()).unwrap();
     let g = m.graph.as_ref().unwrap();
-    assert!(g.node.iter().all(|n| n.domain.is_empty()), "standard operators only");
+    assert!(
+        g.node.iter().all(|n| n.domain.is_empty()),
+        "standard operators only"
+    );
     assert_eq!(
-        m.opset_import.iter().map(|o| (o.domain.as_str(), o.version)).collect::<Vec<_>>(),
+        m.opset_import
+            .iter()
+            .map(|o| (o.domain.as_str(), o.version))
+            .collect::<Vec<_>>(),
         vec![("", 17)]
     );
     let meta: HashMap<&str, &str> = m
@@ -172,7 +190,10 @@ fn check(cal: CalibrationMethod) {
 
     let events = &test[..test.len().min(400)];
     let x = bundle.pipeline.transform(events);
-    assert!(x.data.iter().any(|v| v.is_nan()), "the check needs missing values");
+    assert!(
+        x.data.iter().any(|v| v.is_nan()),
+        "the check needs missing values"
+    );
     let want: Vec<f32> = bundle.score(events).iter().map(|s| s.probability).collect();
     let out = run(
         &m,

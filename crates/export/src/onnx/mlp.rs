@@ -117,11 +117,19 @@ pub fn network_model(bundle: &Bundle, model: &NnModel) -> ModelProto {
                 *v = (f64::from(*v) * scale + shift) as f32;
             }
         }
-        init.push(tensor(&w_name, &[layer.n_in as usize, layer.n_out as usize], w));
+        init.push(tensor(
+            &w_name,
+            &[layer.n_in as usize, layer.n_out as usize],
+            w,
+        ));
         init.push(tensor(&b_name, &[layer.n_out as usize], b));
         let mm = format!("matmul{l}");
         nodes.push(node("MatMul", &[&h, &w_name], &mm));
-        let pre = if last { "logit".to_owned() } else { format!("pre{l}") };
+        let pre = if last {
+            "logit".to_owned()
+        } else {
+            format!("pre{l}")
+        };
         nodes.push(node("Add", &[&mm, &b_name], &pre));
         if last {
             h = pre;
@@ -138,7 +146,8 @@ pub fn network_model(bundle: &Bundle, model: &NnModel) -> ModelProto {
     nodes.push(concat);
     nodes.push(node("Greater", &["p1", "half"], "positive"));
     let mut cast = node("Cast", &["positive"], "label2d");
-    cast.attribute.push(attr_int("to", i64::from(data_type::INT64)));
+    cast.attribute
+        .push(attr_int("to", i64::from(data_type::INT64)));
     nodes.push(cast);
     nodes.push(node("Reshape", &["label2d", "flat"], "label"));
 
