@@ -75,16 +75,20 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     super::detect::write_alerts(&alerts_path, &alerts)?;
 
     print!("{}", summary_table(&alerts));
-    let attacks: std::collections::BTreeSet<&str> = scored
+    let events: Vec<lotl_events::ProcessEvent> = scored.iter().map(|s| s.event.clone()).collect();
+    let points: Vec<lotl_report::metrics::AlertPoint> = alerts
         .iter()
-        .filter(|s| s.event.label == Some(lotl_events::Label::Malicious))
-        .filter_map(|s| s.event.scenario_id.as_deref())
+        .map(lotl_report::metrics::AlertPoint::from_alert)
         .collect();
+    let m = lotl_report::metrics::cluster_metrics(&events, &points);
     println!(
-        "{} alerts over {} events; the week held {} attack scenarios (ground truth in week.parquet)",
+        "{} alerts over {} events: {} of the week's {} attack scenarios alerted, {} of {} alerts hold attack processes (ground truth in week.parquet)",
         alerts.len(),
         scored.len(),
-        attacks.len()
+        m.scenarios_alerted,
+        m.scenarios,
+        m.alert_precision.map_or(0, |p| (p * alerts.len() as f64).round() as usize),
+        alerts.len()
     );
     println!("files in {}:", a.output.display());
     for (what, p) in [

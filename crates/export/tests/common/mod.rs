@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use lotl_classifier::calibration::{calibrate, CalibrationFit, CalibrationMethod, Threshold};
-use lotl_classifier::{Dataset, GbdtModel, GbdtParams, Matrix, Model, ModelKind, NnModel, NnParams};
+use lotl_classifier::{
+    Dataset, GbdtModel, GbdtParams, Matrix, Model, ModelKind, NnModel, NnParams,
+};
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 use lotl_events::{Label, ProcessEvent};
 use lotl_export::bundle::NewBundle;
