@@ -372,6 +372,8 @@ pub struct Trained {
     pub validation: Scores,
     /// Validation log-loss after each boosting round (or epoch, for the network).
     pub valid_loss: Vec<f64>,
+    /// Training log-loss after each boosting round or epoch.
+    pub train_loss: Vec<f64>,
     /// Hash of the training events (xxh3 over the canonical Parquet columns that matter).
     pub train_data_hash: String,
     pub counts: BTreeMap<String, usize>,
@@ -526,6 +528,7 @@ pub fn run(
         }
     };
     let valid_loss = model.valid_loss().to_vec();
+    let train_loss = model.train_loss().to_vec();
 
     let raw_va = model.predict_proba(valid.features())?;
     let calibration = calibrate(cfg.decision.calibration, &yva, &raw_va)?;
@@ -574,6 +577,7 @@ pub fn run(
         test,
         validation,
         valid_loss,
+        train_loss,
         train_data_hash,
         counts,
         history_events,

@@ -167,6 +167,14 @@ impl Model {
         }
     }
 
+    /// Training log-loss after each boosting round or epoch.
+    pub fn train_loss(&self) -> &[f64] {
+        match self {
+            Self::Gbdt(m) => &m.train_loss,
+            Self::Burn(m) => &m.train_loss,
+        }
+    }
+
     /// Validation log-loss after each boosting round or epoch.
     pub fn valid_loss(&self) -> &[f64] {
         match self {

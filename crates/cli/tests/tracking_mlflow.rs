@@ -326,6 +326,14 @@ fn train_then_eval_are_read_back_from_the_server() {
         "the loss went down: {valid:?}"
     );
 
+    // And the training loss of every round, falling too.
+    let train = history(&uri, &run_id, "train_logloss");
+    assert_eq!(train.len(), n_trees as usize, "{train:?}");
+    assert!(
+        train.last().unwrap().1 < train[0].1,
+        "the training loss went down: {train:?}"
+    );
+
     // Final metrics, as in the bundle's manifest.
     let metrics: BTreeMap<String, f64> = got["run"]["data"]["metrics"]
         .as_array()

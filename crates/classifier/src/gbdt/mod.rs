@@ -34,6 +34,9 @@ pub struct GbdtModel {
     pub params: GbdtParams,
     /// Validation log-loss after each boosting round (empty without validation data).
     pub valid_loss: Vec<f64>,
+    /// Training log-loss after each boosting round.
+    #[serde(default)]
+    pub train_loss: Vec<f64>,
     #[serde(skip)]
     compiled: Compiled,
 }
@@ -124,6 +127,7 @@ impl GbdtModel {
             trees: out.trees,
             params: p.clone(),
             valid_loss: out.valid_loss,
+            train_loss: out.train_loss,
             compiled: Compiled::default(),
         };
         model.compiled = Compiled::new(&model.trees);
@@ -184,6 +188,7 @@ impl GbdtModel {
             trees,
             params: GbdtParams::default(),
             valid_loss: Vec::new(),
+            train_loss: Vec::new(),
             compiled,
         }
     }

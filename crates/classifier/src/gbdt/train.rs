@@ -44,6 +44,7 @@ pub(crate) struct Boosted {
     pub(crate) base_score: f32,
     /// Validation log-loss after each round (empty without validation data).
     pub(crate) valid_loss: Vec<f64>,
+    pub(crate) train_loss: Vec<f64>,
 }
 
 /// A candidate split of one leaf.
@@ -159,6 +160,7 @@ pub(crate) fn boost(
 
     let mut trees = Vec::new();
     let mut valid_loss = Vec::new();
+    let mut train_loss = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
     let all_rows: Vec<u32> = (0..n as u32).collect();
 
@@ -222,6 +224,7 @@ pub(crate) fn boost(
             }
         }
         trees.push(tree);
+        train_loss.push(log_loss(train.labels, &score, Some(&train.weights)));
 
         if let (Some(v), Some(vs)) = (valid, valid_score.as_mut()) {
             vs.par_iter_mut().enumerate().for_each(|(r, s)| {
@@ -249,6 +252,7 @@ pub(crate) fn boost(
         trees,
         base_score,
         valid_loss,
+        train_loss,
     }
 }
 

@@ -86,6 +86,9 @@ pub struct NnModel {
     pub importance: Vec<f64>,
     /// Validation log-loss after each epoch (empty without validation data).
     pub valid_loss: Vec<f64>,
+    /// Training log-loss after each epoch.
+    #[serde(default)]
+    pub train_loss: Vec<f64>,
     /// Epochs run (the kept weights are those of the best validation epoch).
     pub epochs: u32,
 }

@@ -258,6 +258,7 @@ pub(super) fn fit(
             params: p.clone(),
             importance,
             valid_loss: Vec::new(),
+            train_loss: Vec::new(),
             epochs,
         };
         Ok(model)
@@ -267,6 +268,7 @@ pub(super) fn fit(
     let mut order: Vec<usize> = (0..n).collect();
     let mut xb = vec![0.0f32; bs * n_f];
     let mut valid_loss = Vec::new();
+    let mut train_loss = Vec::new();
     let mut best: Option<(f64, NnModel)> = None;
     let mut since_best = 0u32;
     let mut epochs = 0u32;
@@ -306,8 +308,9 @@ pub(super) fn fit(
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(p.learning_rate, net, grads);
         }
-        let Some(v) = valid else { continue };
         let model = snapshot(&net, Vec::new(), epochs)?;
+        train_loss.push(log_loss(&model, train)?);
+        let Some(v) = valid else { continue };
         let loss = log_loss(&model, v)?;
         if !loss.is_finite() {
             return Err(Error::Untrainable(format!(
@@ -331,6 +334,7 @@ pub(super) fn fit(
     };
     model.epochs = epochs;
     model.valid_loss = valid_loss;
+    model.train_loss = train_loss;
     // Importance on held-out rows when there are some: gradients on training rows mostly
     // describe what the network memorised.
     let src = valid.unwrap_or(train);

@@ -80,17 +80,20 @@ pub(crate) fn log_trained(
     }
 
     let now = lotl_track::now_ms();
-    let history: Vec<Metric> = trained
-        .valid_loss
-        .iter()
-        .enumerate()
-        .map(|(step, loss)| Metric {
-            key: "valid_logloss".to_owned(),
+    let history: Vec<Metric> = [
+        ("valid_logloss", &trained.valid_loss),
+        ("train_logloss", &trained.train_loss),
+    ]
+    .into_iter()
+    .flat_map(|(key, losses)| {
+        losses.iter().enumerate().map(move |(step, loss)| Metric {
+            key: key.to_owned(),
             value: *loss,
             step: step as i64,
             timestamp: now,
         })
-        .collect();
+    })
+    .collect();
     run.log_metrics(&history);
 
     let mut finals = Vec::new();
