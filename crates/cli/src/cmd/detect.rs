@@ -37,6 +37,12 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn load_bundle_model(bundle: &std::path::Path) -> anyhow::Result<ClusterModel> {
+    // A full bundle is checked file by file, as `Bundle::load` does, so an altered cluster
+    // model is refused rather than scored with.
+    if bundle.join("manifest.json").is_file() {
+        let manifest = lotl_export::Bundle::read_manifest(bundle)?;
+        lotl_export::Bundle::verify(bundle, &manifest)?;
+    }
     let p = bundle.join(super::cluster::CLUSTER_FILE);
     ClusterModel::load(&p).with_context(|| {
         format!(
