@@ -14,7 +14,7 @@ use lotl_classifier::{Classifier, Dataset, GbdtModel, GbdtParams, Matrix};
 use lotl_events::Label;
 use lotl_features::{EncoderParams, FeaturePipeline, RecipeConfig};
 
-const TREES: usize = 200;
+const TREES: u32 = 200;
 
 fn setup() -> (GbdtModel, Matrix) {
     let events = synthesize(&SynthSource {
@@ -63,7 +63,7 @@ fn setup() -> (GbdtModel, Matrix) {
 fn bench(c: &mut Criterion) {
     let (model, test) = setup();
     let depth = model.trees.iter().map(|t| t.depth()).max().unwrap_or(0);
-    let leaves = model.trees.iter().map(|t| t.n_leaves()).sum::<usize>() as f64 / TREES as f64;
+    let leaves = model.trees.iter().map(|t| t.n_leaves()).sum::<usize>() as f64 / f64::from(TREES);
     eprintln!(
         "model: {} trees, {leaves:.1} leaves on average, max depth {depth}; test matrix {} rows x {} columns",
         model.n_trees(),
