@@ -200,7 +200,7 @@ impl Exceptions {
         }
     }
 
-    /// Whether a child process is excepted. Values must be [`Self::normalized`].
+    /// Whether a child process is excepted. Values must be normalised (lower-cased, trimmed) first.
     pub fn matches(&self, c: &crate::alert::Child) -> bool {
         let eq = |list: &[String], v: Option<&str>| {
             v.is_some_and(|v| {
