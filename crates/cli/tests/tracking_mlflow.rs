@@ -86,6 +86,17 @@ objective = "maximize_minimum_recall"
     p
 }
 
+/// The run `run_id` as `lotl runs show --json` prints it from the local store `runs_dir`.
+fn local_run(runs_dir: &Path, run_id: &str) -> Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_lotl"))
+        .args(["runs", "show", run_id, "--json", "--tracking-dir"])
+        .arg(runs_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// Runs lotl with the given tracking server and secret credentials in the environment.
 fn lotl(args: &[&str], uri: &str) -> Output {
     lotl_cmd(args, uri).output().unwrap()
@@ -540,19 +551,7 @@ fn a_server_down_at_the_start_means_the_local_store() {
     );
     assert!(bundle.join("manifest.json").is_file());
     let run_id = run_id_from(&out);
-    let o = Command::new(env!("CARGO_BIN_EXE_lotl"))
-        .args([
-            "runs",
-            "show",
-            &run_id,
-            "--json",
-            "--tracking-dir",
-            runs_dir.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = local_run(&runs_dir, &run_id);
     assert_eq!(v["meta"]["status"], "FINISHED", "{v}");
     assert_eq!(v["params"]["features.recipe"], "lotl", "{v}");
     assert!(
@@ -699,19 +698,7 @@ fn a_server_killed_mid_run_still_leaves_a_bundle_and_a_report() {
         "the failure is reported: {err}"
     );
     // What the server did not get is kept in the local store under the same id.
-    let o = Command::new(env!("CARGO_BIN_EXE_lotl"))
-        .args([
-            "runs",
-            "show",
-            &run_id,
-            "--json",
-            "--tracking-dir",
-            runs_dir.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = local_run(&runs_dir, &run_id);
     assert_eq!(v["meta"]["status"], "FINISHED", "{v}");
     assert!(
         v["last_metrics"]["test_all_roc_auc"]["value"]
