@@ -343,52 +343,60 @@ fn is_ipv4_at(s: &[u8]) -> bool {
 const SEED_CL: u64 = 0x6c6f_746c_2d63_6c31; // "lotl-cl1"
 const SEED_PATH: u64 = 0x6c6f_746c_2d70_7431; // "lotl-pt1"
 
-#[inline]
+/// Bucket of a tagged n-gram key: one multiplicative (Fibonacci) hash, whose high word
+/// depends on every key bit, reduced to `0..n` by multiply-shift. Cheap enough to run four
+/// times per byte of text, and fixed: a bucket never changes across runs or machines.
+#[inline(always)]
 fn bucket(key: u64, seed: u64, n: u64) -> usize {
-    let mut h = (key ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    h ^= h >> 31;
-    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h ^= h >> 29;
+    let h = (key ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (((h >> 32) * n) >> 32) as usize
 }
 
-/// Add the 1–4-gram counts of `s` to `buckets`; returns the number of n-grams.
-fn hash_ngrams(s: &[u8], seed: u64, buckets: &mut [f32]) -> u32 {
-    let s = &s[..s.len().min(NGRAM_MAX_BYTES)];
-    let n = buckets.len() as u64;
-    let mut total = 0u32;
-    // Counts are small integers, exact in f32, so the order of the additions is free: the
-    // bulk of positions (all four n-grams present) runs without bounds checks, the last
-    // three positions take the general loop.
-    let full = s.len().saturating_sub(3);
-    for w in s.windows(4) {
-        let mut key = 0u64;
-        for (k, &b) in w.iter().enumerate() {
-            key |= u64::from(b) << (8 * k);
-            let tagged = key | ((k as u64 + 1) << 32);
-            buckets[bucket(tagged, seed, n)] += 1.0;
-        }
-    }
-    total += 4 * full as u32;
-    for i in full..s.len() {
-        let mut key = 0u64;
-        for k in 0..4 {
-            let Some(&b) = s.get(i + k) else { break };
-            key |= u64::from(b) << (8 * k);
-            let tagged = key | ((k as u64 + 1) << 32);
-            buckets[bucket(tagged, seed, n)] += 1.0;
-            total += 1;
-        }
-    }
-    total
+/// Keys of the 1-, 2-, 3- and 4-gram starting at a position whose next four bytes (zero
+/// padded past the end) are `w`, tagged with the n-gram length so that "a" and "a\0" differ.
+#[inline(always)]
+fn ngram_keys(w: u32) -> [u64; 4] {
+    let w = u64::from(w);
+    [
+        (w & 0xFF) | (1 << 32),
+        (w & 0xFFFF) | (2 << 32),
+        (w & 0xFF_FFFF) | (3 << 32),
+        w | (4 << 32),
+    ]
 }
 
-fn tf(buckets: &mut [f32], total: u32) {
-    if total > 0 {
-        let inv = 1.0 / total as f32;
-        for v in buckets {
-            *v *= inv;
+/// Add the 1–4-gram counts of `s` to `counts`; returns the number of n-grams.
+fn hash_ngrams(s: &[u8], seed: u64, counts: &mut [u32]) -> u32 {
+    let s = &s[..s.len().min(NGRAM_MAX_BYTES)];
+    let n = counts.len() as u64;
+    // The bulk of positions (all four n-grams present) reads one unaligned word each.
+    let full = s.len().saturating_sub(3);
+    for w in s.windows(4) {
+        let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        for key in ngram_keys(word) {
+            counts[bucket(key, seed, n)] += 1;
         }
+    }
+    // The last (up to) three positions: only the n-grams that fit.
+    for i in full..s.len() {
+        let mut pad = [0u8; 4];
+        let tail = &s[i..];
+        pad[..tail.len()].copy_from_slice(tail);
+        let keys = ngram_keys(u32::from_le_bytes(pad));
+        for key in &keys[..tail.len()] {
+            counts[bucket(*key, seed, n)] += 1;
+        }
+    }
+    // At most 4 × NGRAM_MAX_BYTES n-grams: fits in u32.
+    (4 * full + (s.len() - full) * (s.len() - full + 1) / 2) as u32
+}
+
+/// Term frequencies `count / total` into `out`, resetting `counts` to zero for the next use.
+fn tf(counts: &mut [u32], total: u32, out: &mut [f32]) {
+    let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
+    for (o, c) in out.iter_mut().zip(counts.iter_mut()) {
+        *o = *c as f32 * inv;
+        *c = 0;
     }
 }
 
@@ -524,7 +532,8 @@ impl FeatureRecipe for LotlRecipe {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: one-multiply n-gram bucket hash (v1 mixed twice); buckets differ from v1.
+        2
     }
 
     fn features(&self) -> &[FeatureSpec] {
@@ -689,20 +698,22 @@ impl FeatureRecipe for LotlRecipe {
             (None, None) => f32::NAN,
         });
 
-        // Hashed n-grams.
-        let block = out.push_num_block(self.params.cl_buckets);
-        let total = hash_ngrams(s.a.as_bytes(), SEED_CL, block);
-        tf(block, total);
+        // Hashed n-grams, counted in integers, then written as term frequencies.
+        let mut counts = std::mem::take(&mut s.counts);
+        counts.resize(self.params.cl_buckets.max(self.params.path_buckets), 0);
+        let cl_counts = &mut counts[..self.params.cl_buckets];
+        let total = hash_ngrams(s.a.as_bytes(), SEED_CL, cl_counts);
+        tf(cl_counts, total, out.push_num_block(self.params.cl_buckets));
 
-        let block = out.push_num_block(self.params.path_buckets);
         // Process path (lower-cased in s.b), then parent path (lower-cased in s.d).
-        let mut total = 0;
+        let path_counts = &mut counts[..self.params.path_buckets];
         let mut norm = std::mem::take(&mut s.a);
         text::elastic_normalize_path(&s.b, &mut norm, &mut s.c);
-        total += hash_ngrams(norm.as_bytes(), SEED_PATH, block);
+        let mut total = hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
         text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
-        total += hash_ngrams(norm.as_bytes(), SEED_PATH, block);
-        tf(block, total);
+        total += hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
+        tf(path_counts, total, out.push_num_block(self.params.path_buckets));
+        s.counts = counts;
 
         s.a = norm;
         s.e = name;

@@ -74,6 +74,8 @@ pub(crate) struct Scratch {
     pub d: String,
     pub e: String,
     pub f: String,
+    /// N-gram bucket counts (all zero between uses).
+    pub counts: Vec<u32>,
     /// Memo of the look-alike similarity of process names (pure function of the name).
     pub lookalike: HashMap<Box<str>, f32, FastBuild>,
 }

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+use crate::fasthash::{pack_short, FastBuild};
 
 /// Code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -43,7 +43,35 @@ pub struct FeatureTable {
     n_rows: usize,
 }
 
-type Dict = HashMap<String, u32, Xxh3DefaultBuilder>;
+/// Value → code of one categorical column. Most values (Elastic's bigrams, short names) fit
+/// in seven bytes and are looked up as packed integers; longer ones by string.
+#[derive(Debug, Clone, Default)]
+struct Dict {
+    short: HashMap<u64, u32, FastBuild>,
+    long: HashMap<String, u32, FastBuild>,
+}
+
+impl Dict {
+    /// The code of `v` in `col`, adding `v` to the column's dictionary when new.
+    #[inline]
+    fn code(&mut self, col: &mut CatColumn, v: &str) -> u32 {
+        let next = col.dict.len() as u32;
+        let code = match pack_short(v) {
+            Some(k) => *self.short.entry(k).or_insert(next),
+            None => match self.long.get(v) {
+                Some(&c) => c,
+                None => {
+                    self.long.insert(v.to_owned(), next);
+                    next
+                }
+            },
+        };
+        if code == next {
+            col.dict.push(v.to_owned());
+        }
+        code
+    }
+}
 
 impl FeatureTable {
     fn empty(recipe: &dyn FeatureRecipe) -> Self {
@@ -83,15 +111,7 @@ impl FeatureTable {
         for (j, col) in self.categorical.iter_mut().enumerate() {
             let code = match row.categorical(j) {
                 None => MISSING_CODE,
-                Some(v) => match dicts[j].get(v) {
-                    Some(&c) => c,
-                    None => {
-                        let c = col.dict.len() as u32;
-                        col.dict.push(v.to_owned());
-                        dicts[j].insert(v.to_owned(), c);
-                        c
-                    }
-                },
+                Some(v) => dicts[j].code(col, v),
             };
             col.codes.push(code);
         }
@@ -109,19 +129,7 @@ impl FeatureTable {
             .zip(other.categorical)
             .zip(dicts.iter_mut())
         {
-            let remap: Vec<u32> = b
-                .dict
-                .into_iter()
-                .map(|v| match d.get(&v) {
-                    Some(&c) => c,
-                    None => {
-                        let c = a.dict.len() as u32;
-                        a.dict.push(v.clone());
-                        d.insert(v, c);
-                        c
-                    }
-                })
-                .collect();
+            let remap: Vec<u32> = b.dict.iter().map(|v| d.code(a, v)).collect();
             a.codes.extend(b.codes.into_iter().map(|c| {
                 if c == MISSING_CODE {
                     c

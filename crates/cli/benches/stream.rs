@@ -1,6 +1,6 @@
 //! Throughput and memory of the detection engine on one core.
 //!
-//! `cargo bench -p lotl-scorer --bench stream -- [events]` (default 2,000,000), or build with
+//! `cargo bench -p lotl --bench stream -- [events]` (default 2,000,000), or build with
 //! `cargo build --release -p lotl-scorer --benches` and run the binary under
 //! `/usr/bin/time -v` for peak memory. Events are synthesised on the fly (a fleet of 500
 //! hosts, 60 parents, 3% of events called malicious, bursts now and then), so memory is the

@@ -1,4 +1,4 @@
-//! Ingest throughput on one core: `cargo bench -p lotl-events --bench ingest`.
+//! Ingest throughput on one core: `cargo bench -p lotl --bench ingest`.
 //!
 //! 1. ECS NDJSON in Elastic Defend's shape (generated here, ~1.4 KB per document).
 //! 2. EVTX: the real files under ../shared/datasets/real, lotl's reader against the evtx

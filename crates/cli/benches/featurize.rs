@@ -2,7 +2,7 @@
 //! pipeline. Events are the OTRF atomic process starts from `../shared/datasets` (realistic
 //! command lines, many attacks), or built-in samples when that file is absent.
 //!
-//! Run: `cargo bench -p lotl-features --bench featurize`.
+//! Run: `cargo bench -p lotl --bench featurize`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lotl_events::ProcessEvent;
