@@ -30,7 +30,7 @@ fi
 PY="$VENV/bin/python"
 if [ -z "${SKIP_BUILD:-}" ]; then
   (cd "$root" && cargo build --release -p lotl \
-    && cargo build --release -p lotl-classifier --example compare_prep --example gbdt_bench)
+    && cargo build --release -p lotl --example compare_prep --example gbdt_bench)
 fi
 mkdir -p "$OUT"
 

@@ -22,7 +22,7 @@ fi
 if [ ! -f "$DATA/meta.json" ]; then
   "$VENV/bin/python" "$here/gen_data.py" "$DATA" "$N_TRAIN" "$N_TEST" "$N_FEATURES"
 fi
-(cd "$root" && cargo build --release -p lotl-classifier --example gbdt_bench)
+(cd "$root" && cargo build --release -p lotl --example gbdt_bench)
 echo "== $N_TRAIN rows x $N_FEATURES features, $TREES trees, $LEAVES leaves, lr $LR, $THREADS threads"
 "$VENV/bin/python" "$here/lgbm.py" "$DATA" "$TREES" "$LEAVES" "$LR" "$THREADS"
 "$CARGO_TARGET_DIR/release/examples/gbdt_bench" "$DATA" "$TREES" "$LEAVES" "$LR" "$THREADS"

@@ -142,6 +142,14 @@ impl Model {
         }
     }
 
+    /// Probabilities of class 1 for consecutive row-major rows in feature order.
+    pub fn predict_proba_rows(&self, rows: &[f32], out: &mut [f32]) {
+        match self {
+            Self::Gbdt(m) => m.predict_proba_rows(rows, out),
+            Self::Burn(m) => m.predict_proba_rows(rows, out),
+        }
+    }
+
     /// Probabilities of class 1 for every row of `m` (columns matched by name).
     pub fn predict_proba(&self, m: &Matrix) -> Result<Vec<f32>> {
         match self {

@@ -75,3 +75,23 @@ fn put_file_is_checksummed_too() {
         .expect("altered cluster.json must be refused");
     assert!(e.to_string().contains("cluster.json"), "{e}");
 }
+
+#[test]
+fn batch_scoring_equals_one_event_at_a_time() {
+    let (_t, b) = bundle_dir();
+    let bundle = Bundle::load(&b).unwrap();
+    // More events than one work unit, and not a multiple of the compiled walk's lanes.
+    let events: Vec<_> = (0..3).flat_map(common::events).take(1_003).collect();
+    assert!(events.len() > 600, "{} events", events.len());
+    let batch = bundle.score(&events);
+    assert_eq!(batch.len(), events.len());
+    let mut row = Vec::new();
+    let mut positives = 0;
+    for (e, s) in events.iter().zip(&batch) {
+        let one = bundle.score_one(e, &mut row);
+        assert_eq!(one.probability.to_bits(), s.probability.to_bits());
+        assert_eq!(one.prediction, s.prediction);
+        positives += usize::from(s.prediction);
+    }
+    assert!(positives > 0 && positives < events.len(), "{positives} positives");
+}

@@ -139,6 +139,16 @@ impl GbdtModel {
         f64::from(self.base_score) + self.compiled.raw(row)
     }
 
+    /// Raw scores (log-odds) of row-major rows in [`Self::feature_names`] order, on the
+    /// calling thread. Same values as [`Self::predict_raw_row`] row by row.
+    pub fn predict_raw_rows(&self, rows: &[f32], out: &mut [f64]) {
+        self.compiled.raw_rows(rows, self.feature_names.len(), out);
+        let base = f64::from(self.base_score);
+        for v in out.iter_mut() {
+            *v += base;
+        }
+    }
+
     /// Raw scores (log-odds) of every row of `m`, columns matched by name. Runs on the
     /// current rayon pool.
     pub fn predict_raw(&self, m: &Matrix) -> Result<Vec<f64>> {
@@ -221,6 +231,14 @@ impl Classifier for GbdtModel {
 
     fn predict_proba(&self, m: &Matrix) -> Result<Vec<f32>> {
         Ok(self.predict_raw(m)?.into_iter().map(sigmoid).collect())
+    }
+
+    fn predict_proba_rows(&self, rows: &[f32], out: &mut [f32]) {
+        let mut raw = vec![0.0f64; out.len()];
+        self.predict_raw_rows(rows, &mut raw);
+        for (o, r) in out.iter_mut().zip(raw) {
+            *o = sigmoid(r);
+        }
     }
 
     fn feature_importance(&self) -> Vec<(String, f64)> {

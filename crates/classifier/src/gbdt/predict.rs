@@ -104,6 +104,19 @@ impl Compiled {
         }
     }
 
+    /// Sums of tree outputs (without the base score) for consecutive row-major rows of
+    /// `width` values each (the model's features in order), one per element of `out`.
+    pub(crate) fn raw_rows(&self, rows: &[f32], width: usize, out: &mut [f64]) {
+        match self {
+            Compiled::Flat(f) => f.raw_rows(rows, width, out),
+            Compiled::Plain(trees) => {
+                for (o, row) in out.iter_mut().zip(rows.chunks_exact(width.max(1))) {
+                    *o = plain_raw(trees, row);
+                }
+            }
+        }
+    }
+
     /// Sums of tree outputs (without the base score) for rows `start..start + out.len()`
     /// of column-major input: `columns[c]` is the model's feature `c`, all rows.
     pub(crate) fn raw_columns(&self, columns: &[&[f32]], start: usize, out: &mut [f64]) {
@@ -257,6 +270,22 @@ impl Flat {
         }
     }
 
+    /// Row-major rows of `width` values, block by block: only the used features of each
+    /// row are gathered, so the block's compact rows stay in L1 while the trees pass.
+    fn raw_rows(&self, rows: &[f32], width: usize, out: &mut [f64]) {
+        let u = self.used.len();
+        let mut buf = vec![0.0f32; BLOCK * u];
+        for (o, block) in out.chunks_mut(BLOCK).zip(rows.chunks(BLOCK * width.max(1))) {
+            for (dst, row) in buf.chunks_exact_mut(u).zip(block.chunks_exact(width.max(1))) {
+                for (d, &c) in dst.iter_mut().zip(&self.used) {
+                    *d = row[c as usize];
+                }
+            }
+            let n = o.len();
+            self.raw_block(&buf[..n * u], u, o);
+        }
+    }
+
     /// A block of compact rows (`u` values each): tree by tree, [`LANES`] rows in
     /// lockstep. Overwrites `out`.
     fn raw_block(&self, rows: &[f32], u: usize, out: &mut [f64]) {
@@ -360,10 +389,13 @@ mod tests {
         let start = 13.min(n_rows);
         let mut tail = vec![f64::NAN; n_rows - start];
         compiled.raw_columns(&col_refs, start, &mut tail);
+        let mut row_major = vec![f64::NAN; n_rows];
+        compiled.raw_rows(&rows, n_features, &mut row_major);
         for (r, row) in rows.chunks_exact(n_features).enumerate() {
             let want = plain_raw(trees, row);
             assert_eq!(compiled.raw(row).to_bits(), want.to_bits(), "row {r}");
             assert_eq!(all[r].to_bits(), want.to_bits(), "batch row {r}");
+            assert_eq!(row_major[r].to_bits(), want.to_bits(), "row-major batch row {r}");
             if r >= start {
                 assert_eq!(tail[r - start].to_bits(), want.to_bits(), "offset row {r}");
             }
@@ -402,6 +434,10 @@ mod tests {
             .iter()
             .map(|t| f64::from(t.nodes[0].value()))
             .sum::<f64>();
+        assert!(out.iter().all(|&v| v == want));
+        let rows = [1.0f32, 1.0, f32::NAN, f32::NAN, 2.0, 2.0];
+        let mut out = [0.0f64; 3];
+        compiled.raw_rows(&rows, 2, &mut out);
         assert!(out.iter().all(|&v| v == want));
     }
 }

@@ -1,5 +1,5 @@
 //! Throughput of the generator on a large fleet, streamed per host-day (nothing kept).
-//! `cargo run --release -p lotl-datasets --example synth_throughput -- 1000 7 [--ndjson]`
+//! `cargo run --release -p lotl --example synth_throughput -- 1000 7 [--ndjson]`
 //! generates about 10 million events; with `--ndjson` it also serialises them to ECS
 //! NDJSON (into a sink) to show the cost of the writer.
 
