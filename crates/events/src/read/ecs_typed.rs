@@ -243,15 +243,21 @@ impl<'a> Doc<'a> {
 
 /// Lines with dotted top-level keys need the generic path.
 pub(crate) fn has_dotted_keys(line: &str) -> bool {
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        [
+            "\"process.",
+            "\"event.",
+            "\"host.",
+            "\"user.",
+            "\"winlog.",
+            "\"lotl.",
+        ]
+        .iter()
+        .map(|k| memchr::memmem::Finder::new(k.as_bytes()).into_owned())
+        .collect()
+    });
     let b = line.as_bytes();
-    [
-        "\"process.",
-        "\"event.",
-        "\"host.",
-        "\"user.",
-        "\"winlog.",
-        "\"lotl.",
-    ]
-    .iter()
-    .any(|k| memchr::memmem::find(b, k.as_bytes()).is_some())
+    finders.iter().any(|f| f.find(b).is_some())
 }
