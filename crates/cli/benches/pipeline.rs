@@ -58,7 +58,10 @@ recipe = "lotl"
 }
 
 fn env_or(k: &str, d: u32) -> u32 {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn per_s(n: usize, secs: f64) -> String {
@@ -130,7 +133,10 @@ fn main() {
     let days = env_or("LOTL_BENCH_DAYS", 2).to_string();
     // A fleet after the training history, as in production: the cluster model only moves
     // forward in time.
-    let default_config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/synth-default.toml");
+    let default_config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../datasets/synth-default.toml"
+    );
     let synth_config = dir.path().join("synth.toml");
     let text = std::fs::read_to_string(default_config).expect("datasets/synth-default.toml");
     std::fs::write(

@@ -93,5 +93,8 @@ fn batch_scoring_equals_one_event_at_a_time() {
         assert_eq!(one.prediction, s.prediction);
         positives += usize::from(s.prediction);
     }
-    assert!(positives > 0 && positives < events.len(), "{positives} positives");
+    assert!(
+        positives > 0 && positives < events.len(),
+        "{positives} positives"
+    );
 }

@@ -712,7 +712,11 @@ impl FeatureRecipe for LotlRecipe {
         let mut total = hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
         text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
         total += hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
-        tf(path_counts, total, out.push_num_block(self.params.path_buckets));
+        tf(
+            path_counts,
+            total,
+            out.push_num_block(self.params.path_buckets),
+        );
         s.counts = counts;
 
         s.a = norm;

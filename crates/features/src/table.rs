@@ -1,6 +1,7 @@
 //! Batch featurisation into a columnar, dictionary-encoded table.
 
 use crate::error::Error;
+use crate::fasthash::{pack_short, FastBuild};
 use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
@@ -8,7 +9,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use crate::fasthash::{pack_short, FastBuild};
 
 /// Code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;

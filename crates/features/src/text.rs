@@ -423,7 +423,13 @@ fn c_log2_c() -> &'static [f64] {
     static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         (0..=1024u32)
-            .map(|c| if c < 2 { 0.0 } else { f64::from(c) * f64::from(c).log2() })
+            .map(|c| {
+                if c < 2 {
+                    0.0
+                } else {
+                    f64::from(c) * f64::from(c).log2()
+                }
+            })
             .collect()
     })
 }

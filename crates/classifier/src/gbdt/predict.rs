@@ -276,7 +276,10 @@ impl Flat {
         let u = self.used.len();
         let mut buf = vec![0.0f32; BLOCK * u];
         for (o, block) in out.chunks_mut(BLOCK).zip(rows.chunks(BLOCK * width.max(1))) {
-            for (dst, row) in buf.chunks_exact_mut(u).zip(block.chunks_exact(width.max(1))) {
+            for (dst, row) in buf
+                .chunks_exact_mut(u)
+                .zip(block.chunks_exact(width.max(1)))
+            {
                 for (d, &c) in dst.iter_mut().zip(&self.used) {
                     *d = row[c as usize];
                 }
@@ -395,7 +398,11 @@ mod tests {
             let want = plain_raw(trees, row);
             assert_eq!(compiled.raw(row).to_bits(), want.to_bits(), "row {r}");
             assert_eq!(all[r].to_bits(), want.to_bits(), "batch row {r}");
-            assert_eq!(row_major[r].to_bits(), want.to_bits(), "row-major batch row {r}");
+            assert_eq!(
+                row_major[r].to_bits(),
+                want.to_bits(),
+                "row-major batch row {r}"
+            );
             if r >= start {
                 assert_eq!(tail[r - start].to_bits(), want.to_bits(), "offset row {r}");
             }
