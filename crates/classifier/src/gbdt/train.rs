@@ -17,9 +17,12 @@ use crate::rng::SplitMix64;
 type Acc = f64;
 /// Gradient and hessian sums of one histogram bin.
 type Bin = [Acc; 2];
-/// One feature's histogram: 256 bins, so a `u8` bin index can never be out of range and
-/// the hot loop needs no bounds checks or offset table.
-type FeatHist = [Bin; 256];
+/// A leaf's histogram: every feature's used bins, one after another (feature `f` at
+/// `Layout::offsets[f]..offsets[f + 1]`). Sized by the bins each feature really has, not
+/// 256 each, so the histogram of a wide matrix of few-valued columns (Elastic's
+/// bigram encodings: ~950 columns, most with a handful of values) stays in cache while a
+/// row's updates scatter over it.
+type Hist = Vec<Bin>;
 
 /// Below this many rows a histogram is built on one thread: spawning costs more.
 const PAR_MIN_ROWS: usize = 16_384;
@@ -71,9 +74,35 @@ struct LeafState {
     best: Option<Cand>,
 }
 
-/// Number of used bins (missing bin included) of each feature.
+/// Number of used bins (missing bin included) of each feature, and where each feature's
+/// bins start in a [`Hist`].
 struct Layout {
     n_bins: Vec<usize>,
+    /// `n_cols + 1` offsets; the last is the histogram's length.
+    offsets: Vec<u32>,
+}
+
+impl Layout {
+    fn new(mappers: &[BinMapper]) -> Self {
+        let n_bins: Vec<usize> = mappers.iter().map(BinMapper::n_bins).collect();
+        let mut offsets = Vec::with_capacity(n_bins.len() + 1);
+        let mut at = 0u32;
+        offsets.push(at);
+        for &n in &n_bins {
+            // At most 256 bins per feature (u8 bins), so u32 offsets hold 16 M features.
+            at += n.clamp(1, 256) as u32;
+            offsets.push(at);
+        }
+        Layout { n_bins, offsets }
+    }
+
+    fn hist_len(&self) -> usize {
+        self.offsets.last().map_or(0, |&n| n as usize)
+    }
+
+    fn feature<'h>(&self, hist: &'h [Bin], f: usize) -> &'h [Bin] {
+        &hist[self.offsets[f] as usize..self.offsets[f + 1] as usize]
+    }
 }
 
 /// The split test of a node in bin space, for updating scores of rows not partitioned
@@ -118,9 +147,7 @@ pub(crate) fn boost(
 ) -> Boosted {
     let n = train.bins.n_rows;
     let n_cols = train.bins.n_cols;
-    let layout = Layout {
-        n_bins: mappers.iter().map(BinMapper::n_bins).collect(),
-    };
+    let layout = Layout::new(mappers);
     let usable: Vec<usize> = (0..n_cols).filter(|&f| layout.n_bins[f] > 2).collect();
 
     // Base score: log-odds of the weighted positive rate.
@@ -148,11 +175,11 @@ pub(crate) fn boost(
         data: train.bins,
         layout: &layout,
         pool: (0..max_leaves)
-            .map(|_| vec![[[0.0; 2]; 256]; n_cols])
+            .map(|_| vec![[0.0; 2]; layout.hist_len()])
             .collect(),
         free: (0..max_leaves).rev().collect(),
         thread_hists: (0..n_threads)
-            .map(|_| vec![[[0.0; 2]; 256]; n_cols])
+            .map(|_| vec![[0.0; 2]; layout.hist_len()])
             .collect(),
         indices: Vec::with_capacity(n),
         scratch: vec![0; n],
@@ -283,9 +310,9 @@ struct Grower<'a> {
     mappers: &'a [BinMapper],
     data: &'a BinnedMatrix,
     layout: &'a Layout,
-    pool: Vec<Vec<FeatHist>>,
+    pool: Vec<Hist>,
     free: Vec<usize>,
-    thread_hists: Vec<Vec<FeatHist>>,
+    thread_hists: Vec<Hist>,
     /// Row indices of the current tree, partitioned so each leaf owns a contiguous range.
     indices: Vec<u32>,
     scratch: Vec<u32>,
@@ -315,15 +342,21 @@ impl Grower<'_> {
         let slot = self.free.pop().unwrap_or(0);
         build_hist(
             self.data,
+            self.layout,
             &self.indices,
             gh,
             &mut self.pool[slot],
             &mut self.thread_hists,
         );
         // Root sums from any feature's histogram: every row is in exactly one bin.
-        let sums = self.pool[slot].first().map_or([0.0; 2], |h| {
-            h.iter().fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]])
-        });
+        let sums = if self.layout.n_bins.is_empty() {
+            [0.0; 2]
+        } else {
+            self.layout
+                .feature(&self.pool[slot], 0)
+                .iter()
+                .fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]])
+        };
 
         let mut nodes = vec![Node::Leaf {
             value: leaf_value(sums),
@@ -424,6 +457,7 @@ impl Grower<'_> {
                 let small_slot = self.free.pop().unwrap_or(0);
                 build_hist(
                     self.data,
+                    self.layout,
                     &self.indices[small.start..small.start + small.len],
                     gh,
                     &mut self.pool[small_slot],
@@ -500,9 +534,10 @@ impl Grower<'_> {
             if !feature_mask[f] {
                 return None;
             }
-            scan_feature(f, &hist[f][..self.layout.n_bins[f]], leaf.sums, leaf.len, p)
+            let h = self.layout.feature(hist, f);
+            scan_feature(f, &h[..self.layout.n_bins[f].min(h.len())], leaf.sums, leaf.len, p)
         };
-        let best = if hist.len() > 16 {
+        let best = if feature_mask.len() > 16 {
             (0..feature_mask.len())
                 .into_par_iter()
                 .with_min_len(8)
@@ -596,27 +631,26 @@ fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     }
 }
 
-fn subtract(parent: &mut [FeatHist], child: &[FeatHist]) {
-    for (ph, ch) in parent.iter_mut().zip(child) {
-        for (p, c) in ph.iter_mut().zip(ch) {
-            p[0] -= c[0];
-            p[1] -= c[1];
-        }
+fn subtract(parent: &mut [Bin], child: &[Bin]) {
+    for (p, c) in parent.iter_mut().zip(child) {
+        p[0] -= c[0];
+        p[1] -= c[1];
     }
 }
 
 /// Histogram of `rows` into `out`, split over threads for large leaves.
 fn build_hist(
     data: &BinnedMatrix,
+    layout: &Layout,
     rows: &[u32],
     gh: &[[f32; 2]],
-    out: &mut [FeatHist],
-    thread_hists: &mut [Vec<FeatHist>],
+    out: &mut [Bin],
+    thread_hists: &mut [Hist],
 ) {
     let t = thread_hists.len();
     if rows.len() < PAR_MIN_ROWS || t < 2 {
-        out.fill([[0.0; 2]; 256]);
-        hist_rows(data, rows, gh, out);
+        out.fill([0.0; 2]);
+        hist_rows(data, &layout.offsets, rows, gh, out);
         return;
     }
     let chunk = rows.len().div_ceil(t);
@@ -624,14 +658,16 @@ fn build_hist(
         .par_iter_mut()
         .zip(rows.par_chunks(chunk))
         .for_each(|(h, rows)| {
-            h.fill([[0.0; 2]; 256]);
-            hist_rows(data, rows, gh, h);
+            h.fill([0.0; 2]);
+            hist_rows(data, &layout.offsets, rows, gh, h);
         });
     let used = rows.len().div_ceil(chunk);
-    out.par_iter_mut().enumerate().for_each(|(f, o)| {
-        *o = thread_hists[0][f];
+    const MERGE: usize = 4096;
+    out.par_chunks_mut(MERGE).enumerate().for_each(|(k, o)| {
+        let (at, len) = (k * MERGE, o.len());
+        o.copy_from_slice(&thread_hists[0][at..at + len]);
         for th in &thread_hists[1..used] {
-            for (a, b) in o.iter_mut().zip(&th[f]) {
+            for (a, b) in o.iter_mut().zip(&th[at..at + len]) {
                 a[0] += b[0];
                 a[1] += b[1];
             }
@@ -657,9 +693,15 @@ fn prefetch(p: *const u8) {
 const PREFETCH: usize = 16;
 
 #[inline(never)]
-fn hist_rows(data: &BinnedMatrix, rows: &[u32], gh: &[[f32; 2]], out: &mut [FeatHist]) {
+fn hist_rows(
+    data: &BinnedMatrix,
+    offsets: &[u32],
+    rows: &[u32],
+    gh: &[[f32; 2]],
+    out: &mut [Bin],
+) {
     let n_cols = data.n_cols;
-    let out = &mut out[..n_cols];
+    let offsets = &offsets[..n_cols];
     for (k, &r) in rows.iter().enumerate() {
         if let Some(&ahead) = rows.get(k + PREFETCH) {
             let a = ahead as usize * n_cols;
@@ -671,10 +713,13 @@ fn hist_rows(data: &BinnedMatrix, rows: &[u32], gh: &[[f32; 2]], out: &mut [Feat
         let [g, h] = gh[r];
         let (g, h) = (Acc::from(g), Acc::from(h));
         let row = &data.bins[r * n_cols..(r + 1) * n_cols];
-        for (&b, fh) in row.iter().zip(out.iter_mut()) {
-            let e = &mut fh[b as usize];
-            e[0] += g;
-            e[1] += h;
+        for (&b, &off) in row.iter().zip(offsets) {
+            // A bin is below its feature's bin count, so this stays inside the feature's
+            // range; `get_mut` keeps a corrupt bin from ever writing elsewhere.
+            if let Some(e) = out.get_mut(off as usize + usize::from(b)) {
+                e[0] += g;
+                e[1] += h;
+            }
         }
     }
 }
