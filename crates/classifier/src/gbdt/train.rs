@@ -80,20 +80,29 @@ struct Layout {
     n_bins: Vec<usize>,
     /// `n_cols + 1` offsets; the last is the histogram's length.
     offsets: Vec<u32>,
+    /// Every feature gets 256 slots (`offsets[f] = 256 f`): chosen when packing would save
+    /// less than half, because the fixed stride lets the hot loop index without offsets.
+    uniform: bool,
 }
 
 impl Layout {
     fn new(mappers: &[BinMapper]) -> Self {
         let n_bins: Vec<usize> = mappers.iter().map(BinMapper::n_bins).collect();
+        let packed: usize = n_bins.iter().map(|&n| n.clamp(1, 256)).sum();
+        let uniform = packed * 2 > n_bins.len() * 256;
         let mut offsets = Vec::with_capacity(n_bins.len() + 1);
         let mut at = 0u32;
         offsets.push(at);
         for &n in &n_bins {
             // At most 256 bins per feature (u8 bins), so u32 offsets hold 16 M features.
-            at += n.clamp(1, 256) as u32;
+            at += if uniform { 256 } else { n.clamp(1, 256) as u32 };
             offsets.push(at);
         }
-        Layout { n_bins, offsets }
+        Layout {
+            n_bins,
+            offsets,
+            uniform,
+        }
     }
 
     fn hist_len(&self) -> usize {
@@ -535,7 +544,13 @@ impl Grower<'_> {
                 return None;
             }
             let h = self.layout.feature(hist, f);
-            scan_feature(f, &h[..self.layout.n_bins[f].min(h.len())], leaf.sums, leaf.len, p)
+            scan_feature(
+                f,
+                &h[..self.layout.n_bins[f].min(h.len())],
+                leaf.sums,
+                leaf.len,
+                p,
+            )
         };
         let best = if feature_mask.len() > 16 {
             (0..feature_mask.len())
@@ -650,7 +665,7 @@ fn build_hist(
     let t = thread_hists.len();
     if rows.len() < PAR_MIN_ROWS || t < 2 {
         out.fill([0.0; 2]);
-        hist_rows(data, &layout.offsets, rows, gh, out);
+        hist_rows(data, layout, rows, gh, out);
         return;
     }
     let chunk = rows.len().div_ceil(t);
@@ -659,7 +674,7 @@ fn build_hist(
         .zip(rows.par_chunks(chunk))
         .for_each(|(h, rows)| {
             h.fill([0.0; 2]);
-            hist_rows(data, &layout.offsets, rows, gh, h);
+            hist_rows(data, layout, rows, gh, h);
         });
     let used = rows.len().div_ceil(chunk);
     const MERGE: usize = 4096;
@@ -693,15 +708,31 @@ fn prefetch(p: *const u8) {
 const PREFETCH: usize = 16;
 
 #[inline(never)]
-fn hist_rows(
-    data: &BinnedMatrix,
-    offsets: &[u32],
-    rows: &[u32],
-    gh: &[[f32; 2]],
-    out: &mut [Bin],
-) {
+fn hist_rows(data: &BinnedMatrix, layout: &Layout, rows: &[u32], gh: &[[f32; 2]], out: &mut [Bin]) {
     let n_cols = data.n_cols;
-    let offsets = &offsets[..n_cols];
+    let offsets = &layout.offsets[..n_cols];
+    if layout.uniform {
+        // 256 slots per feature: a `u8` bin indexes a `[Bin; 256]` with no bounds check.
+        let (feats, _) = out.as_chunks_mut::<256>();
+        for (k, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(k + PREFETCH) {
+                let a = ahead as usize * n_cols;
+                prefetch(data.bins[a..].as_ptr());
+                prefetch(data.bins[a + n_cols - 1..].as_ptr());
+                prefetch(gh[ahead as usize..].as_ptr().cast());
+            }
+            let r = r as usize;
+            let [g, h] = gh[r];
+            let (g, h) = (Acc::from(g), Acc::from(h));
+            let row = &data.bins[r * n_cols..(r + 1) * n_cols];
+            for (&b, fh) in row.iter().zip(feats.iter_mut()) {
+                let e = &mut fh[usize::from(b)];
+                e[0] += g;
+                e[1] += h;
+            }
+        }
+        return;
+    }
     for (k, &r) in rows.iter().enumerate() {
         if let Some(&ahead) = rows.get(k + PREFETCH) {
             let a = ahead as usize * n_cols;
