@@ -232,6 +232,40 @@ impl ClusterModel {
         }
     }
 
+    /// Move the model's history back in time by whole weeks so that it ends before
+    /// `start_ms`, for replaying events that overlap what the model learned from (e.g. a
+    /// test split of the training period). What was learned is unchanged: ages, windows and
+    /// the hour-of-day and hour-of-week slots keep their meaning because the shift is a
+    /// multiple of a week. Returns the number of weeks moved (0 when nothing overlaps).
+    pub fn rewind_before(&mut self, start_ms: i64) -> i64 {
+        let span = self.params.bucket_span_ms();
+        let Some(last) = self.last_bucket else {
+            return 0;
+        };
+        let start = start_ms.div_euclid(span);
+        if last < start {
+            return 0;
+        }
+        let per_week = 7 * 86_400_000 / span;
+        let weeks = (last - start) / per_week + 1;
+        let delta = -weeks * per_week;
+        self.last_bucket = Some(last + delta);
+        if let Some(f) = &mut self.first_bucket {
+            *f += delta;
+        }
+        for job in &mut self.jobs {
+            if let JobState::HighSum(state) = &mut job.state {
+                for series in state.series.values_mut() {
+                    series.first_bucket += delta;
+                    for r in &mut series.recent {
+                        r.bucket += delta;
+                    }
+                }
+            }
+        }
+        weeks
+    }
+
     /// Start of the last bucket observed.
     pub fn last_bucket_ms(&self) -> Option<i64> {
         self.last_bucket.map(|b| b * self.params.bucket_span_ms())

@@ -251,3 +251,58 @@ fn bad_bucket_order_and_membership_are_errors() {
         .unwrap();
     assert!(recs.is_empty());
 }
+
+#[test]
+fn rewinding_moves_history_back_by_whole_weeks_and_scores_as_if_shifted() {
+    let model = fit_cluster(&history(10), ClusterConfig::default()).unwrap();
+    let last = model.last_bucket_ms().unwrap();
+    // A replay starting three days before the history ends: one week back is enough.
+    let start = T0 - 3 * DAY + 7 * BUCKET;
+    let burst: Vec<ScoredEvent> = (0..8)
+        .map(|i| {
+            ev(
+                start + 1_000 * i,
+                900 + i as u64,
+                "winword.exe",
+                "cmd.exe",
+                0.95,
+            )
+        })
+        .collect();
+    let mut rewound = model.clone();
+    assert_eq!(rewound.rewind_before(start), 1);
+    assert_eq!(rewound.last_bucket_ms(), Some(last - 7 * DAY));
+    assert!(rewound.observe_bucket(start, &burst).is_ok());
+    assert!(model.clone().observe_bucket(start, &burst).is_err());
+
+    // The same burst one week later against the original model scores identically.
+    let later: Vec<ScoredEvent> = burst
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.event.timestamp_ms += 7 * DAY;
+            e
+        })
+        .collect();
+    let mut original = model.clone();
+    let mut rewound = model.clone();
+    rewound.rewind_before(start);
+    let x = score_of(
+        &mut rewound,
+        start,
+        &burst,
+        "high_sum_by_parent",
+        "winword.exe",
+    );
+    let y = score_of(
+        &mut original,
+        start + 7 * DAY,
+        &later,
+        "high_sum_by_parent",
+        "winword.exe",
+    );
+    assert!(x > 0.0);
+    assert_eq!(x.to_bits(), y.to_bits());
+    // Nothing to do when the replay starts after the history.
+    assert_eq!(model.clone().rewind_before(last + BUCKET), 0);
+}

@@ -18,6 +18,23 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
         let mut v = read_scored(p)?;
         events.append(&mut v);
     }
+    let mut model = model;
+    let first = events
+        .iter()
+        .map(|e| e.event.timestamp_ms)
+        .filter(|&t| from.is_none_or(|f| t >= f) && to.is_none_or(|x| t < x))
+        .min();
+    if let Some(first) = first {
+        let last = model.last_bucket_ms();
+        let weeks = model.rewind_before(first);
+        if weeks > 0 {
+            eprintln!(
+                "note: the cluster model learned up to {} and these events start at {}; its history was moved back {weeks} week(s) for this replay (what it learned is unchanged)",
+                fmt_ms(last.unwrap_or(first)),
+                fmt_ms(first)
+            );
+        }
+    }
     let mut engine = Engine::new(model, rule)?;
     let (alerts, pushed) = lotl_scorer::replay(&mut engine, &events, from, to)?;
     write_alerts(&a.output, &alerts)?;
@@ -76,6 +93,13 @@ pub fn rule_config(f: &RuleFlags) -> anyhow::Result<RuleConfig> {
         rule.learn = false;
     }
     Ok(rule)
+}
+
+fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
 }
 
 /// RFC 3339 (`2026-01-05T10:00:00Z`), a date (`2026-01-05`, midnight UTC) or epoch ms.
