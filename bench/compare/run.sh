@@ -38,7 +38,9 @@ mkdir -p "$OUT"
 # With RESUME=1, a step that already succeeded in $OUT is not run again.
 measure() {
   local name="$1"; shift
-  if [ -n "${RESUME:-}" ] && grep -qs "Exit status: 0" "$OUT/$name.time"; then
+  # GNU time reports "Exit status: 0" for a step killed by a signal too: not a success.
+  if [ -n "${RESUME:-}" ] && grep -qs "Exit status: 0" "$OUT/$name.time" \
+    && ! grep -qs "terminated by signal" "$OUT/$name.time"; then
     echo "== $name: done before, kept" >&2; return 0
   fi
   echo "== $name: $*" >&2
