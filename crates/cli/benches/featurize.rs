@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p lotl --bench featurize`.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lotl_events::ProcessEvent;
 use lotl_features::{EncoderParams, FeaturePipeline, FeatureRow, RecipeConfig};
 use std::hint::black_box;
@@ -93,6 +93,32 @@ fn bench(c: &mut Criterion) {
                 black_box(row.numeric().len())
             })
         });
+        if cfg.name() == "lotl" {
+            // The lotl recipe memoises command-line features per thread; the loop above
+            // measures the corpus as it repeats (every command line seen before). Here every
+            // command line is new: the cost of an unseen command line.
+            let fresh = std::cell::Cell::new(0u64);
+            g.bench_function("lotl/unseen_command_lines", |b| {
+                b.iter_batched(
+                    || {
+                        let mut evs = evs.clone();
+                        for e in &mut evs {
+                            fresh.set(fresh.get() + 1);
+                            let cl = e.process_command_line.get_or_insert_with(String::new);
+                            cl.push_str(&format!(" #{}", fresh.get()));
+                        }
+                        evs
+                    },
+                    |evs| {
+                        for e in &evs {
+                            recipe.featurize(black_box(e), &mut row);
+                        }
+                        black_box(row.numeric().len())
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
         let labels: Vec<bool> = (0..evs.len()).map(|i| i % 10 == 0).collect();
         if let Ok(pipe) = FeaturePipeline::fit(cfg.clone(), EncoderParams::default(), &evs, &labels)
         {

@@ -12,6 +12,7 @@
 
 use crate::elastic::{self, command_line_source, families_2026};
 use crate::error::Error;
+use crate::fasthash::FastBuild;
 use crate::lolbas::system_binaries;
 use crate::recipe::FeatureRecipe;
 use crate::row::{FeatureRow, FeatureSpec};
@@ -526,6 +527,96 @@ fn bool_f(b: bool) -> f32 {
     }
 }
 
+/// Number of scalar features computed from the command line alone (the first scalars).
+const CL_SCALARS: usize = 31;
+
+/// Everything the recipe derives from the command line alone: a pure function of the text
+/// (and the bucket count), so it can be memoised.
+#[derive(Debug, Clone, PartialEq)]
+struct ClFeatures {
+    scalars: [f32; CL_SCALARS],
+    /// Non-zero n-gram term frequencies: (bucket, value).
+    ngrams: Vec<(u16, f32)>,
+}
+
+/// Command lines repeat heavily in real telemetry (service hosts, updaters, the same
+/// scripts on every host: the OTRF corpus has 497 distinct command lines in 1,728 starts,
+/// a synthetic fleet 9 k in 95 k), so each thread remembers the features of recent command
+/// lines. Bounded: cleared when full, and very long command lines are not kept.
+const CL_MEMO_ENTRIES: usize = 4096;
+const CL_MEMO_MAX_BYTES: usize = 2048;
+
+#[derive(Default)]
+struct ClMemo {
+    /// The bucket count the entries were computed with.
+    buckets: usize,
+    map: std::collections::HashMap<Box<str>, std::rc::Rc<ClFeatures>, FastBuild>,
+}
+
+thread_local! {
+    static CL_MEMO: std::cell::RefCell<ClMemo> = std::cell::RefCell::new(ClMemo::default());
+}
+
+fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClFeatures {
+    let raw_b = raw.as_bytes();
+    let sh = shape(raw_b);
+    let n = raw_b.len();
+    text::lower_into(raw, &mut s.b);
+    text::elastic_normalize_path(&s.b, &mut s.a, &mut s.d);
+    text::elastic_normalize_command(&mut s.a, &mut s.d);
+    let norm_cl = &s.a;
+
+    let mut groups = [0u32; N_GROUPS];
+    for m in lotl_automaton().find_overlapping_iter(s.b.as_str()) {
+        groups[LOTL_NEEDLES[m.pattern().as_usize()].1] += 1;
+    }
+    let fam = families_2026(norm_cl);
+    let mut scalars = [0.0f32; CL_SCALARS];
+    let head = [
+        n as f32,
+        sh.tokens as f32,
+        sh.max_token as f32,
+        sh.flags as f32,
+        text::entropy(&raw_b[..n.min(NGRAM_MAX_BYTES)]),
+        share(sh.punct, n),
+        share(sh.upper, sh.letters as usize),
+        share(sh.digits, n),
+        share(sh.nonascii, n),
+        sh.quotes as f32,
+        groups[G_URL] as f32,
+        sh.ipv4 as f32,
+        sh.unc as f32,
+        sh.b64_max as f32,
+        groups[G_ENC] as f32,
+        groups[G_SCRIPT] as f32,
+        groups[G_STEALTH] as f32,
+        sh.carets as f32,
+        sh.backticks as f32,
+        sh.case_flips as f32,
+        sh.space_runs as f32,
+        groups[G_OBF] as f32,
+    ];
+    scalars[..head.len()].copy_from_slice(&head);
+    for (slot, f) in scalars[head.len()..].iter_mut().zip(fam) {
+        *slot = bool_f(f);
+    }
+    scalars[CL_SCALARS - 1] = bool_f(elastic::blocklist_hit(norm_cl));
+
+    s.counts.resize(cl_buckets, 0);
+    let counts = &mut s.counts[..cl_buckets];
+    let total = hash_ngrams(s.a.as_bytes(), SEED_CL, counts);
+    let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
+    let mut ngrams = Vec::new();
+    for (i, c) in counts.iter_mut().enumerate() {
+        if *c > 0 {
+            // Buckets are at most 65,536 (checked in `LotlRecipe::new`).
+            ngrams.push((i as u16, *c as f32 * inv));
+            *c = 0;
+        }
+    }
+    ClFeatures { scalars, ngrams }
+}
+
 impl FeatureRecipe for LotlRecipe {
     fn name(&self) -> &'static str {
         "lotl"
@@ -569,52 +660,31 @@ impl FeatureRecipe for LotlRecipe {
         out.cat_push_str(&name);
         out.cat_end(start);
 
-        // Command line: raw shape, then the normalised form for keywords and n-grams.
-        let has_cl = command_line_source(e, &mut s.c);
-        let raw: &str = if has_cl { &s.c } else { "" };
-        let raw_b = raw.as_bytes();
-        let sh = shape(raw_b);
-        let n = raw_b.len();
-        text::lower_into(raw, &mut s.b);
-        text::elastic_normalize_path(&s.b, &mut s.a, &mut s.d);
-        text::elastic_normalize_command(&mut s.a, &mut s.d);
-        let norm_cl = &s.a;
-
-        let mut groups = [0u32; N_GROUPS];
-        for m in lotl_automaton().find_overlapping_iter(s.b.as_str()) {
-            groups[LOTL_NEEDLES[m.pattern().as_usize()].1] += 1;
-        }
-        let fam = families_2026(norm_cl);
-
+        // Command line: every feature that depends on it alone, memoised per thread.
+        let mut raw_buf = std::mem::take(&mut s.c);
+        let has_cl = command_line_source(e, &mut raw_buf);
+        let raw: &str = if has_cl { &raw_buf } else { "" };
+        let cl = CL_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if memo.buckets != self.params.cl_buckets {
+                memo.buckets = self.params.cl_buckets;
+                memo.map.clear();
+            }
+            if let Some(f) = memo.map.get(raw) {
+                return f.clone();
+            }
+            let f = std::rc::Rc::new(cl_features(raw, self.params.cl_buckets, &mut s));
+            if raw.len() <= CL_MEMO_MAX_BYTES {
+                if memo.map.len() >= CL_MEMO_ENTRIES {
+                    memo.map.clear();
+                }
+                memo.map.insert(raw.into(), f.clone());
+            }
+            f
+        });
+        s.c = raw_buf;
         let num = &mut out.num;
-        num.extend_from_slice(&[
-            n as f32,
-            sh.tokens as f32,
-            sh.max_token as f32,
-            sh.flags as f32,
-            text::entropy(&raw_b[..n.min(NGRAM_MAX_BYTES)]),
-            share(sh.punct, n),
-            share(sh.upper, sh.letters as usize),
-            share(sh.digits, n),
-            share(sh.nonascii, n),
-            sh.quotes as f32,
-            groups[G_URL] as f32,
-            sh.ipv4 as f32,
-            sh.unc as f32,
-            sh.b64_max as f32,
-            groups[G_ENC] as f32,
-            groups[G_SCRIPT] as f32,
-            groups[G_STEALTH] as f32,
-            sh.carets as f32,
-            sh.backticks as f32,
-            sh.case_flips as f32,
-            sh.space_runs as f32,
-            groups[G_OBF] as f32,
-        ]);
-        for f in fam {
-            num.push(bool_f(f));
-        }
-        num.push(bool_f(elastic::blocklist_hit(norm_cl)));
+        num.extend_from_slice(&cl.scalars);
 
         // Process image.
         let sys = system_binaries();
@@ -698,12 +768,13 @@ impl FeatureRecipe for LotlRecipe {
             (None, None) => f32::NAN,
         });
 
-        // Hashed n-grams, counted in integers, then written as term frequencies.
+        // Hashed n-grams: the command line's from the memo, the paths' counted here.
+        let block = out.push_num_block(self.params.cl_buckets);
+        for &(i, v) in &cl.ngrams {
+            block[usize::from(i)] = v;
+        }
         let mut counts = std::mem::take(&mut s.counts);
-        counts.resize(self.params.cl_buckets.max(self.params.path_buckets), 0);
-        let cl_counts = &mut counts[..self.params.cl_buckets];
-        let total = hash_ngrams(s.a.as_bytes(), SEED_CL, cl_counts);
-        tf(cl_counts, total, out.push_num_block(self.params.cl_buckets));
+        counts.resize(self.params.path_buckets, 0);
 
         // Process path (lower-cased in s.b), then parent path (lower-cased in s.d).
         let path_counts = &mut counts[..self.params.path_buckets];

