@@ -53,6 +53,8 @@ recipe = "lotl"
         config.to_str().expect("utf-8 path"),
         "-o",
         bundle.to_str().expect("utf-8 path"),
+        "--tracking-dir",
+        dir.join("runs").to_str().expect("utf-8 path"),
     ]);
     bundle
 }

@@ -392,15 +392,6 @@ fn hash_ngrams(s: &[u8], seed: u64, counts: &mut [u32]) -> u32 {
     (4 * full + (s.len() - full) * (s.len() - full + 1) / 2) as u32
 }
 
-/// Term frequencies `count / total` into `out`, resetting `counts` to zero for the next use.
-fn tf(counts: &mut [u32], total: u32, out: &mut [f32]) {
-    let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
-    for (o, c) in out.iter_mut().zip(counts.iter_mut()) {
-        *o = *c as f32 * inv;
-        *c = 0;
-    }
-}
-
 fn share(a: u32, n: usize) -> f32 {
     if n == 0 {
         0.0
@@ -553,8 +544,46 @@ struct ClMemo {
     map: std::collections::HashMap<Box<str>, std::rc::Rc<ClFeatures>, FastBuild>,
 }
 
+#[derive(Default)]
+struct PathMemo {
+    buckets: usize,
+    map: std::collections::HashMap<Box<str>, std::rc::Rc<Vec<(u16, f32)>>, FastBuild>,
+}
+
 thread_local! {
     static CL_MEMO: std::cell::RefCell<ClMemo> = std::cell::RefCell::new(ClMemo::default());
+    static PATH_MEMO: std::cell::RefCell<PathMemo> = std::cell::RefCell::new(PathMemo::default());
+}
+
+/// Term frequencies of the path n-grams of the lower-cased process (`s.b`) and parent
+/// (`s.d`) executables, normalised as Elastic normalises paths.
+fn path_ngrams(path_buckets: usize, s: &mut crate::row::Scratch) -> Vec<(u16, f32)> {
+    let mut counts = std::mem::take(&mut s.counts);
+    counts.resize(path_buckets, 0);
+    let path_counts = &mut counts[..path_buckets];
+    let mut norm = std::mem::take(&mut s.a);
+    text::elastic_normalize_path(&s.b, &mut norm, &mut s.c);
+    let mut total = hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
+    text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
+    total += hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
+    let out = sparse_tf(path_counts, total);
+    s.counts = counts;
+    s.a = norm;
+    out
+}
+
+/// Non-zero term frequencies `count / total` as (bucket, value), resetting `counts`.
+fn sparse_tf(counts: &mut [u32], total: u32) -> Vec<(u16, f32)> {
+    let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
+    let mut out = Vec::new();
+    for (i, c) in counts.iter_mut().enumerate() {
+        if *c > 0 {
+            // Buckets are at most 65,536 (checked in `LotlRecipe::new`).
+            out.push((i as u16, *c as f32 * inv));
+            *c = 0;
+        }
+    }
+    out
 }
 
 fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClFeatures {
@@ -605,15 +634,7 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
     s.counts.resize(cl_buckets, 0);
     let counts = &mut s.counts[..cl_buckets];
     let total = hash_ngrams(s.a.as_bytes(), SEED_CL, counts);
-    let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
-    let mut ngrams = Vec::new();
-    for (i, c) in counts.iter_mut().enumerate() {
-        if *c > 0 {
-            // Buckets are at most 65,536 (checked in `LotlRecipe::new`).
-            ngrams.push((i as u16, *c as f32 * inv));
-            *c = 0;
-        }
-    }
+    let ngrams = sparse_tf(counts, total);
     ClFeatures { scalars, ngrams }
 }
 
@@ -773,24 +794,39 @@ impl FeatureRecipe for LotlRecipe {
         for &(i, v) in &cl.ngrams {
             block[usize::from(i)] = v;
         }
-        let mut counts = std::mem::take(&mut s.counts);
-        counts.resize(self.params.path_buckets, 0);
+        // Process path (lower-cased in s.b), then parent path (lower-cased in s.d): the
+        // pair repeats even more than command lines, so its block is memoised too.
+        let mut key = std::mem::take(&mut s.g);
+        key.clear();
+        // Length-prefixed, so no pair of paths can spell another pair's key.
+        // Writing to a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut key, format_args!("{}:", s.b.len()));
+        key.push_str(&s.b);
+        key.push_str(&s.d);
+        let paths = PATH_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if memo.buckets != self.params.path_buckets {
+                memo.buckets = self.params.path_buckets;
+                memo.map.clear();
+            }
+            if let Some(f) = memo.map.get(key.as_str()) {
+                return f.clone();
+            }
+            let f = std::rc::Rc::new(path_ngrams(self.params.path_buckets, &mut s));
+            if key.len() <= CL_MEMO_MAX_BYTES {
+                if memo.map.len() >= CL_MEMO_ENTRIES {
+                    memo.map.clear();
+                }
+                memo.map.insert(key.as_str().into(), f.clone());
+            }
+            f
+        });
+        s.g = key;
+        let block = out.push_num_block(self.params.path_buckets);
+        for &(i, v) in paths.iter() {
+            block[usize::from(i)] = v;
+        }
 
-        // Process path (lower-cased in s.b), then parent path (lower-cased in s.d).
-        let path_counts = &mut counts[..self.params.path_buckets];
-        let mut norm = std::mem::take(&mut s.a);
-        text::elastic_normalize_path(&s.b, &mut norm, &mut s.c);
-        let mut total = hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
-        text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
-        total += hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
-        tf(
-            path_counts,
-            total,
-            out.push_num_block(self.params.path_buckets),
-        );
-        s.counts = counts;
-
-        s.a = norm;
         s.e = name;
         s.f = pname;
         out.scratch = s;

@@ -74,6 +74,7 @@ pub(crate) struct Scratch {
     pub d: String,
     pub e: String,
     pub f: String,
+    pub g: String,
     /// N-gram bucket counts (all zero between uses).
     pub counts: Vec<u32>,
     /// Memo of the look-alike similarity of process names (pure function of the name).

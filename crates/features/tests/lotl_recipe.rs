@@ -187,7 +187,7 @@ fn parent_child_pair() {
 }
 
 #[test]
-fn memoised_command_line_features_equal_fresh_ones() {
+fn memoised_command_line_and_path_features_equal_fresh_ones() {
     let r = LotlRecipe::new(LotlParams::default()).unwrap();
     let events = [
         ev(r"C:\Windows\System32\cmd.exe", "cmd /c whoami /all"),
