@@ -1,7 +1,7 @@
 //! Throughput and memory of the detection engine on one core.
 //!
 //! `cargo bench -p lotl --bench stream -- [events]` (default 2,000,000), or build with
-//! `cargo build --release -p lotl-scorer --benches` and run the binary under
+//! `cargo bench -p lotl --bench stream --no-run` and run the binary it names under
 //! `/usr/bin/time -v` for peak memory. Events are synthesised on the fly (a fleet of 500
 //! hosts, 60 parents, 3% of events called malicious, bursts now and then), so memory is the
 //! engine's own. Reports events/s through datafeed + buckets + cluster model + rule, and
@@ -49,7 +49,7 @@ impl Gen {
         self.t += (self.r() % 50) as i64;
         self.id += 1;
         let x = self.r();
-        if self.burst_left == 0 && x % 200_000 == 0 {
+        if self.burst_left == 0 && x.is_multiple_of(200_000) {
             self.burst_left = 12;
             self.burst_parent = (self.r() % 60) as usize;
         }

@@ -75,16 +75,18 @@ pub struct RuleFlags {
     pub no_learn: bool,
 }
 
-/// Replay scored events through the rule as Elastic runs it: executions every 15 minutes
-/// looking back 45, alerts as ECS NDJSON and a summary table.
+/// Replay events through the rule as Elastic runs it: executions every 15 minutes looking
+/// back 45, alerts as ECS NDJSON and a summary table. Events not yet scored are scored with
+/// the bundle's classifier first.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  lotl detect bundle/ scored.parquet --from 2026-01-05 --to 2026-01-12 -o alerts.ndjson --exceptions exceptions.toml"
+    after_help = "Examples:\n  lotl detect bundle/ winlogbeat/ -o alerts.ndjson\n  lotl detect bundle/ scored.parquet --from 2026-01-05 --to 2026-01-12 -o alerts.ndjson --exceptions exceptions.toml"
 )]
 pub struct DetectArgs {
-    /// Model bundle directory (holding cluster.json).
+    /// Model bundle directory (holding cluster.json, and the classifier for unscored input).
     pub bundle: PathBuf,
-    /// Scored Parquet files.
+    /// Scored Parquet files (`lotl predict`), or events in any format `lotl ingest` reads
+    /// (files or directories), which are scored here.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Start of event time (RFC 3339, YYYY-MM-DD or epoch ms).

@@ -34,4 +34,6 @@ pub mod stats;
 pub use error::{Error, Result};
 pub use job::{ClusterConfig, ClusterParams, Datafeed, Detector, Field, JobSpec};
 pub use model::{fit_cluster, write_atomic, AnomalyRecord, ClusterModel};
-pub use scored::{parse_scored_line, read_scored, write_scored, ScoredEvent};
+pub use scored::{
+    parse_scored_line, read_events_file, read_scored, write_scored, EventsFile, ScoredEvent,
+};

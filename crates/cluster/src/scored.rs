@@ -62,14 +62,38 @@ pub fn parse_scored_line(line: &str) -> std::result::Result<ScoredEvent, serde_j
 /// Read a scored Parquet file (see the module documentation for its columns).
 pub fn read_scored(path: &Path) -> Result<Vec<ScoredEvent>> {
     let df = lotl_events::parquet::read_frame(path)?;
+    scored_from_frame(path, &df)
+}
+
+/// A Parquet file of events, scored (by `lotl predict`) or not (by `lotl ingest`).
+pub enum EventsFile {
+    Scored(Vec<ScoredEvent>),
+    Unscored(Vec<ProcessEvent>),
+}
+
+/// Read a Parquet file of events, scored when it has a `prediction` column.
+pub fn read_events_file(path: &Path) -> Result<EventsFile> {
+    let df = lotl_events::parquet::read_frame(path)?;
+    if df.column(PREDICTION_COLUMN).is_ok() {
+        return scored_from_frame(path, &df).map(EventsFile::Scored);
+    }
+    lotl_events::parquet::from_dataframe(&df)
+        .map(EventsFile::Unscored)
+        .map_err(|message| Error::Scored {
+            path: path.to_owned(),
+            message,
+        })
+}
+
+fn scored_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ScoredEvent>> {
     let bad = |message: String| Error::Scored {
         path: path.to_owned(),
         message,
     };
-    let events = lotl_events::parquet::from_dataframe(&df).map_err(bad)?;
-    let predictions = prediction_column(&df).map_err(bad)?;
-    let probabilities = probability_column(&df).map_err(bad)?;
-    let top = top_features_column(&df).map_err(bad)?;
+    let events = lotl_events::parquet::from_dataframe(df).map_err(bad)?;
+    let predictions = prediction_column(df).map_err(bad)?;
+    let probabilities = probability_column(df).map_err(bad)?;
+    let top = top_features_column(df).map_err(bad)?;
     let mut out = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
         let prediction = predictions[i].ok_or_else(|| bad(format!("row {i}: null prediction")))?;

@@ -544,10 +544,13 @@ struct ClMemo {
     map: std::collections::HashMap<Box<str>, std::rc::Rc<ClFeatures>, FastBuild>,
 }
 
+/// Non-zero hashed n-gram term frequencies: (bucket, value).
+type SparseTf = Vec<(u16, f32)>;
+
 #[derive(Default)]
 struct PathMemo {
     buckets: usize,
-    map: std::collections::HashMap<Box<str>, std::rc::Rc<Vec<(u16, f32)>>, FastBuild>,
+    map: std::collections::HashMap<Box<str>, std::rc::Rc<SparseTf>, FastBuild>,
 }
 
 thread_local! {

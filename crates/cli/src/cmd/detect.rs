@@ -1,8 +1,10 @@
 //! `lotl detect`: replay scored events through the rule as scheduled executions.
 
+use super::predict::{score_events, Explain};
 use crate::args::{DetectArgs, RuleFlags};
 use anyhow::Context;
-use lotl_cluster::{read_scored, ClusterModel};
+use lotl_cluster::{read_events_file, ClusterModel, EventsFile, ScoredEvent};
+use lotl_events::read::ReadOptions;
 use lotl_scorer::{summary_table, Engine, Exceptions, RuleConfig};
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,11 +15,7 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
     let rule = rule_config(&a.rule)?;
     let from = a.from.as_deref().map(parse_time).transpose()?;
     let to = a.to.as_deref().map(parse_time).transpose()?;
-    let mut events = Vec::new();
-    for p in &a.inputs {
-        let mut v = read_scored(p)?;
-        events.append(&mut v);
-    }
+    let events = read_inputs(&a.bundle, &a.inputs)?;
     let mut model = model;
     let first = events
         .iter()
@@ -51,6 +49,66 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
     );
     println!("wrote {}", a.output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Alerts list each child's top contributing features: as many as the demo shows.
+const ALERT_EXPLAIN: usize = 3;
+
+/// Scored Parquet files are taken as scored; every other input (unscored Parquet, or any
+/// format `lotl ingest` reads) is scored here with the bundle's classifier.
+fn read_inputs(
+    bundle: &std::path::Path,
+    inputs: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<ScoredEvent>> {
+    let mut scored = Vec::new();
+    let mut unscored = Vec::new();
+    let mut raw_paths = Vec::new();
+    for p in inputs {
+        if p.is_file() && is_parquet(p)? {
+            match read_events_file(p)? {
+                EventsFile::Scored(mut v) => scored.append(&mut v),
+                EventsFile::Unscored(mut v) => unscored.append(&mut v),
+            }
+        } else {
+            raw_paths.push(p.clone());
+        }
+    }
+    if !raw_paths.is_empty() {
+        let spinner = super::spinner("reading events");
+        let outcome = lotl_events::read_paths(&raw_paths, &ReadOptions::default())?;
+        spinner.finish_and_clear();
+        let skipped = outcome
+            .stats
+            .by_format
+            .values()
+            .map(|s| s.skipped_total())
+            .sum::<u64>();
+        if skipped > 0 {
+            eprintln!("note: {skipped} input records were not process starts or could not be read (`lotl ingest` shows why)");
+        }
+        unscored.extend(outcome.events);
+    }
+    if !unscored.is_empty() {
+        let model = lotl_export::Bundle::load(bundle)?;
+        let spinner = super::spinner(&format!("scoring {} events", unscored.len()));
+        scored.extend(score_events(
+            &model,
+            unscored,
+            Explain::Flagged(ALERT_EXPLAIN),
+        ));
+        spinner.finish_and_clear();
+    }
+    Ok(scored)
+}
+
+fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let n = f
+        .read(&mut magic)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(n == 4 && &magic == b"PAR1")
 }
 
 pub fn load_bundle_model(bundle: &std::path::Path) -> anyhow::Result<ClusterModel> {

@@ -19,7 +19,11 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     spinner.set_message(format!("scoring {} events", outcome.events.len()));
-    let scored = score_events(&bundle, outcome.events, a.explain);
+    let explain = match a.explain {
+        0 => Explain::None,
+        k => Explain::All(k),
+    };
+    let scored = score_events(&bundle, outcome.events, explain);
     spinner.finish_and_clear();
     write_scored(&a.output, &scored).with_context(|| format!("writing {}", a.output.display()))?;
     let flagged = scored.iter().filter(|s| s.prediction == 1).count();
@@ -33,18 +37,33 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Score events with a bundle, keeping every event column; `explain` > 0 adds that many top
-/// feature contributions per event.
+/// Which scored events get their top feature contributions, and how many.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Explain {
+    None,
+    All(usize),
+    /// Only events predicted malicious: the only ones the detection rule can put in an
+    /// alert, and a few percent of the cost of explaining all.
+    Flagged(usize),
+}
+
+/// Score events with a bundle, keeping every event column, with top feature contributions
+/// as `explain` asks.
 pub(crate) fn score_events(
     bundle: &Bundle,
     events: Vec<lotl_events::ProcessEvent>,
-    explain: usize,
+    explain: Explain,
 ) -> Vec<ScoredEvent> {
     let scores = bundle.score(&events);
     events
         .into_par_iter()
         .zip(scores)
         .map_init(Vec::new, |row, (event, s)| {
+            let explain = match explain {
+                Explain::All(k) => k,
+                Explain::Flagged(k) if s.prediction == 1 => k,
+                Explain::Flagged(_) | Explain::None => 0,
+            };
             let top_features = if explain > 0 {
                 bundle
                     .explain_one(&event, explain, row)

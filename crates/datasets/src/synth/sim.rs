@@ -494,7 +494,7 @@ fn boot(d: &mut Day<'_>, bg: &Truth, emit: bool) -> Sys {
         SYSTEM,
         Il::System,
     );
-    let agent = if d.host_ix % 2 == 0 {
+    let agent = if d.host_ix.is_multiple_of(2) {
         sp(
             d,
             services,

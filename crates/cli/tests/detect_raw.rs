@@ -1,0 +1,152 @@
+//! `lotl detect` on events nobody has scored yet: it scores them with the bundle's
+//! classifier, and the alerts are the ones `lotl predict` then `lotl detect` would give.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lotl(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_lotl"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .expect("run lotl");
+    assert!(
+        out.status.success(),
+        "lotl {args:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn raw_events_give_the_alerts_of_predict_then_detect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("model.toml"),
+        r#"name = "raw-detect"
+seed = 3
+
+[[data]]
+synth = { hosts = 8, days = 2, seed = 5, attack_rate = 2.0 }
+
+[split]
+by = "host"
+ratios = [0.6, 0.2, 0.2]
+
+[features]
+recipe = "lotl"
+
+[model]
+type = "gbdt"
+[model.gbdt]
+n_trees = 30
+learning_rate = 0.2
+max_leaves = 15
+min_data_in_leaf = 5
+seed = 1
+"#,
+    )
+    .expect("write config");
+    lotl(
+        d,
+        &[
+            "train",
+            "-c",
+            "model.toml",
+            "-o",
+            "model",
+            "--tracking-dir",
+            "runs",
+        ],
+    );
+    // A fleet after the training days, as in production.
+    let defaults = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../datasets/synth-default.toml"
+    ))
+    .expect("datasets/synth-default.toml");
+    let later = defaults.replace("start_date = \"2026-01-05\"", "start_date = \"2026-02-02\"");
+    assert_ne!(
+        later, defaults,
+        "synth-default.toml no longer starts on 2026-01-05"
+    );
+    std::fs::write(d.join("synth.toml"), later).expect("write synth config");
+    lotl(
+        d,
+        &[
+            "synth",
+            "--config",
+            "synth.toml",
+            "--hosts",
+            "6",
+            "--days",
+            "1",
+            "--seed",
+            "9",
+            "--attack-rate",
+            "4",
+            "-o",
+            "week.parquet",
+            "--ndjson",
+            "week.ndjson",
+        ],
+    );
+
+    let alerts = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join(name))
+            .expect("alerts file")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("alert JSON"))
+            .collect()
+    };
+    lotl(
+        d,
+        &[
+            "predict",
+            "model",
+            "week.parquet",
+            "-o",
+            "scored.parquet",
+            "--explain",
+            "3",
+        ],
+    );
+    lotl(
+        d,
+        &[
+            "detect",
+            "model",
+            "scored.parquet",
+            "-o",
+            "from-scored.ndjson",
+        ],
+    );
+    let expected = alerts("from-scored.ndjson");
+    assert!(!expected.is_empty(), "the attack week raised no alert");
+
+    lotl(
+        d,
+        &[
+            "detect",
+            "model",
+            "week.parquet",
+            "-o",
+            "from-parquet.ndjson",
+        ],
+    );
+    assert_eq!(alerts("from-parquet.ndjson"), expected);
+
+    let out = lotl(
+        d,
+        &["detect", "model", "week.ndjson", "-o", "from-ndjson.ndjson"],
+    );
+    assert_eq!(
+        alerts("from-ndjson.ndjson"),
+        expected,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
