@@ -158,6 +158,23 @@ pub fn to_dataframe(events: &[ProcessEvent]) -> PolarsResult<DataFrame> {
 /// Write `frame` to `path` atomically: a temp file in the same directory, then a rename, so
 /// a crash never leaves a half-written file and an existing file stays intact until then.
 pub fn write_frame_atomic(path: &Path, frame: &mut DataFrame) -> Result<()> {
+    write_batches_atomic(path, std::iter::once(Ok(std::mem::take(frame))))
+}
+
+/// Rows per row group when a table is written in batches.
+pub const BATCH_ROWS: usize = 32_768;
+
+/// Write frames of one schema as consecutive row groups of one Parquet file, atomically
+/// (see [`write_frame_atomic`]). Only one batch is materialised at a time, so a wide table
+/// is written in bounded memory; an error in any batch leaves no file behind.
+pub fn write_batches_atomic(
+    path: &Path,
+    batches: impl Iterator<Item = PolarsResult<DataFrame>>,
+) -> Result<()> {
+    let parquet_err = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -174,14 +191,34 @@ pub fn write_frame_atomic(path: &Path, frame: &mut DataFrame) -> Result<()> {
         .map_err(|e| Error::io(tmp.path(), e))?;
     let meta =
         KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(meta))
-        .finish(frame)
-        .map_err(|source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        })?;
+    let mut writer = Some(
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_key_value_metadata(Some(meta)),
+    );
+    let mut batched = None;
+    for frame in batches {
+        let mut frame = frame.map_err(parquet_err)?;
+        if frame.height() == 0 && batched.is_some() {
+            continue;
+        }
+        // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
+        let frame =
+            polars::frame::chunk_df_for_writing(&mut frame, 512 * 512).map_err(parquet_err)?;
+        if batched.is_none() {
+            if let Some(w) = writer.take() {
+                batched = Some(w.batched(frame.schema()).map_err(parquet_err)?);
+            }
+        }
+        if let Some(b) = batched.as_mut() {
+            b.write_batch(&frame).map_err(parquet_err)?;
+        }
+    }
+    let Some(b) = batched else {
+        return Err(parquet_err(PolarsError::NoData("no frame to write".into())));
+    };
+    b.finish().map_err(parquet_err)?;
+    drop(b);
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
@@ -189,13 +226,17 @@ pub fn write_frame_atomic(path: &Path, frame: &mut DataFrame) -> Result<()> {
     Ok(())
 }
 
-/// Write events to `path` (atomically; see [`write_frame_atomic`]).
+/// Write events to `path` (atomically; see [`write_frame_atomic`]), [`BATCH_ROWS`] events
+/// per row group.
 pub fn write_parquet(path: &Path, events: &[ProcessEvent]) -> Result<()> {
-    let mut df = to_dataframe(events).map_err(|source| Error::Parquet {
-        path: path.to_owned(),
-        source,
-    })?;
-    write_frame_atomic(path, &mut df)
+    if events.is_empty() {
+        let mut df = to_dataframe(events).map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })?;
+        return write_frame_atomic(path, &mut df);
+    }
+    write_batches_atomic(path, events.chunks(BATCH_ROWS).map(to_dataframe))
 }
 
 /// Read a whole Parquet file as a frame.

@@ -99,6 +99,26 @@ proptest! {
     }
 }
 
+/// More events than one row group holds: written batch by batch, read back whole and in order.
+#[test]
+fn round_trip_across_row_groups() {
+    use lotl_events::parquet::BATCH_ROWS;
+    let n = 2 * BATCH_ROWS + 17;
+    let events: Vec<ProcessEvent> = (0..n)
+        .map(|i| ProcessEvent {
+            timestamp_ms: i as i64,
+            event_id: format!("e{i}"),
+            host_name: format!("h{}", i % 7),
+            process_command_line: (i % 3 != 0).then(|| format!("cmd.exe /c echo {i}")),
+            ..Default::default()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("many.parquet");
+    write_parquet(&p, &events).unwrap();
+    assert_eq!(read_parquet(&p).unwrap(), events);
+}
+
 #[test]
 fn failed_write_leaves_existing_file_intact() {
     let dir = tempfile::tempdir().unwrap();

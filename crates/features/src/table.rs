@@ -144,23 +144,30 @@ impl FeatureTable {
     /// Features as a polars frame: `Float32` numeric columns and nullable `String`
     /// categorical columns, in the recipe's feature order.
     pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
+        self.rows_to_dataframe(0..self.n_rows)
+    }
+
+    /// [`FeatureTable::to_dataframe`] of the rows in `rows` only.
+    pub fn rows_to_dataframe(&self, rows: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+        let rows = rows.start.min(self.n_rows)..rows.end.min(self.n_rows);
         let idx = kind_indices(&self.features);
         let mut cols = Vec::with_capacity(self.features.len());
         for (f, &i) in self.features.iter().zip(&idx) {
             let col = match f.kind {
-                FeatureKind::Numeric => {
-                    Float32Chunked::from_vec(f.name.as_ref().into(), self.numeric[i].clone())
-                        .into_column()
-                }
+                FeatureKind::Numeric => Float32Chunked::from_slice(
+                    f.name.as_ref().into(),
+                    &self.numeric[i][rows.clone()],
+                )
+                .into_column(),
                 FeatureKind::Categorical => {
                     let c = &self.categorical[i];
-                    let ca: StringChunked = (0..self.n_rows).map(|r| c.get(r)).collect();
+                    let ca: StringChunked = rows.clone().map(|r| c.get(r)).collect();
                     ca.with_name(f.name.as_ref().into()).into_column()
                 }
             };
             cols.push(col);
         }
-        DataFrame::new(self.n_rows, cols)
+        DataFrame::new(rows.len(), cols)
     }
 
     /// Write the features of `events` (this table's rows, in order) with their
@@ -184,12 +191,21 @@ impl FeatureTable {
     }
 
     /// Write the frame (plus `extra` columns such as ids and labels) atomically as Parquet.
+    ///
+    /// Written [`lotl_events::parquet::BATCH_ROWS`] rows at a time: a wide recipe's strings
+    /// (elastic2021 has 470 categorical columns) would otherwise be materialised for every
+    /// row at once, gigabytes for a million events.
     pub fn write_parquet(&self, path: &Path, extra: Vec<Column>) -> Result<(), Error> {
-        let mut df = self.to_dataframe()?;
-        for c in extra {
-            df.with_column(c)?;
-        }
-        lotl_events::parquet::write_frame_atomic(path, &mut df)?;
+        let batch = lotl_events::parquet::BATCH_ROWS;
+        let starts = (0..self.n_rows.max(1)).step_by(batch);
+        let frames = starts.map(|start| {
+            let mut df = self.rows_to_dataframe(start..start + batch)?;
+            for c in &extra {
+                df.with_column(c.slice(start as i64, df.height()))?;
+            }
+            Ok(df)
+        });
+        lotl_events::parquet::write_batches_atomic(path, frames)?;
         Ok(())
     }
 }

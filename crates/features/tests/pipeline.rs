@@ -354,3 +354,44 @@ fn huge_and_strange_input_is_defined_and_bounded() {
         Some(FeatureValue::Cat(None))
     );
 }
+
+/// A table longer than one row group is written batch by batch and reads back as the
+/// whole table's frame, ids and all.
+#[test]
+fn written_table_reads_back_whole() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let n = lotl_events::parquet::BATCH_ROWS + 1000;
+    let events: Vec<ProcessEvent> = (0..n)
+        .map(|i| {
+            let mut e = ev(
+                ["cmd.exe", "rundll32.exe", "svchost.exe"][i % 3],
+                ["explorer.exe", "winword.exe"][i % 2],
+                if i % 5 == 0 {
+                    Label::Malicious
+                } else {
+                    Label::Benign
+                },
+            );
+            e.event_id = format!("e{i}");
+            e.process_command_line = (i % 4 != 0).then(|| format!("x.exe /c {}", i % 50));
+            e
+        })
+        .collect();
+    let recipe = RecipeConfig::Elastic2021.build().unwrap();
+    let table = featurize_batch(recipe.as_ref(), &events);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.parquet");
+    table.write_parquet_with_ids(&path, &events).unwrap();
+    let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+        .finish()
+        .unwrap();
+    let whole = table.to_dataframe().unwrap();
+    assert_eq!(back.height(), n);
+    assert_eq!(back.width(), whole.width() + 3);
+    for c in whole.columns() {
+        let got = back.column(c.name()).unwrap();
+        assert!(got.equals_missing(c), "column {}", c.name());
+    }
+    let ids = back.column("event.id").unwrap().str().unwrap();
+    assert_eq!(ids.get(n - 1), Some(format!("e{}", n - 1).as_str()));
+}
