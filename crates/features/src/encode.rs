@@ -255,6 +255,27 @@ pub struct FeaturePipeline {
     data: PipelineData,
     recipe: Box<dyn FeatureRecipe>,
     plan: Vec<Slot>,
+    /// `plan` with consecutive numeric columns merged, for encoding rows by block copies.
+    runs: Vec<Run>,
+}
+
+/// A run of output columns: numeric features `start..start + len`, or one categorical.
+#[derive(Debug, Clone, Copy)]
+enum Run {
+    Nums { start: usize, len: usize },
+    Cat(usize),
+}
+
+fn runs_of(plan: &[Slot]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for slot in plan {
+        match (*slot, runs.last_mut()) {
+            (Slot::Num(i), Some(Run::Nums { start, len })) if *start + *len == i => *len += 1,
+            (Slot::Num(i), _) => runs.push(Run::Nums { start: i, len: 1 }),
+            (Slot::Cat(i), _) => runs.push(Run::Cat(i)),
+        }
+    }
+    runs
 }
 
 impl Serialize for FeaturePipeline {
@@ -290,7 +311,13 @@ impl FeaturePipeline {
                 got: format!("{} columns", columns.len()),
             });
         }
-        Ok(FeaturePipeline { data, recipe, plan })
+        let runs = runs_of(&plan);
+        Ok(FeaturePipeline {
+            data,
+            recipe,
+            plan,
+            runs,
+        })
     }
 
     /// Fit encoders on training events (`labels[i]`: event `i` is malicious).
@@ -422,6 +449,7 @@ impl FeaturePipeline {
                 columns,
             },
             recipe,
+            runs: runs_of(&plan),
             plan,
         };
         let mut mat = pipe.encode_table(table)?;
@@ -468,27 +496,29 @@ impl FeaturePipeline {
     /// Encode one featurised row into `out` (cleared first).
     pub fn encode_row(&self, row: &FeatureRow, out: &mut Vec<f32>) {
         out.clear();
-        for slot in &self.plan {
-            match *slot {
-                Slot::Num(i) => out.push(row.numeric().get(i).copied().unwrap_or(f32::NAN)),
-                Slot::Cat(i) => {
-                    let (f, t) = self.data.encoders[i].encode(row.categorical(i));
-                    out.push(f);
-                    out.push(t);
-                }
-            }
-        }
+        out.resize(self.data.columns.len(), 0.0);
+        self.encode_into(row, out);
     }
 
     fn encode_into(&self, row: &FeatureRow, out: &mut [f32]) {
+        let num = row.numeric();
         let mut k = 0;
-        for slot in &self.plan {
-            match *slot {
-                Slot::Num(i) => {
-                    out[k] = row.numeric().get(i).copied().unwrap_or(f32::NAN);
-                    k += 1;
+        for run in &self.runs {
+            match *run {
+                Run::Nums { start, len } => {
+                    let dst = &mut out[k..k + len];
+                    match num.get(start..start + len) {
+                        Some(src) => dst.copy_from_slice(src),
+                        // A row shorter than the recipe's schema: missing values.
+                        None => {
+                            for (j, d) in dst.iter_mut().enumerate() {
+                                *d = num.get(start + j).copied().unwrap_or(f32::NAN);
+                            }
+                        }
+                    }
+                    k += len;
                 }
-                Slot::Cat(i) => {
+                Run::Cat(i) => {
                     let (f, t) = self.data.encoders[i].encode(row.categorical(i));
                     out[k] = f;
                     out[k + 1] = t;

@@ -533,29 +533,69 @@ struct ClFeatures {
 /// Command lines repeat heavily in real telemetry (service hosts, updaters, the same
 /// scripts on every host: the OTRF corpus has 497 distinct command lines in 1,728 starts,
 /// a synthetic fleet 9 k in 95 k), so each thread remembers the features of recent command
-/// lines. Bounded: cleared when full, and very long command lines are not kept.
-const CL_MEMO_ENTRIES: usize = 4096;
-const CL_MEMO_MAX_BYTES: usize = 2048;
-
-#[derive(Default)]
-struct ClMemo {
-    /// The bucket count the entries were computed with.
-    buckets: usize,
-    map: std::collections::HashMap<Box<str>, std::rc::Rc<ClFeatures>, FastBuild>,
-}
+/// lines, and of executable paths. Bounded by entries and by key bytes: cleared when
+/// either is full. Long command lines are kept too (up to a sixteenth of the budget): they
+/// are the most expensive to featurise, and an agent's long encoded script repeats as
+/// often as a short one.
+const MEMO_ENTRIES: usize = 4096;
+const MEMO_KEY_BYTES: usize = 4 << 20;
+const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
 
 /// Non-zero hashed n-gram term frequencies: (bucket, value).
 type SparseTf = Vec<(u16, f32)>;
 
-#[derive(Default)]
-struct PathMemo {
+/// One thread's memo of a pure function of a string (and a bucket count).
+struct Memo<V> {
+    /// The bucket count the entries were computed with.
     buckets: usize,
-    map: std::collections::HashMap<Box<str>, std::rc::Rc<SparseTf>, FastBuild>,
+    key_bytes: usize,
+    map: std::collections::HashMap<Box<str>, std::rc::Rc<V>, FastBuild>,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo {
+            buckets: 0,
+            key_bytes: 0,
+            map: Default::default(),
+        }
+    }
+}
+
+impl<V> Memo<V> {
+    fn get_or_insert(
+        &mut self,
+        buckets: usize,
+        key: &str,
+        compute: impl FnOnce() -> V,
+    ) -> std::rc::Rc<V> {
+        if self.buckets != buckets {
+            self.buckets = buckets;
+            self.clear();
+        }
+        if let Some(v) = self.map.get(key) {
+            return v.clone();
+        }
+        let v = std::rc::Rc::new(compute());
+        if key.len() <= MEMO_MAX_KEY {
+            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + key.len() > MEMO_KEY_BYTES {
+                self.clear();
+            }
+            self.key_bytes += key.len();
+            self.map.insert(key.into(), v.clone());
+        }
+        v
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.key_bytes = 0;
+    }
 }
 
 thread_local! {
-    static CL_MEMO: std::cell::RefCell<ClMemo> = std::cell::RefCell::new(ClMemo::default());
-    static PATH_MEMO: std::cell::RefCell<PathMemo> = std::cell::RefCell::new(PathMemo::default());
+    static CL_MEMO: std::cell::RefCell<Memo<ClFeatures>> = std::cell::RefCell::new(Memo::default());
+    static PATH_MEMO: std::cell::RefCell<Memo<SparseTf>> = std::cell::RefCell::new(Memo::default());
 }
 
 /// Term frequencies of the path n-grams of the lower-cased process (`s.b`) and parent
@@ -689,22 +729,10 @@ impl FeatureRecipe for LotlRecipe {
         let has_cl = command_line_source(e, &mut raw_buf);
         let raw: &str = if has_cl { &raw_buf } else { "" };
         let cl = CL_MEMO.with(|memo| {
-            let mut memo = memo.borrow_mut();
-            if memo.buckets != self.params.cl_buckets {
-                memo.buckets = self.params.cl_buckets;
-                memo.map.clear();
-            }
-            if let Some(f) = memo.map.get(raw) {
-                return f.clone();
-            }
-            let f = std::rc::Rc::new(cl_features(raw, self.params.cl_buckets, &mut s));
-            if raw.len() <= CL_MEMO_MAX_BYTES {
-                if memo.map.len() >= CL_MEMO_ENTRIES {
-                    memo.map.clear();
-                }
-                memo.map.insert(raw.into(), f.clone());
-            }
-            f
+            memo.borrow_mut()
+                .get_or_insert(self.params.cl_buckets, raw, || {
+                    cl_features(raw, self.params.cl_buckets, &mut s)
+                })
         });
         s.c = raw_buf;
         let num = &mut out.num;
@@ -807,22 +835,10 @@ impl FeatureRecipe for LotlRecipe {
         key.push_str(&s.b);
         key.push_str(&s.d);
         let paths = PATH_MEMO.with(|memo| {
-            let mut memo = memo.borrow_mut();
-            if memo.buckets != self.params.path_buckets {
-                memo.buckets = self.params.path_buckets;
-                memo.map.clear();
-            }
-            if let Some(f) = memo.map.get(key.as_str()) {
-                return f.clone();
-            }
-            let f = std::rc::Rc::new(path_ngrams(self.params.path_buckets, &mut s));
-            if key.len() <= CL_MEMO_MAX_BYTES {
-                if memo.map.len() >= CL_MEMO_ENTRIES {
-                    memo.map.clear();
-                }
-                memo.map.insert(key.as_str().into(), f.clone());
-            }
-            f
+            memo.borrow_mut()
+                .get_or_insert(self.params.path_buckets, &key, || {
+                    path_ngrams(self.params.path_buckets, &mut s)
+                })
         });
         s.g = key;
         let block = out.push_num_block(self.params.path_buckets);

@@ -199,6 +199,14 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
             r"C:\Users\bob\AppData\Local\Temp\cmd.exe",
             "cmd /c whoami /all",
         ),
+        // Long enough to be memoised only since the memo is bounded by bytes.
+        ev(
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            &format!(
+                "powershell -enc {}",
+                "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA".repeat(120)
+            ),
+        ),
     ];
     let featurize = |e: &ProcessEvent| {
         let mut row = FeatureRow::new();
