@@ -302,25 +302,69 @@ pub(crate) fn command_line_source(e: &ProcessEvent, joined: &mut String) -> bool
 /// `generation` sees it; also returns the 2026 caret flag.
 pub fn normalized_command_line(e: &ProcessEvent, generation: Generation) -> (String, bool) {
     let mut row = FeatureRow::new();
-    let flag = normalize_command_into(e, generation, &mut row);
+    let (flag, _) = normalize_command_into(e, generation, &mut row);
     (std::mem::take(&mut row.scratch.a), flag)
 }
 
-/// Leaves the normalised command line in `scratch.a`; returns the caret flag.
-fn normalize_command_into(e: &ProcessEvent, generation: Generation, row: &mut FeatureRow) -> bool {
+thread_local! {
+    /// What each recipe derives from a raw command line alone (see `crate::memo`).
+    static NORMALIZED_CL: std::cell::RefCell<crate::memo::Memo<CommandLine>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
+}
+
+struct CommandLine {
+    normalized: Box<str>,
+    caret: bool,
+    /// [`families_2026`] of the normalised command line (2026 recipe only).
+    families: [bool; 8],
+}
+
+/// Leaves the normalised command line in `scratch.a`; returns the caret flag and, for the
+/// 2026 recipe, the keyword families.
+fn normalize_command_into(
+    e: &ProcessEvent,
+    generation: Generation,
+    row: &mut FeatureRow,
+) -> (bool, [bool; 8]) {
     let s = &mut row.scratch;
     command_line_source(e, &mut s.c);
-    text::lower_into(&s.c, &mut s.b);
+    let (raw, lower, norm, tmp) = (&s.c, &mut s.b, &mut s.a, &mut s.d);
+    let memo = NORMALIZED_CL.with(|m| {
+        m.borrow_mut().get_or_insert(generation as usize, raw, || {
+            let caret = normalize_command_uncached(raw, generation, lower, norm, tmp);
+            CommandLine {
+                normalized: norm.as_str().into(),
+                caret,
+                families: match generation {
+                    Generation::Y2026 => families_2026(norm),
+                    Generation::Y2021 => [false; 8],
+                },
+            }
+        })
+    });
+    norm.clear();
+    norm.push_str(&memo.normalized);
+    (memo.caret, memo.families)
+}
+
+fn normalize_command_uncached(
+    raw: &str,
+    generation: Generation,
+    lower: &mut String,
+    norm: &mut String,
+    tmp: &mut String,
+) -> bool {
+    text::lower_into(raw, lower);
     let mut caret = false;
     if generation == Generation::Y2026 {
-        let n = memchr::memchr_iter(b'^', s.b.as_bytes()).count();
+        let n = memchr::memchr_iter(b'^', lower.as_bytes()).count();
         caret = n >= 2;
         if n > 0 {
-            s.b.retain(|c| c != '^');
+            lower.retain(|c| c != '^');
         }
     }
-    text::elastic_normalize_path(&s.b, &mut s.a, &mut s.d);
-    text::elastic_normalize_command(&mut s.a, &mut s.d);
+    text::elastic_normalize_path(lower, norm, tmp);
+    text::elastic_normalize_command(norm, tmp);
     caret
 }
 
@@ -422,7 +466,7 @@ impl FeatureRecipe for ElasticRecipe {
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let y26 = self.generation == Generation::Y2026;
-        let caret = normalize_command_into(e, self.generation, out);
+        let (caret, families) = normalize_command_into(e, self.generation, out);
         // scratch.a = normalised command line. Move it out so `out` can be pushed to.
         let cl = std::mem::take(&mut out.scratch.a);
 
@@ -479,7 +523,7 @@ impl FeatureRecipe for ElasticRecipe {
 
         if y26 {
             out.push_bool(caret);
-            for f in families_2026(&cl) {
+            for f in families {
                 out.push_bool(f);
             }
         }

@@ -12,7 +12,6 @@
 
 use crate::elastic::{self, command_line_source, families_2026};
 use crate::error::Error;
-use crate::fasthash::FastBuild;
 use crate::lolbas::system_binaries;
 use crate::recipe::FeatureRecipe;
 use crate::row::{FeatureRow, FeatureSpec};
@@ -530,72 +529,14 @@ struct ClFeatures {
     ngrams: Vec<(u16, f32)>,
 }
 
-/// Command lines repeat heavily in real telemetry (service hosts, updaters, the same
-/// scripts on every host: the OTRF corpus has 497 distinct command lines in 1,728 starts,
-/// a synthetic fleet 9 k in 95 k), so each thread remembers the features of recent command
-/// lines, and of executable paths. Bounded by entries and by key bytes: cleared when
-/// either is full. Long command lines are kept too (up to a sixteenth of the budget): they
-/// are the most expensive to featurise, and an agent's long encoded script repeats as
-/// often as a short one.
-const MEMO_ENTRIES: usize = 4096;
-const MEMO_KEY_BYTES: usize = 4 << 20;
-const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
-
 /// Non-zero hashed n-gram term frequencies: (bucket, value).
 type SparseTf = Vec<(u16, f32)>;
 
-/// One thread's memo of a pure function of a string (and a bucket count).
-struct Memo<V> {
-    /// The bucket count the entries were computed with.
-    buckets: usize,
-    key_bytes: usize,
-    map: std::collections::HashMap<Box<str>, std::rc::Rc<V>, FastBuild>,
-}
-
-impl<V> Default for Memo<V> {
-    fn default() -> Self {
-        Memo {
-            buckets: 0,
-            key_bytes: 0,
-            map: Default::default(),
-        }
-    }
-}
-
-impl<V> Memo<V> {
-    fn get_or_insert(
-        &mut self,
-        buckets: usize,
-        key: &str,
-        compute: impl FnOnce() -> V,
-    ) -> std::rc::Rc<V> {
-        if self.buckets != buckets {
-            self.buckets = buckets;
-            self.clear();
-        }
-        if let Some(v) = self.map.get(key) {
-            return v.clone();
-        }
-        let v = std::rc::Rc::new(compute());
-        if key.len() <= MEMO_MAX_KEY {
-            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + key.len() > MEMO_KEY_BYTES {
-                self.clear();
-            }
-            self.key_bytes += key.len();
-            self.map.insert(key.into(), v.clone());
-        }
-        v
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.key_bytes = 0;
-    }
-}
-
 thread_local! {
-    static CL_MEMO: std::cell::RefCell<Memo<ClFeatures>> = std::cell::RefCell::new(Memo::default());
-    static PATH_MEMO: std::cell::RefCell<Memo<SparseTf>> = std::cell::RefCell::new(Memo::default());
+    static CL_MEMO: std::cell::RefCell<crate::memo::Memo<ClFeatures>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
+    static PATH_MEMO: std::cell::RefCell<crate::memo::Memo<SparseTf>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
 }
 
 /// Term frequencies of the path n-grams of the lower-cased process (`s.b`) and parent

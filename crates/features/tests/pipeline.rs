@@ -395,3 +395,49 @@ fn written_table_reads_back_whole() {
     let ids = back.column("event.id").unwrap().str().unwrap();
     assert_eq!(ids.get(n - 1), Some(format!("e{}", n - 1).as_str()));
 }
+
+/// The per-thread memos (command line, paths) never change a value: featurising events
+/// again on a warm thread, interleaving recipes that share a memo, gives what a fresh
+/// thread computes from scratch.
+#[test]
+fn warm_memos_equal_fresh_computation() {
+    let events: Vec<ProcessEvent> = [
+        r#"cmd.exe /c "whoami ^& net user""#,
+        "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA",
+        r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
+        "",
+    ]
+    .iter()
+    .map(|cl| {
+        let mut e = ev("cmd.exe", "explorer.exe", Label::Benign);
+        e.process_executable = Some(r"C:\Windows\System32\cmd.exe".into());
+        e.process_command_line = (!cl.is_empty()).then(|| cl.to_string());
+        e
+    })
+    .collect();
+    let recipes: Vec<_> = configs().iter().map(|c| c.build().unwrap()).collect();
+    let one = |r: &dyn lotl_features::FeatureRecipe, e: &ProcessEvent| {
+        let mut row = FeatureRow::new();
+        r.featurize(e, &mut row);
+        let num: Vec<u32> = row.numeric().iter().map(|x| x.to_bits()).collect();
+        let cat: Vec<Option<String>> = (0..row.n_categorical())
+            .map(|j| row.categorical(j).map(str::to_owned))
+            .collect();
+        (num, cat)
+    };
+    // One thread, every recipe in turn on every event, twice over.
+    let warm: Vec<Vec<_>> = events
+        .iter()
+        .chain(&events)
+        .map(|e| recipes.iter().map(|r| one(r.as_ref(), e)).collect())
+        .collect();
+    for (i, w) in warm.iter().enumerate() {
+        let e = &events[i % events.len()];
+        // Each recipe alone on a new thread: an empty memo, nothing shared.
+        let fresh: Vec<_> = recipes
+            .iter()
+            .map(|r| std::thread::scope(|s| s.spawn(|| one(r.as_ref(), e)).join().unwrap()))
+            .collect();
+        assert_eq!(w, &fresh, "event {i}");
+    }
+}

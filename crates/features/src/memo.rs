@@ -1,0 +1,65 @@
+//! Per-thread memos of pure functions of a string.
+//!
+//! Command lines repeat heavily in real telemetry (service hosts, updaters, the same
+//! scripts on every host: the OTRF corpus has 497 distinct command lines in 1,728 starts,
+//! a synthetic fleet 9 k in 95 k), so each thread remembers what the recipes derived from
+//! recent command lines and executable paths. Bounded by entries and by key bytes: cleared
+//! when either is full. Long command lines are kept too (up to a sixteenth of the budget):
+//! they are the most expensive to featurise, and an agent's long encoded script repeats as
+//! often as a short one.
+
+use crate::fasthash::FastBuild;
+use std::rc::Rc;
+
+const MEMO_ENTRIES: usize = 4096;
+const MEMO_KEY_BYTES: usize = 4 << 20;
+const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
+
+/// One thread's memo of `f(variant, key)`, where `variant` stands for the function's other
+/// inputs (a bucket count, a recipe generation): a new variant empties the memo.
+pub(crate) struct Memo<V> {
+    variant: usize,
+    key_bytes: usize,
+    map: std::collections::HashMap<Box<str>, Rc<V>, FastBuild>,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo {
+            variant: usize::MAX,
+            key_bytes: 0,
+            map: Default::default(),
+        }
+    }
+}
+
+impl<V> Memo<V> {
+    pub(crate) fn get_or_insert(
+        &mut self,
+        variant: usize,
+        key: &str,
+        compute: impl FnOnce() -> V,
+    ) -> Rc<V> {
+        if self.variant != variant {
+            self.variant = variant;
+            self.clear();
+        }
+        if let Some(v) = self.map.get(key) {
+            return v.clone();
+        }
+        let v = Rc::new(compute());
+        if key.len() <= MEMO_MAX_KEY {
+            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + key.len() > MEMO_KEY_BYTES {
+                self.clear();
+            }
+            self.key_bytes += key.len();
+            self.map.insert(key.into(), v.clone());
+        }
+        v
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.key_bytes = 0;
+    }
+}
