@@ -2,6 +2,10 @@
 //! pipeline. Events are the OTRF atomic process starts from `../shared/datasets` (realistic
 //! command lines, many attacks), or built-in samples when that file is absent.
 //!
+//! `featurize/one_pass_fleet/*` featurises a synthetic fleet's events once each, on a new
+//! thread per iteration: every memo starts empty, so command lines repeat only as often as
+//! they do within the fleet itself.
+//!
 //! Run: `cargo bench -p lotl --bench featurize`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -132,6 +136,49 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+    }
+    g.finish();
+    one_pass_fleet(c);
+}
+
+fn one_pass_fleet(c: &mut Criterion) {
+    use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
+    let Ok(params) = (SynthConfig {
+        hosts: 40,
+        days: 1,
+        ..SynthConfig::default()
+    })
+    .check() else {
+        return;
+    };
+    let generator = Generator::new(params, TemplateBank::builtin());
+    let mut fleet = Vec::new();
+    for h in 0..40 {
+        generator.host_day(h, 0, &mut fleet);
+    }
+    let mut g = c.benchmark_group("featurize/one_pass_fleet");
+    g.throughput(Throughput::Elements(fleet.len() as u64));
+    g.sample_size(10);
+    for cfg in [
+        RecipeConfig::Elastic2021,
+        RecipeConfig::from_name("lotl").unwrap_or(RecipeConfig::Elastic2021),
+    ] {
+        let Ok(recipe) = cfg.build() else { continue };
+        let recipe = recipe.as_ref();
+        g.bench_function(cfg.name(), |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let mut row = FeatureRow::new();
+                        for e in &fleet {
+                            recipe.featurize(black_box(e), &mut row);
+                        }
+                        row.numeric().len()
+                    })
+                    .join()
+                })
+            })
+        });
     }
     g.finish();
 }
