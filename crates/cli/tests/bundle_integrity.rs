@@ -1,25 +1,8 @@
 //! `lotl detect` refuses a bundle whose cluster model was altered after training.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn lotl(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lotl"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use common::{lotl, lotl_ok};
 
 #[test]
 fn detect_refuses_an_altered_cluster_model() {
@@ -27,31 +10,10 @@ fn detect_refuses_an_altered_cluster_model() {
     let d = dir.path();
     std::fs::write(
         d.join("tiny.toml"),
-        r#"name = "tiny"
-seed = 3
-
-[[data]]
-synth = { hosts = 6, days = 1, seed = 5, attack_rate = 2.0 }
-
-[split]
-by = "host"
-ratios = [0.6, 0.2, 0.2]
-
-[features]
-recipe = "lotl"
-
-[model]
-type = "gbdt"
-[model.gbdt]
-n_trees = 8
-learning_rate = 0.2
-max_leaves = 15
-min_data_in_leaf = 5
-seed = 1
-"#,
+        common::small_gbdt_experiment("tiny", 6, 1, 8),
     )
     .unwrap();
-    ok(&lotl(
+    lotl_ok(
         d,
         &[
             "train",
@@ -62,8 +24,8 @@ seed = 1
             "--tracking-dir",
             "runs",
         ],
-    ));
-    ok(&lotl(
+    );
+    lotl_ok(
         d,
         &[
             "synth",
@@ -76,11 +38,11 @@ seed = 1
             "-o",
             "week.parquet",
         ],
-    ));
-    ok(&lotl(
+    );
+    lotl_ok(
         d,
         &["predict", "model", "week.parquet", "-o", "scored.parquet"],
-    ));
+    );
     // The week overlaps the training days, so detect may refuse its buckets as older than
     // the model's history; what this test needs is that loading the bundle passed.
     let detect = ["detect", "model", "scored.parquet", "-o", "alerts.ndjson"];

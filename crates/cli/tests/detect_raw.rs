@@ -1,24 +1,9 @@
 //! `lotl detect` on events nobody has scored yet: it scores them with the bundle's
 //! classifier, and the alerts are the ones `lotl predict` then `lotl detect` would give.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn lotl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_lotl"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .expect("run lotl");
-    assert!(
-        out.status.success(),
-        "lotl {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::lotl_ok as lotl;
 
 #[test]
 fn raw_events_give_the_alerts_of_predict_then_detect() {
@@ -26,28 +11,7 @@ fn raw_events_give_the_alerts_of_predict_then_detect() {
     let d = dir.path();
     std::fs::write(
         d.join("model.toml"),
-        r#"name = "raw-detect"
-seed = 3
-
-[[data]]
-synth = { hosts = 8, days = 2, seed = 5, attack_rate = 2.0 }
-
-[split]
-by = "host"
-ratios = [0.6, 0.2, 0.2]
-
-[features]
-recipe = "lotl"
-
-[model]
-type = "gbdt"
-[model.gbdt]
-n_trees = 30
-learning_rate = 0.2
-max_leaves = 15
-min_data_in_leaf = 5
-seed = 1
-"#,
+        common::small_gbdt_experiment("raw-detect", 8, 2, 30),
     )
     .expect("write config");
     lotl(
