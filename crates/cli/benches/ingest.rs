@@ -1,4 +1,4 @@
-//! Ingest throughput on one core: `cargo bench -p lotl --bench ingest`.
+//! Ingest throughput, on one core and on all: `cargo bench -p lotl --bench ingest`.
 //!
 //! 1. ECS NDJSON in Elastic Defend's shape (generated here, ~1.4 KB per document).
 //! 2. EVTX: the real files under ../shared/datasets/real, lotl's reader against the evtx
@@ -45,17 +45,26 @@ fn main() {
         }
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let (secs, out) = best_of(3, || {
-        read_paths(std::slice::from_ref(&path), &ReadOptions::default()).expect("read")
-    });
-    assert_eq!(out.events.len(), n);
-    println!(
-        "ecs-ndjson (Elastic Defend shape, {:.0} B/doc): {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s",
-        size as f64 / n as f64,
-        n as f64 / secs,
-        size as f64 / secs / 1e6,
-        secs
-    );
+    // One core: rayon's pool (which parses JSON lines in batches) held to one thread.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("one-thread pool");
+    for (label, pool) in [("one core", Some(&one)), ("all cores", None)] {
+        let read = || read_paths(std::slice::from_ref(&path), &ReadOptions::default());
+        let (secs, out) = best_of(3, || match pool {
+            Some(p) => p.install(read).expect("read"),
+            None => read().expect("read"),
+        });
+        assert_eq!(out.events.len(), n);
+        println!(
+            "ecs-ndjson (Elastic Defend shape, {:.0} B/doc), {label}: {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s",
+            size as f64 / n as f64,
+            n as f64 / secs,
+            size as f64 / secs / 1e6,
+            secs
+        );
+    }
 
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
     if !shared.is_dir() {

@@ -29,6 +29,58 @@ fn strict(p: &Path) -> Result<lotl_events::ReadOutcome, Error> {
     )
 }
 
+/// Lines are parsed in parallel batches; what comes out is still in input order, and
+/// counts, quarantine and `--strict` are those of reading line by line.
+#[test]
+fn bad_lines_in_later_batches_keep_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = [3_000usize, 4_500];
+    let mut text = String::new();
+    for i in 1..=5_000usize {
+        if bad.contains(&i) {
+            text.push_str("{\"process\": {\n");
+        } else {
+            text.push_str(&GOOD.replace("\"id\":\"e1\"", &format!("\"id\":\"e{i}\"")));
+            text.push('\n');
+        }
+    }
+    let p = write(dir.path(), "many.ndjson", text.as_bytes());
+    let q = dir.path().join("bad.ndjson");
+    let o = read_paths(
+        std::slice::from_ref(&p),
+        &ReadOptions {
+            quarantine: Some(q.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids: Vec<String> = (1..=5_000)
+        .filter(|i| !bad.contains(i))
+        .map(|i| format!("e{i}"))
+        .collect();
+    let got: Vec<&str> = o.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(got, ids);
+    let s = &o.stats.by_format[&InputFormat::EcsNdjson];
+    assert_eq!(
+        (s.records, s.kept, s.skipped["invalid JSON"]),
+        (5_000, 4_998, 2)
+    );
+    let records: Vec<u64> = std::fs::read_to_string(&q)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["record"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(records, [3_000, 4_500]);
+    match strict(&p) {
+        Err(Error::Strict { record, .. }) => assert_eq!(record, 3_000),
+        other => panic!("strict read should fail at record 3000, got {other:?}"),
+    }
+}
+
 #[test]
 fn broken_json_line_is_skipped_counted_and_quarantined() {
     let dir = tempfile::tempdir().unwrap();

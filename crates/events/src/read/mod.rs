@@ -259,6 +259,34 @@ pub(crate) enum Parsed {
     Skip(SkipReason),
 }
 
+/// JSON lines waiting to be parsed together: their bytes end to end, and each line's record
+/// number and byte range.
+#[derive(Default)]
+struct LineBatch {
+    bytes: Vec<u8>,
+    lines: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+impl LineBatch {
+    /// Lines per batch: enough to keep every core busy, few enough to stay in cache.
+    const LINES: usize = 2048;
+
+    fn push(&mut self, record: u64, line: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(line);
+        self.lines.push((record, start..self.bytes.len()));
+    }
+
+    fn is_full(&self) -> bool {
+        self.lines.len() >= Self::LINES || self.bytes.len() >= 64 << 20
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.lines.clear();
+    }
+}
+
 impl<'o> Reader<'o> {
     pub fn new(opts: &'o ReadOptions) -> Result<Reader<'o>> {
         let quarantine = match &opts.quarantine {
@@ -461,6 +489,7 @@ impl<'o> Reader<'o> {
         let mut line = Vec::with_capacity(8192);
         let mut record = 0u64;
         let mut counted: [bool; 2] = [false, false];
+        let mut batch = LineBatch::default();
         loop {
             line.clear();
             let n = stream
@@ -483,12 +512,52 @@ impl<'o> Reader<'o> {
                     .map_err(|e| Error::io(path, e))?;
                 return self.read_json_documents(name, &rest);
             }
-            let (text, repaired) = match std::str::from_utf8(trimmed) {
-                Ok(s) => (std::borrow::Cow::Borrowed(s), false),
-                Err(_) => (String::from_utf8_lossy(trimmed), true),
-            };
-            self.json_record(name, record, &text, repaired, &mut counted)?;
+            batch.push(record, trimmed);
+            if batch.is_full() {
+                self.json_batch(name, &mut batch, &mut counted)?;
+            }
         }
+        self.json_batch(name, &mut batch, &mut counted)
+    }
+
+    /// Parse a batch of lines in parallel (on rayon's pool: one thread under
+    /// `RAYON_NUM_THREADS=1`), then count and keep them in input order, so results, counts,
+    /// quarantine and `--strict` errors are those of a sequential read.
+    fn json_batch(
+        &mut self,
+        name: &str,
+        batch: &mut LineBatch,
+        counted: &mut [bool; 2],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let parsed: Vec<(InputFormat, Parsed, std::borrow::Cow<'_, str>, bool)> = batch
+            .lines
+            .par_iter()
+            .map(|&(record, ref range)| {
+                let bytes = &batch.bytes[range.clone()];
+                let (text, repaired) = match std::str::from_utf8(bytes) {
+                    Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+                    Err(_) => (String::from_utf8_lossy(bytes), true),
+                };
+                let ctx = RecordCtx { file: name, record };
+                let (format, p) = if nxlog::is_nxlog(&text) {
+                    (InputFormat::NxlogJson, nxlog::parse_line(&text, &ctx))
+                } else {
+                    (InputFormat::EcsNdjson, ecs::parse_line(&text, &ctx))
+                };
+                (format, p, text, repaired)
+            })
+            .collect();
+        for ((format, p, text, repaired), &(record, _)) in parsed.into_iter().zip(&batch.lines) {
+            let slot = usize::from(format == InputFormat::NxlogJson);
+            if !counted[slot] {
+                counted[slot] = true;
+                self.stats(format).files += 1;
+            }
+            let ctx = RecordCtx { file: name, record };
+            self.accept(format, &ctx, p, &text, repaired)?;
+        }
+        batch.clear();
         Ok(())
     }
 
