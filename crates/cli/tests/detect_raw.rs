@@ -113,4 +113,22 @@ fn raw_events_give_the_alerts_of_predict_then_detect() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // A window: raw events outside it are not scored, and the alerts are the window's.
+    let window = [
+        "--from",
+        "2026-02-02T09:00:00Z",
+        "--to",
+        "2026-02-02T17:00:00Z",
+    ];
+    let args = |input: &'static str, out: &'static str| {
+        let mut v = vec!["detect", "model", input, "-o", out];
+        v.extend(window);
+        v
+    };
+    lotl(d, &args("scored.parquet", "window-scored.ndjson"));
+    lotl(d, &args("week.ndjson", "window-raw.ndjson"));
+    let in_window = alerts("window-scored.ndjson");
+    assert_eq!(alerts("window-raw.ndjson"), in_window);
+    assert!(in_window.len() <= expected.len());
 }

@@ -15,7 +15,7 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
     let rule = rule_config(&a.rule)?;
     let from = a.from.as_deref().map(parse_time).transpose()?;
     let to = a.to.as_deref().map(parse_time).transpose()?;
-    let events = read_inputs(&a.bundle, &a.inputs)?;
+    let events = read_inputs(&a.bundle, &a.inputs, from, to)?;
     let mut model = model;
     let first = events
         .iter()
@@ -55,10 +55,13 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
 const ALERT_EXPLAIN: usize = 3;
 
 /// Scored Parquet files are taken as scored; every other input (unscored Parquet, or any
-/// format `lotl ingest` reads) is scored here with the bundle's classifier.
+/// format `lotl ingest` reads) is scored here with the bundle's classifier, only the events
+/// inside `[from, to)`.
 fn read_inputs(
     bundle: &std::path::Path,
     inputs: &[std::path::PathBuf],
+    from: Option<i64>,
+    to: Option<i64>,
 ) -> anyhow::Result<Vec<ScoredEvent>> {
     let mut scored = Vec::new();
     let mut unscored = Vec::new();
@@ -88,6 +91,9 @@ fn read_inputs(
         }
         unscored.extend(outcome.events);
     }
+    unscored.retain(|e| {
+        from.is_none_or(|f| e.timestamp_ms >= f) && to.is_none_or(|t| e.timestamp_ms < t)
+    });
     if !unscored.is_empty() {
         let model = lotl_export::Bundle::load(bundle)?;
         let spinner = super::spinner(&format!("scoring {} events", unscored.len()));
