@@ -131,4 +131,22 @@ fn raw_events_give_the_alerts_of_predict_then_detect() {
     let in_window = alerts("window-scored.ndjson");
     assert_eq!(alerts("window-raw.ndjson"), in_window);
     assert!(in_window.len() <= expected.len());
+
+    // A window with no events is an error, not an empty alert file.
+    let empty = common::lotl(
+        d,
+        &[
+            "detect",
+            "model",
+            "week.ndjson",
+            "-o",
+            "none.ndjson",
+            "--from",
+            "2030-01-01",
+        ],
+    );
+    assert!(!empty.status.success());
+    let err = String::from_utf8_lossy(&empty.stderr);
+    assert!(err.contains("no process-start events"), "{err}");
+    assert!(!d.join("none.ndjson").exists());
 }

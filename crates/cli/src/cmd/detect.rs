@@ -104,6 +104,16 @@ fn read_inputs(
         ));
         spinner.finish_and_clear();
     }
+    if scored.is_empty() {
+        anyhow::bail!(
+            "no process-start events in the given inputs{}; nothing to detect",
+            if from.is_some() || to.is_some() {
+                " between --from and --to"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(scored)
 }
 
