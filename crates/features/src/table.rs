@@ -205,7 +205,8 @@ impl FeatureTable {
             }
             Ok(df)
         });
-        lotl_events::parquet::write_batches_atomic(path, frames)?;
+        // A feature matrix is read whole, never filtered by value: no statistics.
+        lotl_events::parquet::write_batches_atomic(path, frames, false)?;
         Ok(())
     }
 }
