@@ -49,6 +49,9 @@ pub struct FeatureTable {
 struct Dict {
     short: HashMap<u64, u32, FastBuild>,
     long: HashMap<String, u32, FastBuild>,
+    /// The last short value looked up and its code: neighbouring events often share a
+    /// value (the same parent, the same bigram at a position), and a hit skips the hash.
+    last_short: Option<(u64, u32)>,
 }
 
 impl Dict {
@@ -57,7 +60,14 @@ impl Dict {
     fn code(&mut self, col: &mut CatColumn, v: &str) -> u32 {
         let next = col.dict.len() as u32;
         let code = match pack_short(v) {
-            Some(k) => *self.short.entry(k).or_insert(next),
+            Some(k) => match self.last_short {
+                Some((last, code)) if last == k => code,
+                _ => {
+                    let code = *self.short.entry(k).or_insert(next);
+                    self.last_short = Some((k, code));
+                    code
+                }
+            },
             None => match self.long.get(v) {
                 Some(&c) => c,
                 None => {
