@@ -11,6 +11,8 @@
 //!
 //!     .ci/mlflow.sh cargo test -p lotl --test tracking_mlflow
 
+mod common;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,41 +50,14 @@ fn unique(prefix: &str) -> String {
 }
 
 /// A small experiment: a synthetic fleet, GBDT with early stopping off so that the loss
-/// history has exactly `n_trees` steps.
+/// history has exactly `n_trees` steps; `extra_data` adds `[[data]]` entries after it.
 fn write_config(dir: &Path, name: &str, hosts: u32, n_trees: u32, extra_data: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &p,
-        format!(
-            r#"name = "{name}"
-seed = 3
-
-[[data]]
-synth = {{ hosts = {hosts}, days = 1, seed = 5, attack_rate = 2.0 }}
-{extra_data}
-[split]
-by = "host"
-ratios = [0.6, 0.2, 0.2]
-
-[features]
-recipe = "lotl"
-
-[model]
-type = "gbdt"
-[model.gbdt]
-n_trees = {n_trees}
-learning_rate = 0.2
-max_leaves = 15
-min_data_in_leaf = 5
-seed = 1
-
-[decision]
-calibration = "isotonic"
-objective = "maximize_minimum_recall"
-"#
-        ),
-    )
-    .unwrap();
+    let text = format!(
+        "{}\n[decision]\ncalibration = \"isotonic\"\nobjective = \"maximize_minimum_recall\"\n\n{extra_data}",
+        common::small_gbdt_experiment(name, hosts, 1, n_trees)
+    );
+    std::fs::write(&p, text).unwrap();
     p
 }
 

@@ -194,39 +194,29 @@ pub fn write_batches_atomic(
         .map_err(|e| Error::io(tmp.path(), e))?;
     let meta =
         KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
-    let mut writer = Some(
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(if statistics {
-                StatisticsOptions::default()
-            } else {
-                StatisticsOptions::empty()
-            })
-            .with_key_value_metadata(Some(meta)),
-    );
-    let mut batched = None;
-    for frame in batches {
-        let mut frame = frame.map_err(parquet_err)?;
-        if frame.height() == 0 && batched.is_some() {
-            continue;
-        }
+    let mut batches = batches.map(|frame| frame.map_err(parquet_err));
+    let first = batches
+        .next()
+        .unwrap_or_else(|| Err(parquet_err(PolarsError::NoData("no frame to write".into()))))?;
+    let mut writer = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(if statistics {
+            StatisticsOptions::default()
+        } else {
+            StatisticsOptions::empty()
+        })
+        .with_key_value_metadata(Some(meta))
+        .batched(first.schema())
+        .map_err(parquet_err)?;
+    for frame in std::iter::once(Ok(first)).chain(batches) {
+        let mut frame = frame?;
         // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
         let frame =
             polars::frame::chunk_df_for_writing(&mut frame, 512 * 512).map_err(parquet_err)?;
-        if batched.is_none() {
-            if let Some(w) = writer.take() {
-                batched = Some(w.batched(frame.schema()).map_err(parquet_err)?);
-            }
-        }
-        if let Some(b) = batched.as_mut() {
-            b.write_batch(&frame).map_err(parquet_err)?;
-        }
+        writer.write_batch(&frame).map_err(parquet_err)?;
     }
-    let Some(b) = batched else {
-        return Err(parquet_err(PolarsError::NoData("no frame to write".into())));
-    };
-    b.finish().map_err(parquet_err)?;
-    drop(b);
+    writer.finish().map_err(parquet_err)?;
+    drop(writer);
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
@@ -237,14 +227,11 @@ pub fn write_batches_atomic(
 /// Write events to `path` (atomically; see [`write_frame_atomic`]), [`BATCH_ROWS`] events
 /// per row group.
 pub fn write_parquet(path: &Path, events: &[ProcessEvent]) -> Result<()> {
-    if events.is_empty() {
-        let mut df = to_dataframe(events).map_err(|source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        })?;
-        return write_frame_atomic(path, &mut df);
-    }
-    write_batches_atomic(path, events.chunks(BATCH_ROWS).map(to_dataframe), true)
+    // At least one batch, so that no events still make a file with the schema.
+    let starts = (0..events.len().max(1)).step_by(BATCH_ROWS);
+    let batches =
+        starts.map(|start| to_dataframe(&events[start..(start + BATCH_ROWS).min(events.len())]));
+    write_batches_atomic(path, batches, true)
 }
 
 /// Read a whole Parquet file as a frame.

@@ -231,13 +231,6 @@ impl DenseMatrix {
     }
 }
 
-/// Where each output column comes from.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Num(usize),
-    Cat(usize),
-}
-
 /// Serialised part of a pipeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PipelineData {
@@ -254,28 +247,17 @@ struct PipelineData {
 pub struct FeaturePipeline {
     data: PipelineData,
     recipe: Box<dyn FeatureRecipe>,
-    plan: Vec<Slot>,
-    /// `plan` with consecutive numeric columns merged, for encoding rows by block copies.
+    /// Where the output columns come from, in order; consecutive numeric features merged
+    /// into one run so rows are encoded by block copies.
     runs: Vec<Run>,
 }
 
-/// A run of output columns: numeric features `start..start + len`, or one categorical.
+/// A run of output columns: numeric features `start..start + len` (one column each), or
+/// one categorical feature (its frequency and target-mean columns).
 #[derive(Debug, Clone, Copy)]
 enum Run {
     Nums { start: usize, len: usize },
     Cat(usize),
-}
-
-fn runs_of(plan: &[Slot]) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
-    for slot in plan {
-        match (*slot, runs.last_mut()) {
-            (Slot::Num(i), Some(Run::Nums { start, len })) if *start + *len == i => *len += 1,
-            (Slot::Num(i), _) => runs.push(Run::Nums { start: i, len: 1 }),
-            (Slot::Cat(i), _) => runs.push(Run::Cat(i)),
-        }
-    }
-    runs
 }
 
 impl Serialize for FeaturePipeline {
@@ -304,20 +286,14 @@ impl FeaturePipeline {
                 got: format!("{} v{}", recipe.name(), recipe.version()),
             });
         }
-        let (plan, columns) = plan_of(recipe.as_ref());
+        let (runs, columns) = plan_of(recipe.as_ref());
         if columns != data.columns || data.encoders.len() != recipe.n_categorical() {
             return Err(Error::RecipeMismatch {
                 fitted: format!("{} columns", data.columns.len()),
                 got: format!("{} columns", columns.len()),
             });
         }
-        let runs = runs_of(&plan);
-        Ok(FeaturePipeline {
-            data,
-            recipe,
-            plan,
-            runs,
-        })
+        Ok(FeaturePipeline { data, recipe, runs })
     }
 
     /// Fit encoders on training events (`labels[i]`: event `i` is malicious).
@@ -437,7 +413,7 @@ impl FeaturePipeline {
             })
             .collect();
 
-        let (plan, columns) = plan_of(recipe.as_ref());
+        let (runs, columns) = plan_of(recipe.as_ref());
         let (encoders, oof): (Vec<CategoryEncoder>, Vec<Vec<f32>>) = fitted.into_iter().unzip();
         let pipe = FeaturePipeline {
             data: PipelineData {
@@ -449,20 +425,20 @@ impl FeaturePipeline {
                 columns,
             },
             recipe,
-            runs: runs_of(&plan),
-            plan,
+            runs,
         };
         let mut mat = pipe.encode_table(table)?;
         // Replace the in-sample target means by the out-of-fold ones.
         let mut col = 0;
-        for slot in &pipe.plan {
-            if let Slot::Cat(j) = slot {
-                for (i, v) in oof[*j].iter().enumerate() {
-                    mat.data[i * mat.n_cols + col + 1] = *v;
+        for run in &pipe.runs {
+            match *run {
+                Run::Cat(j) => {
+                    for (i, v) in oof[j].iter().enumerate() {
+                        mat.data[i * mat.n_cols + col + 1] = *v;
+                    }
+                    col += 2;
                 }
-                col += 2;
-            } else {
-                col += 1;
+                Run::Nums { len, .. } => col += len,
             }
         }
         Ok((pipe, mat))
@@ -573,15 +549,17 @@ impl FeaturePipeline {
         let w = self.n_columns();
         let mut data = vec![0.0f32; n * w];
         let mut col = 0;
-        for slot in &self.plan {
-            match *slot {
-                Slot::Num(j) => {
-                    for (i, v) in table.numeric[j].iter().enumerate() {
-                        data[i * w + col] = *v;
+        for run in &self.runs {
+            match *run {
+                Run::Nums { start, len } => {
+                    for j in start..start + len {
+                        for (i, v) in table.numeric[j].iter().enumerate() {
+                            data[i * w + col] = *v;
+                        }
+                        col += 1;
                     }
-                    col += 1;
                 }
-                Slot::Cat(j) => {
+                Run::Cat(j) => {
                     let c = &table.categorical[j];
                     let enc = &self.data.encoders[j];
                     let per_code: Vec<(f32, f32)> =
@@ -616,22 +594,25 @@ impl FeaturePipeline {
     }
 }
 
-fn plan_of(recipe: &dyn FeatureRecipe) -> (Vec<Slot>, Vec<String>) {
+fn plan_of(recipe: &dyn FeatureRecipe) -> (Vec<Run>, Vec<String>) {
     let idx = kind_indices(recipe.features());
-    let mut plan = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     let mut cols = Vec::new();
     for (f, &i) in recipe.features().iter().zip(&idx) {
         match f.kind {
             FeatureKind::Numeric => {
-                plan.push(Slot::Num(i));
+                match runs.last_mut() {
+                    Some(Run::Nums { start, len }) if *start + *len == i => *len += 1,
+                    _ => runs.push(Run::Nums { start: i, len: 1 }),
+                }
                 cols.push(f.name.to_string());
             }
             FeatureKind::Categorical => {
-                plan.push(Slot::Cat(i));
+                runs.push(Run::Cat(i));
                 cols.push(format!("{}_frequency", f.name));
                 cols.push(format!("{}_targetmean", f.name));
             }
         }
     }
-    (plan, cols)
+    (runs, cols)
 }

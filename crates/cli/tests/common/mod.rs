@@ -1,5 +1,8 @@
 //! Helpers shared by the `lotl` binary's end-to-end tests.
 
+// Each test crate compiles this module for itself and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -259,6 +259,17 @@ pub(crate) enum Parsed {
     Skip(SkipReason),
 }
 
+/// One JSON record, as NXLog's flat layout or as ECS: a pure function of the text, so
+/// batches of records parse in parallel.
+fn parse_json_record(name: &str, record: u64, text: &str) -> (InputFormat, Parsed) {
+    let ctx = RecordCtx { file: name, record };
+    if nxlog::is_nxlog(text) {
+        (InputFormat::NxlogJson, nxlog::parse_line(text, &ctx))
+    } else {
+        (InputFormat::EcsNdjson, ecs::parse_line(text, &ctx))
+    }
+}
+
 /// JSON lines waiting to be parsed together: their bytes end to end, and each line's record
 /// number and byte range.
 #[derive(Default)]
@@ -539,23 +550,14 @@ impl<'o> Reader<'o> {
                     Ok(s) => (std::borrow::Cow::Borrowed(s), false),
                     Err(_) => (String::from_utf8_lossy(bytes), true),
                 };
-                let ctx = RecordCtx { file: name, record };
-                let (format, p) = if nxlog::is_nxlog(&text) {
-                    (InputFormat::NxlogJson, nxlog::parse_line(&text, &ctx))
-                } else {
-                    (InputFormat::EcsNdjson, ecs::parse_line(&text, &ctx))
-                };
-                (format, p, text, repaired)
+                let (format, parsed) = parse_json_record(name, record, &text);
+                (format, parsed, text, repaired)
             })
             .collect();
-        for ((format, p, text, repaired), &(record, _)) in parsed.into_iter().zip(&batch.lines) {
-            let slot = usize::from(format == InputFormat::NxlogJson);
-            if !counted[slot] {
-                counted[slot] = true;
-                self.stats(format).files += 1;
-            }
+        for ((format, parsed, text, repaired), &(record, _)) in parsed.into_iter().zip(&batch.lines)
+        {
             let ctx = RecordCtx { file: name, record };
-            self.accept(format, &ctx, p, &text, repaired)?;
+            self.keep_json(&ctx, format, parsed, &text, repaired, counted)?;
         }
         batch.clear();
         Ok(())
@@ -627,22 +629,27 @@ impl<'o> Reader<'o> {
         repaired: bool,
         counted: &mut [bool; 2],
     ) -> Result<()> {
-        let format = if nxlog::is_nxlog(text) {
-            InputFormat::NxlogJson
-        } else {
-            InputFormat::EcsNdjson
-        };
+        let (format, parsed) = parse_json_record(name, record, text);
+        let ctx = RecordCtx { file: name, record };
+        self.keep_json(&ctx, format, parsed, text, repaired, counted)
+    }
+
+    /// Count a parsed JSON record (and its file, once per format) and keep or skip it.
+    fn keep_json(
+        &mut self,
+        ctx: &RecordCtx<'_>,
+        format: InputFormat,
+        parsed: Parsed,
+        text: &str,
+        repaired: bool,
+        counted: &mut [bool; 2],
+    ) -> Result<()> {
         let slot = usize::from(format == InputFormat::NxlogJson);
         if !counted[slot] {
             counted[slot] = true;
             self.stats(format).files += 1;
         }
-        let ctx = RecordCtx { file: name, record };
-        let parsed = match format {
-            InputFormat::NxlogJson => nxlog::parse_line(text, &ctx),
-            _ => ecs::parse_line(text, &ctx),
-        };
-        self.accept(format, &ctx, parsed, text, repaired)
+        self.accept(format, ctx, parsed, text, repaired)
     }
 
     pub(crate) fn evtx_threads(&self) -> usize {
