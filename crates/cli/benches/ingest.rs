@@ -4,7 +4,7 @@
 //! 2. EVTX: the real files under ../shared/datasets/real, lotl's reader against the evtx
 //!    crate's own JSON output (`records_json`) over the same files, both on one thread.
 
-use lotl_events::{read_paths, ReadOptions};
+use lotl_events::{read_paths, read_paths_streaming, ReadOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -50,21 +50,74 @@ fn main() {
         .num_threads(1)
         .build()
         .expect("one-thread pool");
+    let mb_per_s = |secs: f64| size as f64 / secs / 1e6;
     for (label, pool) in [("one core", Some(&one)), ("all cores", None)] {
-        let read = || read_paths(std::slice::from_ref(&path), &ReadOptions::default());
-        let (secs, out) = best_of(3, || match pool {
-            Some(p) => p.install(read).expect("read"),
-            None => read().expect("read"),
+        let run = |f: &(dyn Fn() + Sync)| match pool {
+            Some(p) => p.install(f),
+            None => f(),
+        };
+        // Streaming, as `lotl ingest` reads: batches handed on (here: dropped), memory reused.
+        let (secs, _) = best_of(3, || {
+            run(&|| {
+                let mut kept = 0usize;
+                read_paths_streaming(
+                    std::slice::from_ref(&path),
+                    &ReadOptions::default(),
+                    &mut |_| {},
+                    &mut |batch| {
+                        kept += batch.len();
+                        Ok(())
+                    },
+                )
+                .expect("read");
+                assert_eq!(kept, n);
+            })
         });
-        assert_eq!(out.events.len(), n);
         println!(
-            "ecs-ndjson (Elastic Defend shape, {:.0} B/doc), {label}: {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s",
+            "ecs-ndjson (Elastic Defend shape, {:.0} B/doc), {label}, streaming: {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s",
             size as f64 / n as f64,
             n as f64 / secs,
-            size as f64 / secs / 1e6,
+            mb_per_s(secs),
             secs
         );
+        // Collected into one vector, as `lotl detect` reads raw events.
+        let (secs, _) = best_of(3, || {
+            run(&|| {
+                let out =
+                    read_paths(std::slice::from_ref(&path), &ReadOptions::default()).expect("read");
+                assert_eq!(out.events.len(), n);
+            })
+        });
+        println!(
+            "ecs-ndjson, {label}, collected: {:.0} events/s ({:.1} MB/s)",
+            n as f64 / secs,
+            mb_per_s(secs),
+        );
     }
+    // The whole of `lotl ingest` but the terminal: read, build row groups, write Parquet.
+    let out_path = dir.path().join("events.parquet");
+    let (secs, _) = best_of(3, || {
+        one.install(|| {
+            let mut writer = lotl_events::parquet::BatchWriter::new(&out_path, true);
+            read_paths_streaming(
+                std::slice::from_ref(&path),
+                &ReadOptions::default(),
+                &mut |_| {},
+                &mut |batch| {
+                    let mut frame =
+                        lotl_events::parquet::to_dataframe(batch).expect("row group frame");
+                    writer.write(&mut frame)
+                },
+            )
+            .expect("ingest");
+            writer.finish().expect("finish");
+        })
+    });
+    println!(
+        "ecs-ndjson to Parquet (lotl ingest, one reader thread): {:.0} events/s ({:.1} MB/s)",
+        n as f64 / secs,
+        mb_per_s(secs)
+    );
 
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
     if !shared.is_dir() {

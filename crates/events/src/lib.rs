@@ -10,6 +10,6 @@ pub mod read;
 pub use error::{Error, Result};
 pub use event::{EventSource, Label, ProcessEvent};
 pub use read::{
-    read_bytes, read_paths, read_paths_with_progress, CsvMapping, ReadOptions, ReadOutcome,
-    ReadStats,
+    read_bytes, read_paths, read_paths_streaming, read_paths_with_progress, CsvMapping,
+    ReadOptions, ReadOutcome, ReadStats,
 };

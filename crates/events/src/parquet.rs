@@ -174,54 +174,128 @@ pub fn write_batches_atomic(
     batches: impl Iterator<Item = PolarsResult<DataFrame>>,
     statistics: bool,
 ) -> Result<()> {
-    let parquet_err = |source| Error::Parquet {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".lotl-")
-        .suffix(".parquet.tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let file = tmp
-        .as_file()
-        .try_clone()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    let meta =
-        KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
-    let mut batches = batches.map(|frame| frame.map_err(parquet_err));
-    let first = batches
-        .next()
-        .unwrap_or_else(|| Err(parquet_err(PolarsError::NoData("no frame to write".into()))))?;
-    let mut writer = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(if statistics {
-            StatisticsOptions::default()
-        } else {
-            StatisticsOptions::empty()
-        })
-        .with_key_value_metadata(Some(meta))
-        .batched(first.schema())
-        .map_err(parquet_err)?;
-    for frame in std::iter::once(Ok(first)).chain(batches) {
-        let mut frame = frame?;
-        // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
-        let frame =
-            polars::frame::chunk_df_for_writing(&mut frame, 512 * 512).map_err(parquet_err)?;
-        writer.write_batch(&frame).map_err(parquet_err)?;
+    let mut writer = BatchWriter::new(path, statistics);
+    for frame in batches {
+        let mut frame = frame.map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })?;
+        writer.write(&mut frame)?;
     }
-    writer.finish().map_err(parquet_err)?;
-    drop(writer);
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    writer.finish()
+}
+
+/// A Parquet file written one row group batch at a time, atomically: nothing appears at
+/// the path until [`BatchWriter::finish`]; dropping the writer before then (an error, a
+/// crash) leaves any existing file untouched. The file is created at the first batch, so a
+/// writer that receives none creates nothing and `finish` reports it.
+pub struct BatchWriter {
+    path: std::path::PathBuf,
+    statistics: bool,
+    open: Option<(
+        tempfile::NamedTempFile,
+        polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    )>,
+    rows: usize,
+}
+
+impl BatchWriter {
+    pub fn new(path: &Path, statistics: bool) -> BatchWriter {
+        BatchWriter {
+            path: path.to_owned(),
+            statistics,
+            open: None,
+            rows: 0,
+        }
+    }
+
+    fn parquet_err(&self, source: PolarsError) -> Error {
+        Error::Parquet {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Append `frame` (every frame must have the first one's schema).
+    pub fn write(&mut self, frame: &mut DataFrame) -> Result<()> {
+        if self.open.is_none() {
+            self.open = Some(self.create(frame.schema())?);
+        }
+        // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
+        let chunked = polars::frame::chunk_df_for_writing(frame, 512 * 512)
+            .map_err(|e| self.parquet_err(e))?;
+        let result = match &mut self.open {
+            Some((_, writer)) => writer.write_batch(&chunked),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.parquet_err(e))?;
+        self.rows += frame.height();
+        Ok(())
+    }
+
+    fn create(
+        &self,
+        schema: &Schema,
+    ) -> Result<(
+        tempfile::NamedTempFile,
+        polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    )> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".lotl-")
+            .suffix(".parquet.tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let file = tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+        let meta = KeyValueMetadata::from_static(vec![(
+            "lotl.schema".to_owned(),
+            SCHEMA_VERSION.to_owned(),
+        )]);
+        let writer = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(if self.statistics {
+                StatisticsOptions::default()
+            } else {
+                StatisticsOptions::empty()
+            })
+            .with_key_value_metadata(Some(meta))
+            .batched(schema)
+            .map_err(|e| self.parquet_err(e))?;
+        Ok((tmp, writer))
+    }
+
+    /// Close the file and move it into place.
+    pub fn finish(self) -> Result<()> {
+        let Some((tmp, writer)) = self.open else {
+            return Err(Error::Parquet {
+                path: self.path,
+                source: PolarsError::NoData("no frame to write".into()),
+            });
+        };
+        writer.finish().map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
+        drop(writer);
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| Error::io(&self.path, e.error))?;
+        Ok(())
+    }
 }
 
 /// Write events to `path` (atomically; see [`write_frame_atomic`]), [`BATCH_ROWS`] events

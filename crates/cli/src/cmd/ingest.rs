@@ -17,23 +17,36 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let total = read::total_input_bytes(&args.paths)?;
     let bar = super::progress_bytes(total, "reading");
-    let outcome =
-        read::read_paths_with_progress(&args.paths, &opts, &mut |done| bar.set_position(done))?;
+    // Events go to Parquet a row group at a time, so memory stays bounded whatever the input
+    // size; the file appears only once everything has been read.
+    let mut writer = lotl_events::parquet::BatchWriter::new(&args.output, true);
+    let stats = read::read_paths_streaming(
+        &args.paths,
+        &opts,
+        &mut |done| bar.set_position(done),
+        &mut |events| {
+            let mut frame = lotl_events::parquet::to_dataframe(events).map_err(|source| {
+                lotl_events::Error::Parquet {
+                    path: args.output.clone(),
+                    source,
+                }
+            })?;
+            writer.write(&mut frame)
+        },
+    )?;
     bar.finish_and_clear();
-    print_summary(&outcome.stats);
-    if outcome.events.is_empty() {
+    print_summary(&stats);
+    let written = writer.rows();
+    if written == 0 {
         eprintln!(
             "error: no process-start events could be read from the given paths; nothing written"
         );
         return Ok(ExitCode::from(1));
     }
-    lotl_events::parquet::write_parquet(&args.output, &outcome.events)
+    writer
+        .finish()
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
-        "wrote {} events to {}",
-        outcome.events.len(),
-        args.output.display()
-    );
+    println!("wrote {written} events to {}", args.output.display());
     if let Some(q) = &args.quarantine {
         println!("rejected records: {}", q.display());
     }

@@ -5,7 +5,7 @@
 //! Field sources follow the ProblemChild spec's fallbacks (section 2), e.g. the command line is
 //! `process.command_line`, else `process.args` joined by a space.
 
-use super::ecs_typed::{has_dotted_keys, Doc, Leaf, LeafKind};
+use super::ecs_typed::{parse_doc, Doc, Leaf, LeafKind};
 use super::windows::{from_event_data, parse_pid};
 use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
 use crate::event::{
@@ -15,11 +15,8 @@ use crate::event::{
 use serde_json::Value;
 
 pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
-    if !has_dotted_keys(line) {
-        // sonic-rs: the same serde data model as serde_json, parsed with SIMD scans.
-        if let Ok(doc) = sonic_rs::from_str::<Doc<'_>>(line) {
-            return from_document(&doc);
-        }
+    if let Some(doc) = parse_doc(line) {
+        return from_document(&doc);
     }
     match serde_json::from_str::<Value>(line) {
         Ok(v) if v.is_object() => from_document(&v),
@@ -168,7 +165,7 @@ impl View for Doc<'_> {
         }
     }
     fn event_data(&self, key: &str) -> Option<&str> {
-        match self.winlog.as_ref()?.event_data.as_ref()?.get(key)? {
+        match self.winlog.as_ref()?.event_data_value(key)? {
             Leaf(Some(s), LeafKind::Str) => Some(s.as_ref()),
             _ => None,
         }
@@ -388,13 +385,94 @@ mod tests {
             r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"kind":"event","category":"process","type":["start"],"id":7},"host":{"name":"h","os":{"type":"windows"}},"process":{"pid":"12","name":"a.exe","args":["a.exe","-x"],"code_signature":{"exists":"true","trusted":1},"Ext":{"token":{"elevation":true,"integrity_level_name":"High"}},"parent":{"name":"p.exe","pid":3}},"user":{"name":"u","id":"S-1-5-21-1"},"lotl":{"label":"malicious","scenario_id":"s1","technique":"T1218","family":"proxy"}}"#,
         ];
         for text in docs.iter().flat_map(|d| d.lines()) {
-            let doc: Doc<'_> = serde_json::from_str(text).unwrap();
+            let doc: Doc<'_> = parse_doc(text).unwrap();
             let v: Value = serde_json::from_str(text).unwrap();
             let (a, b) = (from_document(&doc), from_document(&v));
             match (a, b) {
                 (Parsed::Event(a), Parsed::Event(b)) => assert_eq!(a, b, "{text}"),
                 (Parsed::Skip(a), Parsed::Skip(b)) => assert_eq!(a, b, "{text}"),
                 _ => panic!("paths disagree on {text}"),
+            }
+        }
+    }
+
+    fn same_mapping(text: &str) {
+        let doc = parse_doc(text).expect("typed path takes it");
+        let v: Value = serde_json::from_str(text).expect("valid JSON");
+        match (from_document(&doc), from_document(&v)) {
+            (Parsed::Event(a), Parsed::Event(b)) => assert_eq!(a, b, "{text}"),
+            (Parsed::Skip(a), Parsed::Skip(b)) => assert_eq!(a, b, "{text}"),
+            _ => panic!("paths disagree on {text}"),
+        }
+    }
+
+    const DEFEND: &str = r#"{"@timestamp":"2024-03-01T10:00:00.123Z","agent":{"id":"a","type":"endpoint"},"event":{"id":"MrKl1","kind":"event","category":["process"],"type":["start"],"action":"start"},"host":{"name":"ws-1","id":"h1","os":{"type":"windows"}},"process":{"pid":4242,"entity_id":"e1","name":"cmd.exe","executable":"C:\\Windows\\System32\\cmd.exe","command_line":"cmd.exe /c \"echo \u00e9\ud83d\ude00\" \/ \t","args":["cmd.exe","/c",7,null,{"x":[1,2]}],"pe":{"original_file_name":"Cmd.Exe"},"code_signature":{"exists":true,"trusted":false,"subject_name":"Microsoft Windows"},"hash":{"sha256":"ab"},"Ext":{"ancestry":["a","b"],"token":{"integrity_level_name":"high","elevation":false,"elevation_type":"full"}},"parent":{"pid":-1.5e3,"entity_id":"p1","name":"explorer.exe","executable":"C:\\Windows\\explorer.exe","command_line":"C:\\Windows\\Explorer.EXE","args":[]}},"user":{"name":"alice","domain":"CORP","id":"S-1-5-21-1"},"extra":[[[]],{},"",0,-0.0,true,false,null]}"#;
+
+    /// Escapes, surrogate pairs, numbers of every JSON form, containers skipped at depth.
+    #[test]
+    fn walker_maps_like_serde_json() {
+        same_mapping(DEFEND);
+        let doc = parse_doc(DEFEND).unwrap();
+        assert_eq!(
+            doc.process.command_line.0.as_deref(),
+            Some("cmd.exe /c \"echo \u{e9}\u{1F600}\" / \t")
+        );
+        assert_eq!(doc.process.parent.pid.0.as_deref(), Some("-1.5e3"));
+        assert_eq!(doc.process.args.0.as_ref().map(Vec::len), Some(2));
+    }
+
+    /// Text that is not JSON never gets through the walker, and a flattened ECS key sends
+    /// the document to the generic path.
+    #[test]
+    fn walker_refuses_what_it_must() {
+        for bad in [
+            "",
+            "{",
+            r#"{"a":1}x"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":-}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\ud83d"}"#,
+            "{\"a\":\"tab\tinside\"}",
+            r#"{"a":[1,]}"#,
+            r#"{"a":{"b":1,}}"#,
+            r#"{"a" 1}"#,
+            r#"{1:2}"#,
+            r#"[{"a":1}]"#,
+            r#"{"process.name":"cmd.exe"}"#,
+            r#"{"process":{"parent.name":"x.exe"}}"#,
+            r#"{"host":{"os.type":"linux"}}"#,
+            r#"{"process":"cmd.exe"}"#,
+        ] {
+            assert!(parse_doc(bad).is_none(), "{bad}");
+        }
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_doc(&deep).is_none());
+        let ok = format!("{{\"x\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_doc(&ok).is_some());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any edit of a real-shaped document: when serde_json rejects the text the walker
+        /// rejects it too, and when both take it they map it identically.
+        #[test]
+        fn walker_agrees_with_serde_json_on_edits(
+            at in 0usize..DEFEND.len(),
+            len in 0usize..4,
+            with in proptest::sample::select(vec!["", "\"", "\\", ",", "}", "]", "{", "[", ":", "0", "-", "e", ".", "n", "\\u00", " ", "\u{7}", "é"]),
+        ) {
+            let mut text = DEFEND.as_bytes().to_vec();
+            let end = (at + len).min(text.len());
+            text.splice(at..end, with.bytes());
+            let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+            let value: Result<Value, _> = serde_json::from_str(&text);
+            match (parse_doc(&text), value) {
+                (Some(_), Err(e)) => panic!("walker took invalid JSON ({e}): {text}"),
+                (Some(_), Ok(_)) => same_mapping(&text),
+                (None, _) => {}
             }
         }
     }

@@ -1,15 +1,14 @@
-//! The fast path for ECS documents: a borrowed, typed view of the fields lotl reads, parsed
-//! without building a `serde_json::Value` tree. Documents it cannot represent (dotted keys,
-//! a field of an unexpected shape) fall back to the `Value` path in [`super::ecs`]; both
-//! paths feed the same mapping through [`super::ecs::View`].
+//! The fast path for ECS documents: a borrowed, typed view of the fields lotl reads, filled
+//! by a hand-written JSON walker that validates the whole document but builds nothing for
+//! the parts lotl does not read (serde's visitor machinery cost three times a full parse
+//! here). Documents it cannot represent (dotted keys, a field of an unexpected shape) fall
+//! back to the `Value` path in [`super::ecs`]; both paths feed the same mapping through
+//! [`super::ecs::View`].
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
-/// A scalar leaf: strings borrowed when unescaped; numbers and booleans kept as text;
-/// arrays and objects ignored.
+/// A scalar leaf: strings borrowed when unescaped; numbers and booleans kept as their JSON
+/// text; arrays, objects and null recorded as [`LeafKind::Other`].
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Leaf<'a>(pub Option<Cow<'a, str>>, pub LeafKind);
 
@@ -23,107 +22,22 @@ pub(crate) enum LeafKind {
     Other,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Leaf<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Borrowed(v)), LeafKind::Str))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Owned(v.to_owned())), LeafKind::Str))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Owned(v)), LeafKind::Str))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Owned(v.to_string())), LeafKind::Number))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Owned(v.to_string())), LeafKind::Number))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Leaf(Some(Cow::Owned(v.to_string())), LeafKind::Number))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Leaf(
-                    Some(Cow::Borrowed(if v { "true" } else { "false" })),
-                    LeafKind::Bool,
-                ))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Leaf(None, LeafKind::Other))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
-                while s.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Leaf(None, LeafKind::Other))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Leaf(None, LeafKind::Other))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// `event.category` / `event.type` / `process.args`: an array of strings, or one string.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct List<'a>(pub Option<Vec<Cow<'a, str>>>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for List<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = List<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(List(Some(vec![Cow::Borrowed(v)])))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(List(Some(vec![Cow::Owned(v.to_owned())])))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Leaf(v, kind)) = s.next_element::<Leaf<'de>>()? {
-                    if let (Some(v), LeafKind::Str) = (v, kind) {
-                        out.push(v);
-                    }
-                }
-                Ok(List(Some(out)))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(List(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 macro_rules! object {
-    ($name:ident { $($field:ident $(= $rename:literal)? : $ty:ty),* $(,)? }) => {
-        #[derive(Debug, Default, Deserialize)]
-        #[serde(default)]
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Default)]
         pub(crate) struct $name<'a> {
-            $(
-                $(#[serde(rename = $rename)])?
-                #[serde(borrow)]
-                pub $field: $ty,
-            )*
-            #[serde(skip)]
+            $(pub $field: $ty,)*
             pub _p: std::marker::PhantomData<&'a ()>,
         }
     };
 }
 
 object!(Doc {
-    timestamp = "@timestamp": Leaf<'a>,
+    timestamp: Leaf<'a>,
     event: EventF<'a>,
     host: HostF<'a>,
     process: ProcessF<'a>,
@@ -132,9 +46,9 @@ object!(Doc {
     agent: AgentF<'a>,
     lotl: LotlF<'a>,
 });
-object!(EventF { kind: Leaf<'a>, category: List<'a>, kind_type = "type": List<'a>, action: Leaf<'a>, code: Leaf<'a>, id: Leaf<'a>, provider: Leaf<'a> });
+object!(EventF { kind: Leaf<'a>, category: List<'a>, kind_type: List<'a>, action: Leaf<'a>, code: Leaf<'a>, id: Leaf<'a>, provider: Leaf<'a> });
 object!(HostF { name: Leaf<'a>, hostname: Leaf<'a>, id: Leaf<'a>, os: OsF<'a> });
-object!(OsF { os_type = "type": Leaf<'a>, family: Leaf<'a>, platform: Leaf<'a> });
+object!(OsF { os_type: Leaf<'a>, family: Leaf<'a>, platform: Leaf<'a> });
 object!(ProcessF {
     name: Leaf<'a>,
     executable: Leaf<'a>,
@@ -144,7 +58,7 @@ object!(ProcessF {
     entity_id: Leaf<'a>,
     pe: PeF<'a>,
     code_signature: SigF<'a>,
-    ext = "Ext": ExtF<'a>,
+    ext: ExtF<'a>,
     parent: ParentF<'a>,
 });
 object!(PeF { original_file_name: Leaf<'a> });
@@ -156,21 +70,510 @@ object!(UserF { name: Leaf<'a>, domain: Leaf<'a>, id: Leaf<'a> });
 object!(AgentF { hostname: Leaf<'a> });
 object!(LotlF { label: Leaf<'a>, scenario_id: Leaf<'a>, technique: Leaf<'a>, family: Leaf<'a>, source: Leaf<'a> });
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WinlogF<'a> {
-    #[serde(borrow)]
-    pub event_id: Leaf<'a>,
-    #[serde(borrow)]
-    pub record_id: Leaf<'a>,
-    #[serde(borrow)]
-    pub computer_name: Leaf<'a>,
-    #[serde(borrow)]
-    pub provider_name: Leaf<'a>,
-    #[serde(borrow)]
-    pub channel: Leaf<'a>,
-    #[serde(borrow)]
-    pub event_data: Option<BTreeMap<Cow<'a, str>, Leaf<'a>>>,
+// `event_data` is kept in document order; see [`WinlogF::event_data_value`].
+object!(WinlogF {
+    event_id: Leaf<'a>,
+    record_id: Leaf<'a>,
+    computer_name: Leaf<'a>,
+    provider_name: Leaf<'a>,
+    channel: Leaf<'a>,
+    event_data: Option<Vec<(Cow<'a, str>, Leaf<'a>)>>,
+});
+
+/// Parse one JSON document into a [`Doc`]. `None` when the text is not valid JSON, or is
+/// valid but shaped in a way the typed view does not represent (the caller then takes the
+/// generic path, which tells the two apart).
+pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
+    let mut c = Cursor {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
+    let mut doc = Doc::default();
+    c.object(|c, key| {
+        match &*key {
+            "@timestamp" => doc.timestamp = c.leaf()?,
+            "event" => c.fields(|c, k| {
+                let e = &mut doc.event;
+                match k {
+                    "kind" => e.kind = c.leaf()?,
+                    "category" => e.category = c.list()?,
+                    "type" => e.kind_type = c.list()?,
+                    "action" => e.action = c.leaf()?,
+                    "code" => e.code = c.leaf()?,
+                    "id" => e.id = c.leaf()?,
+                    "provider" => e.provider = c.leaf()?,
+                    _ => c.skip_value()?,
+                }
+                Some(())
+            })?,
+            "host" => c.fields(|c, k| {
+                let h = &mut doc.host;
+                match k {
+                    "name" => h.name = c.leaf()?,
+                    "hostname" => h.hostname = c.leaf()?,
+                    "id" => h.id = c.leaf()?,
+                    "os" => c.fields(|c, k| {
+                        match k {
+                            "type" => h.os.os_type = c.leaf()?,
+                            "family" => h.os.family = c.leaf()?,
+                            "platform" => h.os.platform = c.leaf()?,
+                            _ => c.skip_value()?,
+                        }
+                        Some(())
+                    })?,
+                    _ => c.skip_value()?,
+                }
+                Some(())
+            })?,
+            "process" => c.fields(|c, k| process(c, k, &mut doc.process))?,
+            "user" => c.fields(|c, k| {
+                let u = &mut doc.user;
+                match k {
+                    "name" => u.name = c.leaf()?,
+                    "domain" => u.domain = c.leaf()?,
+                    "id" => u.id = c.leaf()?,
+                    _ => c.skip_value()?,
+                }
+                Some(())
+            })?,
+            "winlog" => {
+                let w = doc.winlog.get_or_insert_with(WinlogF::default);
+                c.fields(|c, k| {
+                    match k {
+                        "event_id" => w.event_id = c.leaf()?,
+                        "record_id" => w.record_id = c.leaf()?,
+                        "computer_name" => w.computer_name = c.leaf()?,
+                        "provider_name" => w.provider_name = c.leaf()?,
+                        "channel" => w.channel = c.leaf()?,
+                        "event_data" => {
+                            let mut data = Vec::new();
+                            c.object(|c, k| {
+                                let v = c.leaf()?;
+                                data.push((k, v));
+                                Some(())
+                            })?;
+                            w.event_data = Some(data);
+                        }
+                        _ => c.skip_value()?,
+                    }
+                    Some(())
+                })?
+            }
+            "agent" => c.fields(|c, k| {
+                match k {
+                    "hostname" => doc.agent.hostname = c.leaf()?,
+                    _ => c.skip_value()?,
+                }
+                Some(())
+            })?,
+            "lotl" => c.fields(|c, k| {
+                let l = &mut doc.lotl;
+                match k {
+                    "label" => l.label = c.leaf()?,
+                    "scenario_id" => l.scenario_id = c.leaf()?,
+                    "technique" => l.technique = c.leaf()?,
+                    "family" => l.family = c.leaf()?,
+                    "source" => l.source = c.leaf()?,
+                    _ => c.skip_value()?,
+                }
+                Some(())
+            })?,
+            // A flattened ECS key (`"process.name": ..`) needs the generic path's lookup.
+            k if is_dotted_ecs_key(k) => return None,
+            _ => c.skip_value()?,
+        }
+        Some(())
+    })?;
+    c.ws();
+    (c.i == c.b.len()).then_some(doc)
+}
+
+fn process<'a>(c: &mut Cursor<'a>, key: &str, p: &mut ProcessF<'a>) -> Option<()> {
+    match key {
+        "name" => p.name = c.leaf()?,
+        "executable" => p.executable = c.leaf()?,
+        "command_line" => p.command_line = c.leaf()?,
+        "args" => p.args = c.list()?,
+        "pid" => p.pid = c.leaf()?,
+        "entity_id" => p.entity_id = c.leaf()?,
+        "pe" => c.fields(|c, k| {
+            match k {
+                "original_file_name" => p.pe.original_file_name = c.leaf()?,
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?,
+        "code_signature" => c.fields(|c, k| {
+            let s = &mut p.code_signature;
+            match k {
+                "exists" => s.exists = c.leaf()?,
+                "trusted" => s.trusted = c.leaf()?,
+                "subject_name" => s.subject_name = c.leaf()?,
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?,
+        "Ext" => c.fields(|c, k| {
+            match k {
+                "token" => c.fields(|c, k| {
+                    let t = &mut p.ext.token;
+                    match k {
+                        "integrity_level_name" => t.integrity_level_name = c.leaf()?,
+                        "elevation_type" => t.elevation_type = c.leaf()?,
+                        "elevation_level" => t.elevation_level = c.leaf()?,
+                        "elevation" => t.elevation = c.leaf()?,
+                        _ => c.skip_value()?,
+                    }
+                    Some(())
+                })?,
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?,
+        "parent" => c.fields(|c, k| {
+            let q = &mut p.parent;
+            match k {
+                "name" => q.name = c.leaf()?,
+                "executable" => q.executable = c.leaf()?,
+                "command_line" => q.command_line = c.leaf()?,
+                "pid" => q.pid = c.leaf()?,
+                "entity_id" => q.entity_id = c.leaf()?,
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?,
+        _ => c.skip_value()?,
+    }
+    Some(())
+}
+
+/// Top-level keys that flatten a field the mapping reads.
+fn is_dotted_ecs_key(k: &str) -> bool {
+    [
+        "process.", "event.", "host.", "user.", "winlog.", "lotl.", "agent.",
+    ]
+    .iter()
+    .any(|p| k.starts_with(p))
+}
+
+/// Nesting deeper than this is refused (as serde_json refuses it), so a hostile document
+/// cannot exhaust the stack.
+const MAX_DEPTH: u32 = 128;
+
+/// A position in a JSON text. Every method returns `None` on invalid JSON.
+struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.peek()? == want).then(|| self.i += 1)
+    }
+
+    /// An object lotl reads fields of: `f` is called with each key, positioned before its
+    /// value, and must consume the value. A dotted key (`"os.type"`) flattens fields the
+    /// typed view does not model, so it sends the document to the generic path.
+    fn fields(&mut self, mut f: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+        self.object(|c, key| {
+            if key.contains('.') {
+                return None;
+            }
+            f(c, &key)
+        })
+    }
+
+    /// An object: `f` is called with each key, positioned before its value, and must
+    /// consume the value.
+    fn object(&mut self, mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.eat(b':')?;
+            f(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, mut f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? == b']' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            f(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i + 1;
+        let rest = self.b.get(start..)?;
+        let end = start + memchr::memchr2(b'"', b'\\', rest)?;
+        if self.b[end] == b'"' {
+            let raw = &self.b[start..end];
+            if raw.iter().any(|&c| c < 0x20) {
+                return None;
+            }
+            self.i = end + 1;
+            // In bounds and on character boundaries: both ends are ASCII quotes.
+            return Some(Cow::Borrowed(&self.s[start..end]));
+        }
+        let mut out = String::with_capacity(end - start + 16);
+        out.push_str(&self.s[start..end]);
+        if out.bytes().any(|c| c < 0x20) {
+            return None;
+        }
+        let mut i = end;
+        loop {
+            match *self.b.get(i)? {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let esc = *self.b.get(i + 1)?;
+                    i += 2;
+                    match esc {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let (ch, used) = self.unicode_escape(i)?;
+                            out.push(ch);
+                            i += used;
+                        }
+                        _ => return None,
+                    }
+                }
+                c if c < 0x20 => return None,
+                _ => {
+                    // A run of plain characters up to the next quote or escape.
+                    let run = memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
+                    let chunk = &self.s[i..i + run];
+                    if chunk.bytes().any(|c| c < 0x20) {
+                        return None;
+                    }
+                    out.push_str(chunk);
+                    i += run;
+                }
+            }
+        }
+    }
+
+    /// The character of a `\uXXXX` escape whose digits start at `at` (a surrogate pair
+    /// takes two escapes; a lone surrogate is invalid), and the bytes it used after `\u`.
+    fn unicode_escape(&self, at: usize) -> Option<(char, usize)> {
+        let hi = self.hex4(at)?;
+        if !(0xD800..0xDC00).contains(&hi) {
+            return Some((char::from_u32(hi)?, 4));
+        }
+        if self.b.get(at + 4..at + 6)? != b"\\u" {
+            return None;
+        }
+        let lo = self.hex4(at + 6)?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return None;
+        }
+        Some((
+            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
+            10,
+        ))
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.s.get(at..at + 4)?;
+        if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// A number's text, checked against JSON's grammar.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let b = self.b;
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > from
+        };
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                digits(&mut i);
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        self.i = i;
+        Some(&self.s[start..i])
+    }
+
+    fn literal(&mut self, word: &'static str) -> Option<()> {
+        self.b[self.i..]
+            .starts_with(word.as_bytes())
+            .then(|| self.i += word.len())
+    }
+
+    /// Any value, as a [`Leaf`]: containers are validated and skipped.
+    fn leaf(&mut self) -> Option<Leaf<'a>> {
+        Some(match self.peek()? {
+            b'"' => Leaf(Some(self.string()?), LeafKind::Str),
+            b't' => {
+                self.literal("true")?;
+                Leaf(Some(Cow::Borrowed("true")), LeafKind::Bool)
+            }
+            b'f' => {
+                self.literal("false")?;
+                Leaf(Some(Cow::Borrowed("false")), LeafKind::Bool)
+            }
+            b'n' => {
+                self.literal("null")?;
+                Leaf(None, LeafKind::Other)
+            }
+            b'{' | b'[' => {
+                self.skip_value()?;
+                Leaf(None, LeafKind::Other)
+            }
+            _ => Leaf(Some(Cow::Borrowed(self.number()?)), LeafKind::Number),
+        })
+    }
+
+    /// A string or an array of values (its strings kept), or null.
+    fn list(&mut self) -> Option<List<'a>> {
+        match self.peek()? {
+            b'"' => Some(List(Some(vec![self.string()?]))),
+            b'n' => {
+                self.literal("null")?;
+                Some(List(None))
+            }
+            b'[' => {
+                let mut out = Vec::new();
+                self.array(|c| {
+                    if let Leaf(Some(v), LeafKind::Str) = c.leaf()? {
+                        out.push(v);
+                    }
+                    Some(())
+                })?;
+                Some(List(Some(out)))
+            }
+            // Any other shape is for the generic path to judge.
+            _ => None,
+        }
+    }
+
+    /// Validate and step over one value.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(|c, _| c.skip_value()),
+            b'[' => self.array(|c| c.skip_value()),
+            b'"' => self.skip_string(),
+            _ => self.leaf().map(drop),
+        }
+    }
+
+    /// A string nobody reads: validated, never copied.
+    fn skip_string(&mut self) -> Option<()> {
+        let mut i = self.i + 1;
+        loop {
+            let run = memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
+            if self.b[i..i + run].iter().any(|&c| c < 0x20) {
+                return None;
+            }
+            i += run;
+            if self.b[i] == b'"' {
+                self.i = i + 1;
+                return Some(());
+            }
+            match *self.b.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => i += 2 + self.unicode_escape(i + 2)?.1,
+                _ => return None,
+            }
+        }
+    }
 }
 
 impl<'a> Doc<'a> {
@@ -225,7 +628,7 @@ impl<'a> Doc<'a> {
             "winlog.channel" => &w?.channel,
             _ => {
                 let key = path.strip_prefix("winlog.event_data.")?;
-                return w?.event_data.as_ref()?.get(key);
+                return w?.event_data_value(key);
             }
         };
         (l.1 != LeafKind::Absent).then_some(l)
@@ -241,23 +644,10 @@ impl<'a> Doc<'a> {
     }
 }
 
-/// Lines with dotted top-level keys need the generic path.
-pub(crate) fn has_dotted_keys(line: &str) -> bool {
-    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
-        std::sync::OnceLock::new();
-    let finders = FINDERS.get_or_init(|| {
-        [
-            "\"process.",
-            "\"event.",
-            "\"host.",
-            "\"user.",
-            "\"winlog.",
-            "\"lotl.",
-        ]
-        .iter()
-        .map(|k| memchr::memmem::Finder::new(k.as_bytes()).into_owned())
-        .collect()
-    });
-    let b = line.as_bytes();
-    finders.iter().any(|f| f.find(b).is_some())
+impl<'a> WinlogF<'a> {
+    /// A raw event field; the last of repeated keys, as a JSON object map keeps it.
+    pub(crate) fn event_data_value(&self, key: &str) -> Option<&Leaf<'a>> {
+        let data = self.event_data.as_ref()?;
+        data.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
 }

@@ -207,6 +207,33 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReadOptions) -> Result<ReadOutcome> 
     read_paths_with_progress(paths, opts, &mut |_| {})
 }
 
+/// Events handed to a streaming sink at a time (one Parquet row group of events).
+pub const STREAM_BATCH: usize = 32_768;
+
+/// What receives events while they are read: a batch at a time, in input order. The sink
+/// may take the events out of the vector; whatever it leaves is dropped, and the vector's
+/// memory is reused for the next batch.
+pub type Sink<'s> = dyn FnMut(&mut Vec<ProcessEvent>) -> Result<()> + 's;
+
+/// [`read_paths_with_progress`] in bounded memory: events go to `sink` in batches of
+/// [`STREAM_BATCH`] instead of being collected; returns the counts.
+pub fn read_paths_streaming(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut Sink<'_>,
+) -> Result<ReadStats> {
+    let files = expand_paths(paths)?;
+    let mut reader = Reader::streaming(opts, sink)?;
+    let mut done = 0u64;
+    for f in &files {
+        reader.read_file(f)?;
+        done += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        progress(done);
+    }
+    Ok(reader.finish()?.stats)
+}
+
 /// [`read_paths`] with a progress callback (bytes of input files done so far).
 pub fn read_paths_with_progress(
     paths: &[PathBuf],
@@ -240,11 +267,12 @@ pub fn total_input_bytes(paths: &[PathBuf]) -> Result<u64> {
         .sum())
 }
 
-/// Accumulates events and counts over many inputs.
+/// Accumulates events (or streams them to a sink) and counts over many inputs.
 pub struct Reader<'o> {
     opts: &'o ReadOptions,
     quarantine: Option<(PathBuf, tempfile::NamedTempFile, std::io::BufWriter<File>)>,
     out: ReadOutcome,
+    sink: Option<&'o mut Sink<'o>>,
 }
 
 /// Where one record came from, for error messages and the quarantine file.
@@ -319,7 +347,28 @@ impl<'o> Reader<'o> {
             opts,
             quarantine,
             out: ReadOutcome::default(),
+            sink: None,
         })
+    }
+
+    /// A reader that hands events to `sink` in batches of [`STREAM_BATCH`]; the outcome of
+    /// [`Reader::finish`] then holds only the counts.
+    pub fn streaming(opts: &'o ReadOptions, sink: &'o mut Sink<'o>) -> Result<Reader<'o>> {
+        let mut reader = Reader::new(opts)?;
+        reader.out.events.reserve(STREAM_BATCH);
+        reader.sink = Some(sink);
+        Ok(reader)
+    }
+
+    /// Hand the events read so far to the sink, when streaming and `at_least` are waiting.
+    fn drain(&mut self, at_least: usize) -> Result<()> {
+        if let Some(sink) = &mut self.sink {
+            if self.out.events.len() >= at_least.max(1) {
+                sink(&mut self.out.events)?;
+                self.out.events.clear();
+            }
+        }
+        Ok(())
     }
 
     /// Read one file (or archive).
@@ -474,7 +523,7 @@ impl<'o> Reader<'o> {
                 .or_default() += 1;
         }
         self.out.events.extend(events);
-        Ok(())
+        self.drain(STREAM_BATCH)
     }
 
     fn unknown(&mut self, _outer: &str, name: &str) -> Result<()> {
@@ -713,7 +762,7 @@ impl<'o> Reader<'o> {
                 }
                 self.stats(format).kept += 1;
                 self.out.events.push(*ev);
-                Ok(())
+                self.drain(STREAM_BATCH)
             }
             Parsed::Skip(reason) => self.skip(format, ctx, reason, raw),
         }
@@ -764,6 +813,7 @@ impl<'o> Reader<'o> {
 
     /// Finish: move the quarantine file into place, return events and counts.
     pub fn finish(mut self) -> Result<ReadOutcome> {
+        self.drain(1)?;
         if let Some((path, tmp, mut w)) = self.quarantine.take() {
             w.flush().map_err(|e| Error::io(&path, e))?;
             drop(w);
