@@ -239,7 +239,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
         Some(id) if doc.has("winlog.event_data") => {
             let get = |k: &str| doc.event_data(k);
             match from_event_data(id, &get, Some(ts)) {
-                Parsed::Event(e) => *e,
+                Parsed::Event(e) => e,
                 // ECS fields may still carry what the raw data lacks.
                 Parsed::Skip(_) => ProcessEvent::default(),
             }
@@ -360,7 +360,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
             "process.name and process.executable",
         ));
     }
-    Parsed::Event(Box::new(ev))
+    Parsed::Event(ev)
 }
 
 #[cfg(test)]

@@ -364,61 +364,41 @@ impl<'a> Cursor<'a> {
     /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.i + 1;
-        let rest = self.b.get(start..)?;
-        let end = start + memchr::memchr2(b'"', b'\\', rest)?;
+        let end = scan_string(self.b, start)?;
         if self.b[end] == b'"' {
-            let raw = &self.b[start..end];
-            if raw.iter().any(|&c| c < 0x20) {
-                return None;
-            }
             self.i = end + 1;
-            // In bounds and on character boundaries: both ends are ASCII quotes.
+            // On character boundaries: both ends are ASCII.
             return Some(Cow::Borrowed(&self.s[start..end]));
         }
         let mut out = String::with_capacity(end - start + 16);
         out.push_str(&self.s[start..end]);
-        if out.bytes().any(|c| c < 0x20) {
-            return None;
-        }
         let mut i = end;
         loop {
-            match *self.b.get(i)? {
-                b'"' => {
-                    self.i = i + 1;
-                    return Some(Cow::Owned(out));
-                }
-                b'\\' => {
-                    let esc = *self.b.get(i + 1)?;
-                    i += 2;
-                    match esc {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let (ch, used) = self.unicode_escape(i)?;
-                            out.push(ch);
-                            i += used;
-                        }
-                        _ => return None,
-                    }
-                }
-                c if c < 0x20 => return None,
-                _ => {
-                    // A run of plain characters up to the next quote or escape.
-                    let run = memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
-                    let chunk = &self.s[i..i + run];
-                    if chunk.bytes().any(|c| c < 0x20) {
-                        return None;
-                    }
-                    out.push_str(chunk);
-                    i += run;
-                }
+            if self.b[i] == b'"' {
+                self.i = i + 1;
+                return Some(Cow::Owned(out));
             }
+            let esc = *self.b.get(i + 1)?;
+            i += 2;
+            match esc {
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let (ch, used) = self.unicode_escape(i)?;
+                    out.push(ch);
+                    i += used;
+                }
+                _ => return None,
+            }
+            let next = scan_string(self.b, i)?;
+            out.push_str(&self.s[i..next]);
+            i = next;
         }
     }
 
@@ -556,13 +536,8 @@ impl<'a> Cursor<'a> {
 
     /// A string nobody reads: validated, never copied.
     fn skip_string(&mut self) -> Option<()> {
-        let mut i = self.i + 1;
+        let mut i = scan_string(self.b, self.i + 1)?;
         loop {
-            let run = memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
-            if self.b[i..i + run].iter().any(|&c| c < 0x20) {
-                return None;
-            }
-            i += run;
             if self.b[i] == b'"' {
                 self.i = i + 1;
                 return Some(());
@@ -572,8 +547,30 @@ impl<'a> Cursor<'a> {
                 b'u' => i += 2 + self.unicode_escape(i + 2)?.1,
                 _ => return None,
             }
+            i = scan_string(self.b, i)?;
         }
     }
+}
+
+/// Where the string text from `from` stops: the index of the next `"` or `\`. `None` at the
+/// end of input or on a raw control character, which JSON forbids inside strings.
+#[inline]
+fn scan_string(b: &[u8], from: usize) -> Option<usize> {
+    // Keys and names end within a few bytes, where a plain loop beats setting up SIMD.
+    let short_end = (from + 32).min(b.len());
+    let mut i = from;
+    while i < short_end {
+        match b[i] {
+            b'"' | b'\\' => return Some(i),
+            c if c < 0x20 => return None,
+            _ => i += 1,
+        }
+    }
+    let end = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+    if b[i..end].iter().any(|&c| c < 0x20) {
+        return None;
+    }
+    Some(end)
 }
 
 impl<'a> Doc<'a> {

@@ -283,7 +283,9 @@ pub(crate) struct RecordCtx<'a> {
 
 /// What a format parser gives back for one record.
 pub(crate) enum Parsed {
-    Event(Box<ProcessEvent>),
+    // Unboxed: one allocation less per record on the hot path; records are moved once.
+    #[allow(clippy::large_enum_variant)]
+    Event(ProcessEvent),
     Skip(SkipReason),
 }
 
@@ -304,6 +306,9 @@ fn parse_json_record(name: &str, record: u64, text: &str) -> (InputFormat, Parse
 struct LineBatch {
     bytes: Vec<u8>,
     lines: Vec<(u64, std::ops::Range<usize>)>,
+    /// Each line's format, parse and whether its UTF-8 was repaired; kept between batches
+    /// so its memory is reused (freeing a buffer this size makes glibc consolidate its heap).
+    parsed: Vec<(InputFormat, Parsed, bool)>,
 }
 
 impl LineBatch {
@@ -590,23 +595,34 @@ impl<'o> Reader<'o> {
         counted: &mut [bool; 2],
     ) -> Result<()> {
         use rayon::prelude::*;
-        let parsed: Vec<(InputFormat, Parsed, std::borrow::Cow<'_, str>, bool)> = batch
-            .lines
+        let LineBatch {
+            bytes,
+            lines,
+            parsed,
+        } = batch;
+        lines
             .par_iter()
             .map(|&(record, ref range)| {
-                let bytes = &batch.bytes[range.clone()];
+                let bytes = &bytes[range.clone()];
                 let (text, repaired) = match std::str::from_utf8(bytes) {
                     Ok(s) => (std::borrow::Cow::Borrowed(s), false),
                     Err(_) => (String::from_utf8_lossy(bytes), true),
                 };
                 let (format, parsed) = parse_json_record(name, record, &text);
-                (format, parsed, text, repaired)
+                (format, parsed, repaired)
             })
-            .collect();
-        for ((format, parsed, text, repaired), &(record, _)) in parsed.into_iter().zip(&batch.lines)
-        {
-            let ctx = RecordCtx { file: name, record };
-            self.keep_json(&ctx, format, parsed, &text, repaired, counted)?;
+            .collect_into_vec(parsed);
+        for ((format, parsed, repaired), (record, range)) in parsed.drain(..).zip(lines.iter()) {
+            let ctx = RecordCtx {
+                file: name,
+                record: *record,
+            };
+            // The text is needed only to quarantine a skipped record.
+            let raw = match parsed {
+                Parsed::Skip(_) => String::from_utf8_lossy(&bytes[range.clone()]),
+                Parsed::Event(_) => std::borrow::Cow::Borrowed(""),
+            };
+            self.keep_json(&ctx, format, parsed, &raw, repaired, counted)?;
         }
         batch.clear();
         Ok(())
@@ -761,7 +777,7 @@ impl<'o> Reader<'o> {
                     }
                 }
                 self.stats(format).kept += 1;
-                self.out.events.push(*ev);
+                self.out.events.push(ev);
                 self.drain(STREAM_BATCH)
             }
             Parsed::Skip(reason) => self.skip(format, ctx, reason, raw),

@@ -79,7 +79,7 @@ pub(crate) fn from_event_data<'a>(
         }
         _ => return Parsed::Skip(SkipReason::NotProcessStart),
     }
-    Parsed::Event(Box::new(ev))
+    Parsed::Event(ev)
 }
 
 /// Process ids come as decimal (Sysmon) or `0x` hex (4688).
