@@ -111,6 +111,45 @@ fn broken_json_line_is_skipped_counted_and_quarantined() {
     }
 }
 
+/// Blank lines are not records, CRLF and surrounding spaces are trimmed, a last line without
+/// a newline is read, and each bad record is quarantined under its own number and text.
+#[test]
+fn line_numbers_survive_blank_lines_crlf_and_a_missing_last_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("\n\r\n  {GOOD}  \r\n\n{{broken\r\n{GOOD}\n   \n{{\"also\": broken");
+    let p = write(dir.path(), "ragged.ndjson", text.as_bytes());
+    let q = dir.path().join("bad.ndjson");
+    let o = read_paths(
+        std::slice::from_ref(&p),
+        &ReadOptions {
+            quarantine: Some(q.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(o.events.len(), 2);
+    let s = &o.stats.by_format[&InputFormat::EcsNdjson];
+    assert_eq!((s.records, s.skipped["invalid JSON"]), (4, 2));
+    let quarantined: Vec<(u64, String)> = std::fs::read_to_string(&q)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["record"].as_u64().unwrap(),
+                v["raw"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        quarantined,
+        [
+            (2, "{broken".to_owned()),
+            (4, "{\"also\": broken".to_owned())
+        ]
+    );
+}
+
 #[test]
 fn missing_fields_are_counted_by_name() {
     let dir = tempfile::tempdir().unwrap();

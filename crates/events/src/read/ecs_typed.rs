@@ -556,21 +556,34 @@ impl<'a> Cursor<'a> {
 /// end of input or on a raw control character, which JSON forbids inside strings.
 #[inline]
 fn scan_string(b: &[u8], from: usize) -> Option<usize> {
-    // Keys and names end within a few bytes, where a plain loop beats setting up SIMD.
-    let short_end = (from + 32).min(b.len());
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Eight bytes at a time: flag bytes equal to `"` or `\`, or below 0x20. The lowest flag
+    // is exact (borrows only run upwards), which is the only one used.
+    let flagged = |w: u64| {
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+    };
     let mut i = from;
-    while i < short_end {
-        match b[i] {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let f = flagged(w);
+        if f != 0 {
+            i += (f.trailing_zeros() / 8) as usize;
+            return (b[i] >= 0x20).then_some(i);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        match c {
             b'"' | b'\\' => return Some(i),
             c if c < 0x20 => return None,
             _ => i += 1,
         }
     }
-    let end = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-    if b[i..end].iter().any(|&c| c < 0x20) {
-        return None;
-    }
-    Some(end)
+    None
 }
 
 impl<'a> Doc<'a> {
@@ -646,5 +659,29 @@ impl<'a> WinlogF<'a> {
     pub(crate) fn event_data_value(&self, key: &str) -> Option<&Leaf<'a>> {
         let data = self.event_data.as_ref()?;
         data.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_string;
+
+    proptest::proptest! {
+        /// The word-at-a-time scan finds what a byte loop finds, wherever it starts.
+        #[test]
+        fn scan_matches_a_byte_loop(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'0']),
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let naive = bytes.iter().enumerate().skip(from).find_map(|(i, &c)| match c {
+                b'"' | b'\\' => Some(Some(i)),
+                c if c < 0x20 => Some(None),
+                _ => None,
+            }).flatten();
+            proptest::prop_assert_eq!(scan_string(&bytes, from), naive);
+        }
     }
 }

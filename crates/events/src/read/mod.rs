@@ -315,10 +315,19 @@ impl LineBatch {
     /// Lines per batch: enough to keep every core busy, few enough to stay in cache.
     const LINES: usize = 2048;
 
-    fn push(&mut self, record: u64, line: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(line);
-        self.lines.push((record, start..self.bytes.len()));
+    /// Take the bytes from `start` to the end as line `record`, trimmed; `false` (and the
+    /// bytes dropped) when the line is blank.
+    fn end_line(&mut self, record: u64, start: usize) -> bool {
+        let line = &self.bytes[start..];
+        let trimmed = trim_ascii(line);
+        if trimmed.is_empty() {
+            self.bytes.truncate(start);
+            return false;
+        }
+        let offset = start + (trimmed.as_ptr() as usize - line.as_ptr() as usize);
+        let range = offset..offset + trimmed.len();
+        self.lines.push((record, range));
+        true
     }
 
     fn is_full(&self) -> bool {
@@ -551,35 +560,52 @@ impl<'o> Reader<'o> {
         name: &str,
         mut stream: Box<dyn BufRead + '_>,
     ) -> Result<()> {
-        let mut line = Vec::with_capacity(8192);
         let mut record = 0u64;
         let mut counted: [bool; 2] = [false, false];
         let mut batch = LineBatch::default();
+        // Lines are copied once, from the read buffer straight into the batch.
+        let mut start = 0;
         loop {
-            line.clear();
-            let n = stream
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Error::io(path, e))?;
-            if n == 0 {
-                break;
-            }
-            record += 1;
-            let trimmed = trim_ascii(&line);
-            if trimmed.is_empty() {
-                record -= 1;
+            let buf = stream.fill_buf().map_err(|e| Error::io(path, e))?;
+            let at_end = buf.is_empty();
+            let newline = memchr::memchr(b'\n', buf);
+            let used = newline.map_or(buf.len(), |p| p + 1);
+            batch
+                .bytes
+                .extend_from_slice(&buf[..newline.unwrap_or(buf.len())]);
+            stream.consume(used);
+            if newline.is_none() && !(at_end && batch.bytes.len() > start) {
+                if at_end {
+                    break;
+                }
                 continue;
             }
-            if record == 1 && (trimmed == b"{" || trimmed.starts_with(b"[")) {
-                // Not one document per line: read the rest as a JSON document stream.
-                let mut rest = line.clone();
-                stream
-                    .read_to_end(&mut rest)
-                    .map_err(|e| Error::io(path, e))?;
-                return self.read_json_documents(name, &rest);
+            if !batch.end_line(record + 1, start) {
+                if at_end {
+                    break;
+                }
+                continue;
             }
-            batch.push(record, trimmed);
+            record += 1;
+            if record == 1 {
+                let range = batch.lines[0].1.clone();
+                let first = &batch.bytes[range];
+                if first == b"{" || first.starts_with(b"[") {
+                    // Not one document per line: read the rest as a JSON document stream.
+                    let mut rest = batch.bytes[start..].to_vec();
+                    rest.push(b'\n');
+                    stream
+                        .read_to_end(&mut rest)
+                        .map_err(|e| Error::io(path, e))?;
+                    return self.read_json_documents(name, &rest);
+                }
+            }
             if batch.is_full() {
                 self.json_batch(name, &mut batch, &mut counted)?;
+            }
+            start = batch.bytes.len();
+            if at_end {
+                break;
             }
         }
         self.json_batch(name, &mut batch, &mut counted)

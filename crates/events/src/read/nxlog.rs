@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 
 /// NXLog lines carry `EventID` at the top level; ECS documents never do.
 pub(crate) fn is_nxlog(line: &str) -> bool {
-    memchr::memmem::find(line.as_bytes(), b"\"EventID\"").is_some()
-        && !line.starts_with("{\"@timestamp\":{")
+    static EVENT_ID: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = EVENT_ID.get_or_init(|| memchr::memmem::Finder::new(b"\"EventID\""));
+    finder.find(line.as_bytes()).is_some() && !line.starts_with("{\"@timestamp\":{")
 }
 
 pub(crate) fn parse_line(line: &str, ctx: &RecordCtx<'_>) -> Parsed {
