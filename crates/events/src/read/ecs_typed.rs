@@ -370,7 +370,9 @@ impl<'a> Cursor<'a> {
             // On character boundaries: both ends are ASCII.
             return Some(Cow::Borrowed(&self.s[start..end]));
         }
-        let mut out = String::with_capacity(end - start + 16);
+        // The decoded text is never longer than the escaped one: size it once.
+        let close = self.string_end(end)?;
+        let mut out = String::with_capacity(close - start);
         out.push_str(&self.s[start..end]);
         let mut i = end;
         loop {
@@ -536,11 +538,16 @@ impl<'a> Cursor<'a> {
 
     /// A string nobody reads: validated, never copied.
     fn skip_string(&mut self) -> Option<()> {
-        let mut i = scan_string(self.b, self.i + 1)?;
+        let close = self.string_end(scan_string(self.b, self.i + 1)?)?;
+        self.i = close + 1;
+        Some(())
+    }
+
+    /// The index of the quote closing a string, from `i` inside it; escapes are validated.
+    fn string_end(&self, mut i: usize) -> Option<usize> {
         loop {
             if self.b[i] == b'"' {
-                self.i = i + 1;
-                return Some(());
+                return Some(i);
             }
             match *self.b.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
