@@ -77,7 +77,11 @@ fn main() {
         .build()
         .expect("one-thread pool");
     let mb_per_s = |secs: f64| size as f64 / secs / 1e6;
+    let evtx_only = std::env::var_os("EVTX_ONLY").is_some();
     for (label, pool) in [("one core", Some(&one)), ("all cores", None)] {
+        if evtx_only {
+            break;
+        }
         let run = |f: &(dyn Fn() + Sync)| match pool {
             Some(p) => p.install(f),
             None => f(),
@@ -132,30 +136,33 @@ fn main() {
             mb_per_s(secs),
         );
     }
-    // The whole of `lotl ingest` but the terminal: read, build row groups, write Parquet.
-    let out_path = dir.path().join("events.parquet");
-    let (secs, _) = best_of(3, || {
-        one.install(|| {
-            let mut writer = lotl_events::parquet::BatchWriter::new(&out_path, true);
-            read_paths_streaming(
-                std::slice::from_ref(&path),
-                &ReadOptions::default(),
-                &mut |_| {},
-                &mut |batch| {
-                    let mut frame =
-                        lotl_events::parquet::to_dataframe(batch).expect("row group frame");
-                    writer.write(&mut frame)
-                },
-            )
-            .expect("ingest");
-            writer.finish().expect("finish");
-        })
-    });
-    println!(
-        "ecs-ndjson to Parquet (lotl ingest, one reader thread): {:.0} events/s ({:.1} MB/s)",
-        n as f64 / secs,
-        mb_per_s(secs)
-    );
+    let evtx_runs = if evtx_only { 30 } else { 3 };
+    if !evtx_only {
+        // The whole of `lotl ingest` but the terminal: read, build row groups, write Parquet.
+        let out_path = dir.path().join("events.parquet");
+        let (secs, _) = best_of(3, || {
+            one.install(|| {
+                let mut writer = lotl_events::parquet::BatchWriter::new(&out_path, true);
+                read_paths_streaming(
+                    std::slice::from_ref(&path),
+                    &ReadOptions::default(),
+                    &mut |_| {},
+                    &mut |batch| {
+                        let mut frame =
+                            lotl_events::parquet::to_dataframe(batch).expect("row group frame");
+                        writer.write(&mut frame)
+                    },
+                )
+                .expect("ingest");
+                writer.finish().expect("finish");
+            })
+        });
+        println!(
+            "ecs-ndjson to Parquet (lotl ingest, one reader thread): {:.0} events/s ({:.1} MB/s)",
+            n as f64 / secs,
+            mb_per_s(secs)
+        );
+    }
 
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
     if !shared.is_dir() {
@@ -167,7 +174,7 @@ fn main() {
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
         .collect();
-    let (ours, out) = best_of(3, || {
+    let (ours, out) = best_of(evtx_runs, || {
         read_paths(
             &evtx_files,
             &ReadOptions {

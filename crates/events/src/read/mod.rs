@@ -12,6 +12,7 @@ mod csv;
 mod ecs;
 mod ecs_typed;
 mod evtx;
+mod json;
 mod nxlog;
 mod windows;
 

@@ -1,0 +1,406 @@
+//! A small validating JSON walker for the readers' fast paths: it steps through a
+//! document, hands the caller each key of the objects it descends into, borrows the
+//! strings it keeps and checks (without copying) everything it skips. Every method returns
+//! `None` on text that is not JSON, or on a shape the caller does not model, so callers fall
+//! back to `serde_json::Value`.
+
+use std::borrow::Cow;
+
+/// A scalar leaf: strings borrowed when unescaped; numbers and booleans kept as their JSON
+/// text; arrays, objects and null recorded as [`LeafKind::Other`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Leaf<'a>(pub Option<Cow<'a, str>>, pub LeafKind);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    #[default]
+    Absent,
+    Str,
+    Number,
+    Bool,
+    Other,
+}
+
+/// `event.category` / `event.type` / `process.args`: an array of strings, or one string.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct List<'a>(pub Option<Vec<Cow<'a, str>>>);
+
+/// Nesting deeper than this is refused (as serde_json refuses it), so a hostile document
+/// cannot exhaust the stack.
+const MAX_DEPTH: u32 = 128;
+
+/// A position in a JSON text. Every method returns `None` on invalid JSON.
+pub(crate) struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(text: &'a str) -> Cursor<'a> {
+        Cursor {
+            s: text,
+            b: text.as_bytes(),
+            i: 0,
+            depth: 0,
+        }
+    }
+
+    /// Whether only whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.ws();
+        self.i == self.b.len()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.peek()? == want).then(|| self.i += 1)
+    }
+
+    /// An object lotl reads fields of: `f` is called with each key, positioned before its
+    /// value, and must consume the value. A dotted key (`"os.type"`) flattens fields the
+    /// typed view does not model, so it sends the document to the generic path.
+    pub(crate) fn fields(
+        &mut self,
+        mut f: impl FnMut(&mut Self, &str) -> Option<()>,
+    ) -> Option<()> {
+        self.object(|c, key| {
+            if key.contains('.') {
+                return None;
+            }
+            f(c, &key)
+        })
+    }
+
+    /// An object: `f` is called with each key, positioned before its value, and must
+    /// consume the value.
+    pub(crate) fn object(
+        &mut self,
+        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.eat(b':')?;
+            f(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, mut f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? == b']' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            f(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i + 1;
+        let end = scan_string(self.b, start)?;
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            // On character boundaries: both ends are ASCII.
+            return Some(Cow::Borrowed(&self.s[start..end]));
+        }
+        // The decoded text is never longer than the escaped one: size it once.
+        let close = self.string_end(end)?;
+        let mut out = String::with_capacity(close - start);
+        out.push_str(&self.s[start..end]);
+        let mut i = end;
+        loop {
+            if self.b[i] == b'"' {
+                self.i = i + 1;
+                return Some(Cow::Owned(out));
+            }
+            let esc = *self.b.get(i + 1)?;
+            i += 2;
+            match esc {
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let (ch, used) = self.unicode_escape(i)?;
+                    out.push(ch);
+                    i += used;
+                }
+                _ => return None,
+            }
+            let next = scan_string(self.b, i)?;
+            out.push_str(&self.s[i..next]);
+            i = next;
+        }
+    }
+
+    /// The character of a `\uXXXX` escape whose digits start at `at` (a surrogate pair
+    /// takes two escapes; a lone surrogate is invalid), and the bytes it used after `\u`.
+    fn unicode_escape(&self, at: usize) -> Option<(char, usize)> {
+        let hi = self.hex4(at)?;
+        if !(0xD800..0xDC00).contains(&hi) {
+            return Some((char::from_u32(hi)?, 4));
+        }
+        if self.b.get(at + 4..at + 6)? != b"\\u" {
+            return None;
+        }
+        let lo = self.hex4(at + 6)?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return None;
+        }
+        Some((
+            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
+            10,
+        ))
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.s.get(at..at + 4)?;
+        if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// A number's text, checked against JSON's grammar.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let b = self.b;
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > from
+        };
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                digits(&mut i);
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        self.i = i;
+        Some(&self.s[start..i])
+    }
+
+    fn literal(&mut self, word: &'static str) -> Option<()> {
+        self.b[self.i..]
+            .starts_with(word.as_bytes())
+            .then(|| self.i += word.len())
+    }
+
+    /// Any value, as a [`Leaf`]: containers are validated and skipped.
+    pub(crate) fn leaf(&mut self) -> Option<Leaf<'a>> {
+        Some(match self.peek()? {
+            b'"' => Leaf(Some(self.string()?), LeafKind::Str),
+            b't' => {
+                self.literal("true")?;
+                Leaf(Some(Cow::Borrowed("true")), LeafKind::Bool)
+            }
+            b'f' => {
+                self.literal("false")?;
+                Leaf(Some(Cow::Borrowed("false")), LeafKind::Bool)
+            }
+            b'n' => {
+                self.literal("null")?;
+                Leaf(None, LeafKind::Other)
+            }
+            b'{' | b'[' => {
+                self.skip_value()?;
+                Leaf(None, LeafKind::Other)
+            }
+            _ => Leaf(Some(Cow::Borrowed(self.number()?)), LeafKind::Number),
+        })
+    }
+
+    /// A string or an array of values (its strings kept), or null.
+    pub(crate) fn list(&mut self) -> Option<List<'a>> {
+        match self.peek()? {
+            b'"' => Some(List(Some(vec![self.string()?]))),
+            b'n' => {
+                self.literal("null")?;
+                Some(List(None))
+            }
+            b'[' => {
+                let mut out = Vec::new();
+                self.array(|c| {
+                    if let Leaf(Some(v), LeafKind::Str) = c.leaf()? {
+                        out.push(v);
+                    }
+                    Some(())
+                })?;
+                Some(List(Some(out)))
+            }
+            // Any other shape is for the generic path to judge.
+            _ => None,
+        }
+    }
+
+    /// Validate and step over one value.
+    pub(crate) fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(|c, _| c.skip_value()),
+            b'[' => self.array(|c| c.skip_value()),
+            b'"' => self.skip_string(),
+            _ => self.leaf().map(drop),
+        }
+    }
+
+    /// A string nobody reads: validated, never copied.
+    fn skip_string(&mut self) -> Option<()> {
+        let close = self.string_end(scan_string(self.b, self.i + 1)?)?;
+        self.i = close + 1;
+        Some(())
+    }
+
+    /// The index of the quote closing a string, from `i` inside it; escapes are validated.
+    fn string_end(&self, mut i: usize) -> Option<usize> {
+        loop {
+            if self.b[i] == b'"' {
+                return Some(i);
+            }
+            match *self.b.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => i += 2 + self.unicode_escape(i + 2)?.1,
+                _ => return None,
+            }
+            i = scan_string(self.b, i)?;
+        }
+    }
+}
+
+/// Where the string text from `from` stops: the index of the next `"` or `\`. `None` at the
+/// end of input or on a raw control character, which JSON forbids inside strings.
+#[inline]
+fn scan_string(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Eight bytes at a time: flag bytes equal to `"` or `\`, or below 0x20. The lowest flag
+    // is exact (borrows only run upwards), which is the only one used.
+    let flagged = |w: u64| {
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+    };
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let f = flagged(w);
+        if f != 0 {
+            i += (f.trailing_zeros() / 8) as usize;
+            return (b[i] >= 0x20).then_some(i);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' | b'\\' => return Some(i),
+            c if c < 0x20 => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_string;
+
+    proptest::proptest! {
+        /// The word-at-a-time scan finds what a byte loop finds, wherever it starts.
+        #[test]
+        fn scan_matches_a_byte_loop(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'0']),
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let naive = bytes.iter().enumerate().skip(from).find_map(|(i, &c)| match c {
+                b'"' | b'\\' => Some(Some(i)),
+                c if c < 0x20 => Some(None),
+                _ => None,
+            }).flatten();
+            proptest::prop_assert_eq!(scan_string(&bytes, from), naive);
+        }
+    }
+}
