@@ -108,7 +108,9 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
 /// System's (a value holding that text would have its quotes escaped). `None` (some other
 /// shape) means: parse the record fully.
 fn quick_event_id(json: &[u8]) -> Option<u64> {
-    let at = memchr::memmem::find(json, b"\"EventID\":")? + b"\"EventID\":".len();
+    static KEY: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| memchr::memmem::Finder::new(b"\"EventID\":"));
+    let at = key.find(json)? + key.needle().len();
     let rest = &json[at..];
     let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
     let digits = &rest[start..];

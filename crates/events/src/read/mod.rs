@@ -86,17 +86,17 @@ impl SkipReason {
         !matches!(self, SkipReason::NotProcessStart | SkipReason::NotWindows)
     }
 
-    pub fn describe(&self) -> String {
-        match self {
-            SkipReason::NotProcessStart => "not a process start".into(),
-            SkipReason::NotWindows => "not a Windows host".into(),
-            SkipReason::InvalidJson => "invalid JSON".into(),
-            SkipReason::InvalidCsv => "invalid CSV row".into(),
-            SkipReason::CorruptEvtx => "corrupt EVTX chunk or record".into(),
-            SkipReason::MissingField(f) => format!("missing {f}"),
-            SkipReason::InvalidTimestamp => "invalid timestamp".into(),
-            SkipReason::UnknownFormat => "unknown file format".into(),
-        }
+    pub fn describe(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
+            SkipReason::NotProcessStart => "not a process start",
+            SkipReason::NotWindows => "not a Windows host",
+            SkipReason::InvalidJson => "invalid JSON",
+            SkipReason::InvalidCsv => "invalid CSV row",
+            SkipReason::CorruptEvtx => "corrupt EVTX chunk or record",
+            SkipReason::MissingField(f) => return format!("missing {f}").into(),
+            SkipReason::InvalidTimestamp => "invalid timestamp",
+            SkipReason::UnknownFormat => "unknown file format",
+        })
     }
 }
 
@@ -388,7 +388,23 @@ impl<'o> Reader<'o> {
 
     /// Read one file (or archive).
     pub fn read_file(&mut self, path: &Path) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut magic = [0u8; 8];
+        let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+        if magic[..n] == *EVTX_MAGIC {
+            // EVTX needs the whole file at hand: one exact-size read, no buffer copies.
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            self.stats(InputFormat::Evtx).files += 1;
+            return evtx::read(self, &path.display().to_string(), bytes);
+        }
+        // Back to the start for format detection, which needs more than the magic. A source
+        // that cannot seek (a named pipe) is read into memory behind the bytes taken.
+        if std::io::Seek::rewind(&mut file).is_err() {
+            let mut bytes = magic[..n].to_vec();
+            file.read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            return self.read_reader(path, Box::new(std::io::Cursor::new(bytes)));
+        }
         self.read_reader(path, Box::new(file))
     }
 
@@ -396,7 +412,7 @@ impl<'o> Reader<'o> {
     pub fn read_reader(&mut self, path: &Path, source: Box<dyn std::io::Read + '_>) -> Result<()> {
         let name = path.display().to_string();
         let mut buf = BufReader::with_capacity(1 << 20, source);
-        let head = buf.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        let head = head_of(buf.fill_buf().map_err(|e| Error::io(path, e))?);
         if head.starts_with(b"PK\x03\x04") {
             let mut bytes = Vec::new();
             buf.read_to_end(&mut bytes)
@@ -472,7 +488,7 @@ impl<'o> Reader<'o> {
         name: &str,
         mut stream: Box<dyn BufRead + '_>,
     ) -> Result<()> {
-        let head = stream.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+        let head = head_of(stream.fill_buf().map_err(|e| Error::io(path, e))?);
         #[cfg(feature = "parquet")]
         if head.starts_with(b"PAR1") {
             let mut bytes = Vec::new();
@@ -481,7 +497,7 @@ impl<'o> Reader<'o> {
                 .map_err(|e| Error::io(path, e))?;
             return self.read_parquet_bytes(path, bytes);
         }
-        if head.starts_with(b"ElfFile\0") {
+        if head.starts_with(EVTX_MAGIC) {
             let mut bytes = Vec::new();
             stream
                 .read_to_end(&mut bytes)
@@ -823,7 +839,7 @@ impl<'o> Reader<'o> {
                 return Err(Error::Strict {
                     path: ctx.file.to_owned(),
                     record: ctx.record,
-                    reason: reason.describe(),
+                    reason: reason.describe().into_owned(),
                 });
             }
             if let Some((_, _, w)) = &mut self.quarantine {
@@ -846,11 +862,15 @@ impl<'o> Reader<'o> {
                 writeln!(w, "{line}").map_err(|e| Error::io(qpath, e))?;
             }
         }
-        *self
-            .stats(format)
-            .skipped
-            .entry(reason.describe())
-            .or_default() += 1;
+        let reason = reason.describe();
+        // Looked up before inserting: no key allocated per skipped record.
+        let skipped = &mut self.stats(format).skipped;
+        match skipped.get_mut(reason.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                skipped.insert(reason.into_owned(), 1);
+            }
+        }
         Ok(())
     }
 
@@ -864,6 +884,28 @@ impl<'o> Reader<'o> {
         }
         Ok(std::mem::take(&mut self.out))
     }
+}
+
+const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
+
+/// The start of a stream, for format detection: enough for every magic number and a CSV
+/// header line, without copying a whole read buffer.
+fn head_of(buffered: &[u8]) -> Vec<u8> {
+    buffered[..buffered.len().min(64 << 10)].to_vec()
+}
+
+/// Fill `buf` as far as the source allows (a short read is not the end of a file).
+fn read_up_to(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match source.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
