@@ -19,6 +19,18 @@ fn lenient(p: &Path) -> lotl_events::ReadOutcome {
         .expect("lenient read never fails on bad records")
 }
 
+/// A lenient read that quarantines defects to `q`.
+fn quarantined(p: &Path, q: &Path) -> lotl_events::ReadOutcome {
+    read_paths(
+        &[p.to_path_buf()],
+        &ReadOptions {
+            quarantine: Some(q.to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .expect("lenient read never fails on bad records")
+}
+
 fn strict(p: &Path) -> Result<lotl_events::ReadOutcome, Error> {
     read_paths(
         &[p.to_path_buf()],
@@ -88,14 +100,7 @@ fn broken_json_line_is_skipped_counted_and_quarantined() {
         format!("{GOOD}\n{{\"@timestamp\": \"2024-01-01T00:00:01Z\", \"process\": {{\n{GOOD}\n");
     let p = write(dir.path(), "mixed.ndjson", text.as_bytes());
     let q = dir.path().join("bad.ndjson");
-    let o = read_paths(
-        std::slice::from_ref(&p),
-        &ReadOptions {
-            quarantine: Some(q.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let o = quarantined(&p, &q);
     assert_eq!(o.events.len(), 2);
     let s = &o.stats.by_format[&InputFormat::EcsNdjson];
     assert_eq!(s.records, 3);
@@ -119,14 +124,7 @@ fn line_numbers_survive_blank_lines_crlf_and_a_missing_last_newline() {
     let text = format!("\n\r\n  {GOOD}  \r\n\n{{broken\r\n{GOOD}\n   \n{{\"also\": broken");
     let p = write(dir.path(), "ragged.ndjson", text.as_bytes());
     let q = dir.path().join("bad.ndjson");
-    let o = read_paths(
-        std::slice::from_ref(&p),
-        &ReadOptions {
-            quarantine: Some(q.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let o = quarantined(&p, &q);
     assert_eq!(o.events.len(), 2);
     let s = &o.stats.by_format[&InputFormat::EcsNdjson];
     assert_eq!((s.records, s.skipped["invalid JSON"]), (4, 2));

@@ -64,6 +64,22 @@ object!(WinlogF {
     event_data: Option<Vec<(Cow<'a, str>, Leaf<'a>)>>,
 });
 
+/// An object of leaves (and, after `lists`, string lists): `"key" => field` pairs read
+/// into `$obj`, other members validated and skipped.
+macro_rules! members {
+    ($c:expr, $obj:expr, { $($key:literal => $field:ident),* $(,)? }
+        $(lists { $($lkey:literal => $lfield:ident),* $(,)? })?) => {
+        $c.fields(|c, k| {
+            match k {
+                $($key => $obj.$field = c.leaf()?,)*
+                $($($lkey => $obj.$lfield = c.list()?,)*)?
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })
+    };
+}
+
 /// Parse one JSON document into a [`Doc`]. `None` when the text is not valid JSON, or is
 /// valid but shaped in a way the typed view does not represent (the caller then takes the
 /// generic path, which tells the two apart).
@@ -73,19 +89,11 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
     c.object(|c, key| {
         match &*key {
             "@timestamp" => doc.timestamp = c.leaf()?,
-            "event" => c.fields(|c, k| {
-                let e = &mut doc.event;
-                match k {
-                    "kind" => e.kind = c.leaf()?,
-                    "category" => e.category = c.list()?,
-                    "type" => e.kind_type = c.list()?,
-                    "action" => e.action = c.leaf()?,
-                    "code" => e.code = c.leaf()?,
-                    "id" => e.id = c.leaf()?,
-                    "provider" => e.provider = c.leaf()?,
-                    _ => c.skip_value()?,
-                }
-                Some(())
+            "event" => members!(c, doc.event, {
+                "kind" => kind, "action" => action, "code" => code, "id" => id,
+                "provider" => provider,
+            } lists {
+                "category" => category, "type" => kind_type,
             })?,
             "host" => c.fields(|c, k| {
                 let h = &mut doc.host;
@@ -93,30 +101,15 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
                     "name" => h.name = c.leaf()?,
                     "hostname" => h.hostname = c.leaf()?,
                     "id" => h.id = c.leaf()?,
-                    "os" => c.fields(|c, k| {
-                        match k {
-                            "type" => h.os.os_type = c.leaf()?,
-                            "family" => h.os.family = c.leaf()?,
-                            "platform" => h.os.platform = c.leaf()?,
-                            _ => c.skip_value()?,
-                        }
-                        Some(())
+                    "os" => members!(c, h.os, {
+                        "type" => os_type, "family" => family, "platform" => platform,
                     })?,
                     _ => c.skip_value()?,
                 }
                 Some(())
             })?,
             "process" => c.fields(|c, k| process(c, k, &mut doc.process))?,
-            "user" => c.fields(|c, k| {
-                let u = &mut doc.user;
-                match k {
-                    "name" => u.name = c.leaf()?,
-                    "domain" => u.domain = c.leaf()?,
-                    "id" => u.id = c.leaf()?,
-                    _ => c.skip_value()?,
-                }
-                Some(())
-            })?,
+            "user" => members!(c, doc.user, { "name" => name, "domain" => domain, "id" => id })?,
             "winlog" => {
                 let w = doc.winlog.get_or_insert_with(WinlogF::default);
                 c.fields(|c, k| {
@@ -140,24 +133,10 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
                     Some(())
                 })?
             }
-            "agent" => c.fields(|c, k| {
-                match k {
-                    "hostname" => doc.agent.hostname = c.leaf()?,
-                    _ => c.skip_value()?,
-                }
-                Some(())
-            })?,
-            "lotl" => c.fields(|c, k| {
-                let l = &mut doc.lotl;
-                match k {
-                    "label" => l.label = c.leaf()?,
-                    "scenario_id" => l.scenario_id = c.leaf()?,
-                    "technique" => l.technique = c.leaf()?,
-                    "family" => l.family = c.leaf()?,
-                    "source" => l.source = c.leaf()?,
-                    _ => c.skip_value()?,
-                }
-                Some(())
+            "agent" => members!(c, doc.agent, { "hostname" => hostname })?,
+            "lotl" => members!(c, doc.lotl, {
+                "label" => label, "scenario_id" => scenario_id, "technique" => technique,
+                "family" => family, "source" => source,
             })?,
             // A flattened ECS key (`"process.name": ..`) needs the generic path's lookup.
             k if is_dotted_ecs_key(k) => return None,
@@ -176,51 +155,22 @@ fn process<'a>(c: &mut Cursor<'a>, key: &str, p: &mut ProcessF<'a>) -> Option<()
         "args" => p.args = c.list()?,
         "pid" => p.pid = c.leaf()?,
         "entity_id" => p.entity_id = c.leaf()?,
-        "pe" => c.fields(|c, k| {
-            match k {
-                "original_file_name" => p.pe.original_file_name = c.leaf()?,
-                _ => c.skip_value()?,
-            }
-            Some(())
+        "pe" => members!(c, p.pe, { "original_file_name" => original_file_name })?,
+        "code_signature" => members!(c, p.code_signature, {
+            "exists" => exists, "trusted" => trusted, "subject_name" => subject_name,
         })?,
-        "code_signature" => c.fields(|c, k| {
-            let s = &mut p.code_signature;
-            match k {
-                "exists" => s.exists = c.leaf()?,
-                "trusted" => s.trusted = c.leaf()?,
-                "subject_name" => s.subject_name = c.leaf()?,
-                _ => c.skip_value()?,
-            }
-            Some(())
+        "Ext" => c.fields(|c, k| match k {
+            "token" => members!(c, p.ext.token, {
+                "integrity_level_name" => integrity_level_name,
+                "elevation_type" => elevation_type,
+                "elevation_level" => elevation_level,
+                "elevation" => elevation,
+            }),
+            _ => c.skip_value(),
         })?,
-        "Ext" => c.fields(|c, k| {
-            match k {
-                "token" => c.fields(|c, k| {
-                    let t = &mut p.ext.token;
-                    match k {
-                        "integrity_level_name" => t.integrity_level_name = c.leaf()?,
-                        "elevation_type" => t.elevation_type = c.leaf()?,
-                        "elevation_level" => t.elevation_level = c.leaf()?,
-                        "elevation" => t.elevation = c.leaf()?,
-                        _ => c.skip_value()?,
-                    }
-                    Some(())
-                })?,
-                _ => c.skip_value()?,
-            }
-            Some(())
-        })?,
-        "parent" => c.fields(|c, k| {
-            let q = &mut p.parent;
-            match k {
-                "name" => q.name = c.leaf()?,
-                "executable" => q.executable = c.leaf()?,
-                "command_line" => q.command_line = c.leaf()?,
-                "pid" => q.pid = c.leaf()?,
-                "entity_id" => q.entity_id = c.leaf()?,
-                _ => c.skip_value()?,
-            }
-            Some(())
+        "parent" => members!(c, p.parent, {
+            "name" => name, "executable" => executable, "command_line" => command_line,
+            "pid" => pid, "entity_id" => entity_id,
         })?,
         _ => c.skip_value()?,
     }
