@@ -77,9 +77,11 @@ fn main() {
         .build()
         .expect("one-thread pool");
     let mb_per_s = |secs: f64| size as f64 / secs / 1e6;
+    // `EVTX_ONLY=1` / `PARQUET_ONLY=1`: run only that measurement, for `perf record`.
     let evtx_only = std::env::var_os("EVTX_ONLY").is_some();
+    let parquet_only = std::env::var_os("PARQUET_ONLY").is_some();
     for (label, pool) in [("one core", Some(&one)), ("all cores", None)] {
-        if evtx_only {
+        if evtx_only || parquet_only {
             break;
         }
         let run = |f: &(dyn Fn() + Sync)| match pool {
@@ -164,6 +166,9 @@ fn main() {
     }
 
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
+    if parquet_only {
+        return;
+    }
     if !shared.is_dir() {
         println!("evtx: skipped, {} not found", shared.display());
         return;
