@@ -77,11 +77,11 @@ fn main() {
         .build()
         .expect("one-thread pool");
     let mb_per_s = |secs: f64| size as f64 / secs / 1e6;
-    // `EVTX_ONLY=1` / `PARQUET_ONLY=1`: run only that measurement, for `perf record`.
-    let evtx_only = std::env::var_os("EVTX_ONLY").is_some();
-    let parquet_only = std::env::var_os("PARQUET_ONLY").is_some();
+    // `ONLY=ecs|parquet|evtx`: run that part alone (for `perf record`).
+    let only = std::env::var("ONLY").ok();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     for (label, pool) in [("one core", Some(&one)), ("all cores", None)] {
-        if evtx_only || parquet_only {
+        if !runs("ecs") {
             break;
         }
         let run = |f: &(dyn Fn() + Sync)| match pool {
@@ -89,33 +89,22 @@ fn main() {
             None => f(),
         };
         // Streaming, as `lotl ingest` reads: batches handed on (here: dropped), memory reused.
-        let (secs, cpu, _) = best_of_cpu(
-            if std::env::var_os("PERF_ONLY").is_some() {
-                10
-            } else {
-                5
-            },
-            || {
-                run(&|| {
-                    let mut kept = 0usize;
-                    read_paths_streaming(
-                        std::slice::from_ref(&path),
-                        &ReadOptions::default(),
-                        &mut |_| {},
-                        &mut |batch| {
-                            kept += batch.len();
-                            Ok(())
-                        },
-                    )
-                    .expect("read");
-                    assert_eq!(kept, n);
-                })
-            },
-        );
-        // `PERF_ONLY=1`: stop after this measurement, for `perf record`.
-        if std::env::var_os("PERF_ONLY").is_some() {
-            return;
-        }
+        let (secs, cpu, _) = best_of_cpu(5, || {
+            run(&|| {
+                let mut kept = 0usize;
+                read_paths_streaming(
+                    std::slice::from_ref(&path),
+                    &ReadOptions::default(),
+                    &mut |_| {},
+                    &mut |batch| {
+                        kept += batch.len();
+                        Ok(())
+                    },
+                )
+                .expect("read");
+                assert_eq!(kept, n);
+            })
+        });
         println!(
             "ecs-ndjson (Elastic Defend shape, {:.0} B/doc), {label}, streaming: {:.0} events/s ({:.1} MB/s), {n} events in {:.3}s; per CPU second used: {:.0} events/s",
             size as f64 / n as f64,
@@ -138,24 +127,19 @@ fn main() {
             mb_per_s(secs),
         );
     }
-    if !evtx_only {
+    if runs("parquet") {
         // The whole of `lotl ingest` but the terminal: read, build row groups, write Parquet.
         let out_path = dir.path().join("events.parquet");
         let (secs, _) = best_of(3, || {
             one.install(|| {
-                let mut writer = lotl_events::parquet::BatchWriter::new(&out_path, true);
-                read_paths_streaming(
+                let (_, written) = lotl_events::parquet::ingest(
                     std::slice::from_ref(&path),
                     &ReadOptions::default(),
+                    &out_path,
                     &mut |_| {},
-                    &mut |batch| {
-                        let mut frame =
-                            lotl_events::parquet::to_dataframe(batch).expect("row group frame");
-                        writer.write(&mut frame)
-                    },
                 )
                 .expect("ingest");
-                writer.finish().expect("finish");
+                assert_eq!(written, n);
             })
         });
         println!(
@@ -166,7 +150,7 @@ fn main() {
     }
 
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
-    if parquet_only {
+    if !runs("evtx") {
         return;
     }
     if !shared.is_dir() {

@@ -42,6 +42,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::{EventSource, Label, ProcessEvent};
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use std::path::Path;
 
@@ -192,10 +193,7 @@ pub fn write_batches_atomic(
 pub struct BatchWriter {
     path: std::path::PathBuf,
     statistics: bool,
-    open: Option<(
-        tempfile::NamedTempFile,
-        polars::io::parquet::write::BatchedWriter<std::fs::File>,
-    )>,
+    open: Option<(tempfile::NamedTempFile, BatchedWriter<std::fs::File>)>,
     rows: usize,
 }
 
@@ -209,13 +207,6 @@ impl BatchWriter {
         }
     }
 
-    fn parquet_err(&self, source: PolarsError) -> Error {
-        Error::Parquet {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
     /// Rows written so far.
     pub fn rows(&self) -> usize {
         self.rows
@@ -223,71 +214,37 @@ impl BatchWriter {
 
     /// Append `frame` (every frame must have the first one's schema).
     pub fn write(&mut self, frame: &mut DataFrame) -> Result<()> {
+        let parquet_err = |source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        };
         if self.open.is_none() {
-            self.open = Some(self.create(frame.schema())?);
+            self.open = Some(create_batched(&self.path, self.statistics, frame.schema())?);
         }
         // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
-        let chunked = polars::frame::chunk_df_for_writing(frame, 512 * 512)
-            .map_err(|e| self.parquet_err(e))?;
-        let result = match &mut self.open {
-            Some((_, writer)) => writer.write_batch(&chunked),
-            None => Ok(()),
-        };
-        result.map_err(|e| self.parquet_err(e))?;
+        let chunked = polars::frame::chunk_df_for_writing(frame, 512 * 512).map_err(parquet_err)?;
+        if let Some((_, writer)) = &mut self.open {
+            writer
+                .write_batch(&chunked)
+                .map_err(|source| Error::Parquet {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
         self.rows += frame.height();
         Ok(())
     }
 
-    fn create(
-        &self,
-        schema: &Schema,
-    ) -> Result<(
-        tempfile::NamedTempFile,
-        polars::io::parquet::write::BatchedWriter<std::fs::File>,
-    )> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".lotl-")
-            .suffix(".parquet.tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        let file = tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| Error::io(tmp.path(), e))?;
-        let meta = KeyValueMetadata::from_static(vec![(
-            "lotl.schema".to_owned(),
-            SCHEMA_VERSION.to_owned(),
-        )]);
-        let writer = ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(if self.statistics {
-                StatisticsOptions::default()
-            } else {
-                StatisticsOptions::empty()
-            })
-            .with_key_value_metadata(Some(meta))
-            .batched(schema)
-            .map_err(|e| self.parquet_err(e))?;
-        Ok((tmp, writer))
-    }
-
     /// Close the file and move it into place.
     pub fn finish(self) -> Result<()> {
-        let Some((tmp, writer)) = self.open else {
-            return Err(Error::Parquet {
-                path: self.path,
-                source: PolarsError::NoData("no frame to write".into()),
-            });
-        };
-        writer.finish().map_err(|source| Error::Parquet {
+        let parquet_err = |source| Error::Parquet {
             path: self.path.clone(),
             source,
-        })?;
+        };
+        let Some((tmp, writer)) = self.open else {
+            return Err(parquet_err(PolarsError::NoData("no frame to write".into())));
+        };
+        writer.finish().map_err(parquet_err)?;
         drop(writer);
         tmp.as_file()
             .sync_all()
@@ -296,6 +253,68 @@ impl BatchWriter {
             .map_err(|e| Error::io(&self.path, e.error))?;
         Ok(())
     }
+}
+
+/// A temp file beside `path` and a batched Parquet writer on it.
+fn create_batched(
+    path: &Path,
+    statistics: bool,
+    schema: &Schema,
+) -> Result<(tempfile::NamedTempFile, BatchedWriter<std::fs::File>)> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".lotl-")
+        .suffix(".parquet.tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    let meta =
+        KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
+    let writer = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(if statistics {
+            StatisticsOptions::default()
+        } else {
+            StatisticsOptions::empty()
+        })
+        .with_key_value_metadata(Some(meta))
+        .batched(schema)
+        .map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok((tmp, writer))
+}
+
+/// `lotl ingest`: read every process start under `paths` into an events Parquet file at
+/// `output`, a row group at a time, in bounded memory. Returns the counts and the number of
+/// events written; with none, no file is written (and an existing one is left alone).
+pub fn ingest(
+    paths: &[std::path::PathBuf],
+    opts: &crate::ReadOptions,
+    output: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(crate::ReadStats, usize)> {
+    let mut writer = BatchWriter::new(output, true);
+    let stats = crate::read::read_paths_streaming(paths, opts, progress, &mut |events| {
+        let mut frame = to_dataframe(events).map_err(|source| Error::Parquet {
+            path: output.to_owned(),
+            source,
+        })?;
+        writer.write(&mut frame)
+    })?;
+    let written = writer.rows();
+    if written > 0 {
+        writer.finish()?;
+    }
+    Ok((stats, written))
 }
 
 /// Write events to `path` (atomically; see [`write_frame_atomic`]), [`BATCH_ROWS`] events

@@ -1,5 +1,4 @@
 use crate::args::IngestArgs;
-use anyhow::Context;
 use lotl_events::read::{self, CsvMapping, ReadOptions};
 use std::process::ExitCode;
 
@@ -17,35 +16,18 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let total = read::total_input_bytes(&args.paths)?;
     let bar = super::progress_bytes(total, "reading");
-    // Events go to Parquet a row group at a time, so memory stays bounded whatever the input
-    // size; the file appears only once everything has been read.
-    let mut writer = lotl_events::parquet::BatchWriter::new(&args.output, true);
-    let stats = read::read_paths_streaming(
-        &args.paths,
-        &opts,
-        &mut |done| bar.set_position(done),
-        &mut |events| {
-            let mut frame = lotl_events::parquet::to_dataframe(events).map_err(|source| {
-                lotl_events::Error::Parquet {
-                    path: args.output.clone(),
-                    source,
-                }
-            })?;
-            writer.write(&mut frame)
-        },
-    )?;
+    let (stats, written) =
+        lotl_events::parquet::ingest(&args.paths, &opts, &args.output, &mut |done| {
+            bar.set_position(done)
+        })?;
     bar.finish_and_clear();
     print_summary(&stats);
-    let written = writer.rows();
     if written == 0 {
         eprintln!(
             "error: no process-start events could be read from the given paths; nothing written"
         );
         return Ok(ExitCode::from(1));
     }
-    writer
-        .finish()
-        .with_context(|| format!("writing {}", args.output.display()))?;
     println!("wrote {written} events to {}", args.output.display());
     if let Some(q) = &args.quarantine {
         println!("rejected records: {}", q.display());

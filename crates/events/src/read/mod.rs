@@ -224,15 +224,7 @@ pub fn read_paths_streaming(
     progress: &mut dyn FnMut(u64),
     sink: &mut Sink<'_>,
 ) -> Result<ReadStats> {
-    let files = expand_paths(paths)?;
-    let mut reader = Reader::streaming(opts, sink)?;
-    let mut done = 0u64;
-    for f in &files {
-        reader.read_file(f)?;
-        done += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        progress(done);
-    }
-    Ok(reader.finish()?.stats)
+    Ok(read_all(paths, Reader::streaming(opts, sink)?, progress)?.stats)
 }
 
 /// [`read_paths`] with a progress callback (bytes of input files done so far).
@@ -241,10 +233,17 @@ pub fn read_paths_with_progress(
     opts: &ReadOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ReadOutcome> {
-    let files = expand_paths(paths)?;
-    let mut reader = Reader::new(opts)?;
+    read_all(paths, Reader::new(opts)?, progress)
+}
+
+/// Every file under `paths` through `reader`, reporting input bytes done after each file.
+fn read_all(
+    paths: &[PathBuf],
+    mut reader: Reader<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ReadOutcome> {
     let mut done = 0u64;
-    for f in &files {
+    for f in &expand_paths(paths)? {
         reader.read_file(f)?;
         done += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
         progress(done);
@@ -391,12 +390,6 @@ impl<'o> Reader<'o> {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 8];
         let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
-        if magic[..n] == *EVTX_MAGIC {
-            // EVTX needs the whole file at hand: one exact-size read, no buffer copies.
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            self.stats(InputFormat::Evtx).files += 1;
-            return evtx::read(self, &path.display().to_string(), bytes);
-        }
         // Back to the start for format detection, which needs more than the magic. A source
         // that cannot seek (a named pipe) is read into memory behind the bytes taken.
         if std::io::Seek::rewind(&mut file).is_err() {
@@ -404,6 +397,15 @@ impl<'o> Reader<'o> {
             file.read_to_end(&mut bytes)
                 .map_err(|e| Error::io(path, e))?;
             return self.read_reader(path, Box::new(std::io::Cursor::new(bytes)));
+        }
+        if magic[..n] == *EVTX_MAGIC {
+            // EVTX needs the whole file at hand: one read into a buffer of the file's size,
+            // instead of through a read buffer into a growing vector.
+            let size = file.metadata().map_or(0, |m| m.len() as usize);
+            let mut bytes = Vec::with_capacity(size);
+            file.read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            return self.read_evtx(&path.display().to_string(), bytes);
         }
         self.read_reader(path, Box::new(file))
     }
@@ -502,8 +504,7 @@ impl<'o> Reader<'o> {
             stream
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(path, e))?;
-            self.stats(InputFormat::Evtx).files += 1;
-            return evtx::read(self, name, bytes);
+            return self.read_evtx(name, bytes);
         }
         let first = head
             .iter()
@@ -526,6 +527,11 @@ impl<'o> Reader<'o> {
         }
     }
 
+    fn read_evtx(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        self.stats(InputFormat::Evtx).files += 1;
+        evtx::read(self, name, bytes)
+    }
+
     #[cfg(feature = "parquet")]
     fn read_parquet_bytes(&mut self, path: &Path, bytes: Vec<u8>) -> Result<()> {
         use polars::prelude::{ParquetReader, SerReader};
@@ -546,12 +552,7 @@ impl<'o> Reader<'o> {
         stats.kept += n;
         for e in &events {
             let source = e.source.map(|s| s.as_str()).unwrap_or("unknown");
-            *self
-                .out
-                .stats
-                .kept_by_source
-                .entry(source.to_owned())
-                .or_default() += 1;
+            count(&mut self.out.stats.kept_by_source, source);
         }
         self.out.events.extend(events);
         self.drain(STREAM_BATCH)
@@ -811,14 +812,7 @@ impl<'o> Reader<'o> {
                 }
                 ev.complete();
                 let source = ev.source.map(|s| s.as_str()).unwrap_or("unknown");
-                // Looked up before inserting: no key allocated per record.
-                let by_source = &mut self.out.stats.kept_by_source;
-                match by_source.get_mut(source) {
-                    Some(n) => *n += 1,
-                    None => {
-                        by_source.insert(source.to_owned(), 1);
-                    }
-                }
+                count(&mut self.out.stats.kept_by_source, source);
                 self.stats(format).kept += 1;
                 self.out.events.push(ev);
                 self.drain(STREAM_BATCH)
@@ -862,15 +856,7 @@ impl<'o> Reader<'o> {
                 writeln!(w, "{line}").map_err(|e| Error::io(qpath, e))?;
             }
         }
-        let reason = reason.describe();
-        // Looked up before inserting: no key allocated per skipped record.
-        let skipped = &mut self.stats(format).skipped;
-        match skipped.get_mut(reason.as_ref()) {
-            Some(n) => *n += 1,
-            None => {
-                skipped.insert(reason.into_owned(), 1);
-            }
-        }
+        count(&mut self.stats(format).skipped, &reason.describe());
         Ok(())
     }
 
@@ -887,6 +873,17 @@ impl<'o> Reader<'o> {
 }
 
 const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
+
+/// One more under `key`; the key is allocated only the first time it is seen (this runs
+/// once per record).
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
 
 /// The start of a stream, for format detection: enough for every magic number and a CSV
 /// header line, without copying a whole read buffer.
