@@ -126,6 +126,15 @@ impl Model {
         }
     }
 
+    /// Which input columns the model can read (`None`: all of them). A column it never
+    /// reads may hold anything without changing a prediction or a contribution.
+    pub fn read_columns(&self) -> Option<Vec<bool>> {
+        match self {
+            Self::Gbdt(m) => Some(m.read_columns()),
+            Self::Burn(_) => None,
+        }
+    }
+
     /// Feature names in row order.
     pub fn feature_names(&self) -> &[String] {
         match self {

@@ -9,15 +9,15 @@
 //! Run: `cargo bench -p lotl --bench featurize`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use lotl_events::ProcessEvent;
+use lotl_events::{ProcessEvent, Text};
 use lotl_features::{EncoderParams, FeaturePipeline, FeatureRow, RecipeConfig};
 use std::hint::black_box;
 
-fn field(v: &serde_json::Value, k: &str) -> Option<String> {
+fn field(v: &serde_json::Value, k: &str) -> Option<Text> {
     v.get(k)
         .and_then(|x| x.as_str())
         .filter(|s| !s.is_empty() && *s != "-")
-        .map(str::to_owned)
+        .map(Text::from)
 }
 
 fn events() -> Vec<ProcessEvent> {
@@ -37,9 +37,8 @@ fn events() -> Vec<ProcessEvent> {
                     .or_else(|| field(&v, "ParentProcessName")),
                 process_command_line: field(&v, "CommandLine"),
                 process_pe_original_file_name: field(&v, "OriginalFileName"),
-                integrity_level: field(&v, "IntegrityLevel").map(|s| s.to_ascii_lowercase()),
-                user_name: field(&v, "User")
-                    .map(|u| u.rsplit('\\').next().unwrap_or(&u).to_owned()),
+                integrity_level: field(&v, "IntegrityLevel").map(|s| s.to_ascii_lowercase().into()),
+                user_name: field(&v, "User").map(|u| u.rsplit('\\').next().unwrap_or(&u).into()),
                 ..Default::default()
             };
             e.complete();
@@ -108,7 +107,7 @@ fn bench(c: &mut Criterion) {
                         let mut evs = evs.clone();
                         for e in &mut evs {
                             fresh.set(fresh.get() + 1);
-                            let cl = e.process_command_line.get_or_insert_with(String::new);
+                            let cl = e.process_command_line.get_or_insert_with(Default::default);
                             cl.push_str(&format!(" #{}", fresh.get()));
                         }
                         evs

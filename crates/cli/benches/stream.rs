@@ -71,11 +71,22 @@ impl Gen {
         ev.event_id.clear();
         use std::fmt::Write;
         let _ = write!(ev.event_id, "{}", self.id);
-        ev.host_name
-            .clone_from(&self.hosts[(x >> 40) as usize % self.hosts.len()]);
-        ev.parent_name = Some(self.parents[parent].clone());
-        ev.process_name = Some(self.children[(x >> 24) as usize % self.children.len()].clone());
-        ev.user_name = Some(self.users[(x >> 48) as usize % self.users.len()].clone());
+        ev.host_name.clone_from(
+            &self.hosts[(x >> 40) as usize % self.hosts.len()]
+                .as_str()
+                .into(),
+        );
+        ev.parent_name = Some(self.parents[parent].clone().into());
+        ev.process_name = Some(
+            self.children[(x >> 24) as usize % self.children.len()]
+                .clone()
+                .into(),
+        );
+        ev.user_name = Some(
+            self.users[(x >> 48) as usize % self.users.len()]
+                .clone()
+                .into(),
+        );
         e.prediction = prediction;
         e.probability = probability;
     }

@@ -342,7 +342,7 @@ impl ClusterModel {
             .find(|e| e.event.timestamp_ms.div_euclid(span) != b)
         {
             return Err(Error::WrongBucket {
-                event_id: e.event.event_id.clone(),
+                event_id: e.event.event_id.to_string(),
                 timestamp_ms: e.event.timestamp_ms,
                 bucket_ms: start,
             });

@@ -250,7 +250,7 @@ mod tests {
     fn sample(i: i64) -> ScoredEvent {
         let mut event = ProcessEvent {
             timestamp_ms: 1_700_000_000_000 + i * 1000,
-            event_id: format!("e{i}"),
+            event_id: format!("e{i}").into(),
             host_name: "h1".into(),
             process_executable: Some(r"C:\Windows\System32\rundll32.exe".into()),
             parent_name: Some("winword.exe".into()),

@@ -9,8 +9,8 @@ const T0: i64 = 1_767_571_200_000; // Monday
 fn ev(t: i64, id: u64, parent: &str, child: &str, p: f32) -> ScoredEvent {
     let mut event = ProcessEvent {
         timestamp_ms: t,
-        event_id: format!("e{id}"),
-        host_name: format!("h{}", id % 3),
+        event_id: format!("e{id}").into(),
+        host_name: format!("h{}", id % 3).into(),
         process_name: Some(child.into()),
         parent_name: Some(parent.into()),
         user_name: Some("u".into()),

@@ -346,7 +346,7 @@ pub fn label_with_rule(events: &mut [ProcessEvent], rule: &LabelRule) -> LabelSt
     let mut by_file: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
         by_file
-            .entry(e.source_file.clone().unwrap_or_default())
+            .entry(e.source_file.as_deref().unwrap_or_default().to_owned())
             .or_default()
             .push(i);
     }

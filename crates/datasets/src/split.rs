@@ -292,14 +292,17 @@ mod tests {
                     assert!(groups.insert(g.clone()), "{by:?}: group {g} on two sides");
                 }
             }
-            for (s, sides) in sides_of(&ms, |e| e.scenario_id.clone().unwrap_or_default(), &events)
-            {
+            for (s, sides) in sides_of(
+                &ms,
+                |e| e.scenario_id.clone().unwrap_or_default().to_string(),
+                &events,
+            ) {
                 if s.starts_with("atk-") {
                     assert_eq!(sides.len(), 1, "{by:?}: attack {s} leaks across {sides:?}");
                 }
             }
             if by == GroupBy::Host {
-                for (h, sides) in sides_of(&ms, |e| e.host_name.clone(), &events) {
+                for (h, sides) in sides_of(&ms, |e| e.host_name.to_string(), &events) {
                     assert_eq!(sides.len(), 1, "host {h} on {sides:?}");
                 }
             }
@@ -320,7 +323,7 @@ mod tests {
             for i in 0..(5 + f * 3) {
                 events.push(ProcessEvent {
                     host_name: "LAB".into(),
-                    source_file: Some(format!("/real/f{f}.evtx")),
+                    source_file: Some(format!("/real/f{f}.evtx").into()),
                     label: Some(if i == 0 && f % 2 == 0 {
                         Label::Malicious
                     } else {
@@ -334,7 +337,7 @@ mod tests {
         let a = plan(&events, GroupBy::File, r, 9, &[]);
         let b = plan(&events, GroupBy::File, r, 9, &[]);
         assert_eq!(a, b);
-        let sides = sides_of(&a, |e| e.source_file.clone().unwrap(), &events);
+        let sides = sides_of(&a, |e| e.source_file.clone().unwrap().to_string(), &events);
         assert_eq!(sides.len(), 12);
         assert!(sides.values().all(|s| s.len() == 1));
         let train_share = a[0].counts.events as f64 / events.len() as f64;

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The text of an event field: up to 24 bytes (most names, ids, levels, short arguments)
+/// are stored inline, without an allocation; a reader builds ~25 of these per event.
+pub type Text = compact_str::CompactString;
+
 /// Which sensor (and which of its events) a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -141,46 +145,46 @@ pub struct ProcessEvent {
     /// Event time, UTC, milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
     /// ECS `event.id`, EVTX EventRecordID, or the source's own record id.
-    pub event_id: String,
-    pub host_name: String,
-    pub host_id: Option<String>,
+    pub event_id: Text,
+    pub host_name: Text,
+    pub host_id: Option<Text>,
     pub source: Option<EventSource>,
-    pub event_action: Option<String>,
+    pub event_action: Option<Text>,
 
     pub process_pid: Option<i64>,
-    pub process_entity_id: Option<String>,
-    pub process_name: Option<String>,
-    pub process_executable: Option<String>,
-    pub process_command_line: Option<String>,
-    pub process_args: Vec<String>,
-    pub process_pe_original_file_name: Option<String>,
+    pub process_entity_id: Option<Text>,
+    pub process_name: Option<Text>,
+    pub process_executable: Option<Text>,
+    pub process_command_line: Option<Text>,
+    pub process_args: Vec<Text>,
+    pub process_pe_original_file_name: Option<Text>,
     pub process_code_signature_exists: Option<bool>,
     pub process_code_signature_trusted: Option<bool>,
-    pub process_code_signature_subject: Option<String>,
-    pub integrity_level: Option<String>,
-    pub elevation_type: Option<String>,
+    pub process_code_signature_subject: Option<Text>,
+    pub integrity_level: Option<Text>,
+    pub elevation_type: Option<Text>,
     pub elevated: Option<bool>,
 
     pub parent_pid: Option<i64>,
-    pub parent_entity_id: Option<String>,
-    pub parent_name: Option<String>,
-    pub parent_executable: Option<String>,
-    pub parent_command_line: Option<String>,
+    pub parent_entity_id: Option<Text>,
+    pub parent_name: Option<Text>,
+    pub parent_executable: Option<Text>,
+    pub parent_command_line: Option<Text>,
 
-    pub user_name: Option<String>,
-    pub user_domain: Option<String>,
-    pub user_id: Option<String>,
+    pub user_name: Option<Text>,
+    pub user_domain: Option<Text>,
+    pub user_id: Option<Text>,
 
     /// Where the record was read from (file path, `file!member` inside archives).
-    pub source_file: Option<String>,
+    pub source_file: Option<Text>,
 
     /// Ground truth, when known (synthetic data, labelled corpora).
     pub label: Option<Label>,
-    pub scenario_id: Option<String>,
+    pub scenario_id: Option<Text>,
     /// ATT&CK technique id, e.g. `T1218.011`.
-    pub technique: Option<String>,
+    pub technique: Option<Text>,
     /// For benign bursts: the false-positive family (e.g. `software-install`).
-    pub family: Option<String>,
+    pub family: Option<Text>,
 }
 
 impl ProcessEvent {
@@ -191,7 +195,7 @@ impl ProcessEvent {
         complete_name_and_path(&mut self.parent_name, &mut self.parent_executable);
         if self.user_id.is_none() {
             if let Some(name) = self.user_name.as_deref() {
-                self.user_id = well_known_sid(name).map(str::to_owned);
+                self.user_id = well_known_sid(name).map(Text::const_new);
             }
         }
         if self.process_args.is_empty() {
@@ -202,13 +206,13 @@ impl ProcessEvent {
     }
 }
 
-fn complete_name_and_path(name: &mut Option<String>, path: &mut Option<String>) {
+fn complete_name_and_path(name: &mut Option<Text>, path: &mut Option<Text>) {
     match (name.as_deref(), path.as_deref()) {
-        (None, Some(p)) => *name = file_name_of(p).map(str::to_owned),
+        (None, Some(p)) => *name = file_name_of(p).map(Text::from),
         (Some(n), None) if n.contains('\\') || n.contains('/') => {
-            let full = n.to_owned();
-            *name = file_name_of(&full).map(str::to_owned);
-            *path = Some(full);
+            let full = name.take();
+            *name = full.as_deref().and_then(file_name_of).map(Text::from);
+            *path = full;
         }
         _ => {}
     }
@@ -235,24 +239,24 @@ pub fn well_known_sid(user_name: &str) -> Option<&'static str> {
 }
 
 /// Split `DOMAIN\user` into its parts; a bare name has no domain.
-pub fn split_domain_user(s: &str) -> (Option<String>, Option<String>) {
+pub fn split_domain_user(s: &str) -> (Option<Text>, Option<Text>) {
     let s = s.trim();
     if s.is_empty() || s == "-" {
         return (None, None);
     }
     match s.split_once('\\') {
         Some((d, u)) => (non_empty(d), non_empty(u)),
-        None => (None, Some(s.to_owned())),
+        None => (None, Some(Text::from(s))),
     }
 }
 
-pub(crate) fn non_empty(s: &str) -> Option<String> {
+pub(crate) fn non_empty(s: &str) -> Option<Text> {
     let t = s.trim();
-    (!t.is_empty() && t != "-").then(|| t.to_owned())
+    (!t.is_empty() && t != "-").then(|| Text::from(t))
 }
 
 /// Lower-case integrity level name from Sysmon/ECS words or a mandatory-label SID.
-pub fn normalize_integrity_level(raw: &str) -> Option<String> {
+pub fn normalize_integrity_level(raw: &str) -> Option<Text> {
     let r = raw.trim();
     let name = match r.to_ascii_uppercase().as_str() {
         "" | "-" => return None,
@@ -263,29 +267,29 @@ pub fn normalize_integrity_level(raw: &str) -> Option<String> {
         "S-1-16-12288" => "high",
         "S-1-16-16384" => "system",
         "S-1-16-20480" => "protected",
-        _ => return Some(r.to_ascii_lowercase()),
+        _ => return Some(Text::from(r.to_ascii_lowercase())),
     };
-    Some(name.to_owned())
+    Some(Text::const_new(name))
 }
 
 /// Elastic Defend's elevation words from 4688's `%%193x` codes or Elastic's own words.
-pub fn normalize_elevation_type(raw: &str) -> Option<String> {
+pub fn normalize_elevation_type(raw: &str) -> Option<Text> {
     let r = raw.trim();
     let name = match r {
         "" | "-" => return None,
         "%%1936" | "TokenElevationTypeDefault" | "1" => "default",
         "%%1937" | "TokenElevationTypeFull" | "2" => "full",
         "%%1938" | "TokenElevationTypeLimited" | "3" => "limited",
-        _ => return Some(r.to_ascii_lowercase()),
+        _ => return Some(Text::from(r.to_ascii_lowercase())),
     };
-    Some(name.to_owned())
+    Some(Text::const_new(name))
 }
 
 /// Split a Windows command line into arguments (CommandLineToArgvW rules, simplified:
 /// quotes group, backslashes are literal except before a quote).
-pub fn split_command_line(cl: &str) -> Vec<String> {
+pub fn split_command_line(cl: &str) -> Vec<Text> {
     let mut args = Vec::new();
-    let mut cur = String::new();
+    let mut cur = Text::default();
     let mut in_quotes = false;
     let mut has_token = false;
     let mut chars = cl.chars().peekable();

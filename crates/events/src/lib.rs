@@ -7,8 +7,9 @@ pub mod event;
 pub mod parquet;
 pub mod read;
 
+pub use compact_str::{format_compact, ToCompactString};
 pub use error::{Error, Result};
-pub use event::{EventSource, Label, ProcessEvent};
+pub use event::{EventSource, Label, ProcessEvent, Text};
 pub use read::{
     read_bytes, read_paths, read_paths_streaming, read_paths_with_progress, CsvMapping,
     ReadOptions, ReadOutcome, ReadStats,

@@ -41,7 +41,7 @@
 //! above and ignore extra ones, so later stages (`lotl predict`) can append columns.
 
 use crate::error::{Error, Result};
-use crate::event::{EventSource, Label, ProcessEvent};
+use crate::event::{EventSource, Label, ProcessEvent, Text};
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use std::path::Path;
@@ -91,7 +91,7 @@ pub fn to_dataframe(events: &[ProcessEvent]) -> PolarsResult<DataFrame> {
         events.iter().map(|e| e.process_args.len()).sum(),
     );
     for e in events {
-        args.append_values_iter(e.process_args.iter().map(String::as_str));
+        args.append_values_iter(e.process_args.iter().map(Text::as_str));
     }
     let columns = vec![
         ts,
@@ -302,14 +302,30 @@ pub fn ingest(
     output: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(crate::ReadStats, usize)> {
+    let parquet_err = |source| Error::Parquet {
+        path: output.to_owned(),
+        source,
+    };
     let mut writer = BatchWriter::new(output, true);
+    // The reader hands over small batches (their strings are freed while still in cache);
+    // their columns are gathered into row groups of BATCH_ROWS.
+    let mut pending: Option<DataFrame> = None;
+    let flush = |pending: &mut Option<DataFrame>, writer: &mut BatchWriter| match pending.take() {
+        Some(mut frame) => writer.write(frame.rechunk_mut()),
+        None => Ok(()),
+    };
     let stats = crate::read::read_paths_streaming(paths, opts, progress, &mut |events| {
-        let mut frame = to_dataframe(events).map_err(|source| Error::Parquet {
-            path: output.to_owned(),
-            source,
-        })?;
-        writer.write(&mut frame)
+        let frame = to_dataframe(events).map_err(parquet_err)?;
+        let rows = match &mut pending {
+            Some(p) => p.vstack_mut_owned(frame).map_err(parquet_err)?.height(),
+            None => pending.insert(frame).height(),
+        };
+        if rows >= BATCH_ROWS {
+            flush(&mut pending, &mut writer)?;
+        }
+        Ok(())
     })?;
+    flush(&mut pending, &mut writer)?;
     let written = writer.rows();
     if written > 0 {
         writer.finish()?;
@@ -352,12 +368,12 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
         df.column(name)
             .map_err(|_| format!("missing column `{name}`"))
     };
-    let strs = |name: &str| -> std::result::Result<Vec<Option<String>>, String> {
+    let strs = |name: &str| -> std::result::Result<Vec<Option<Text>>, String> {
         let c = col(name)?;
         let ca = c
             .str()
             .map_err(|_| format!("column `{name}` is {}, expected String", c.dtype()))?;
-        Ok(ca.iter().map(|v| v.map(str::to_owned)).collect())
+        Ok(ca.iter().map(|v| v.map(Text::from)).collect())
     };
     let ints = |name: &str| -> std::result::Result<Vec<Option<i64>>, String> {
         let c = col(name)?;
@@ -397,7 +413,7 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
             args_col.dtype()
         )
     })?;
-    let mut args: Vec<Vec<String>> = Vec::with_capacity(df.height());
+    let mut args: Vec<Vec<Text>> = Vec::with_capacity(df.height());
     for s in args_ca.amortized_iter() {
         let v = match s {
             Some(s) => s
@@ -406,42 +422,42 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
                 .map_err(|_| "column `process.args` holds non-strings".to_owned())?
                 .iter()
                 .flatten()
-                .map(str::to_owned)
+                .map(Text::from)
                 .collect(),
             None => Vec::new(),
         };
         args.push(v);
     }
-    let event_id = strs("event.id")?;
-    let host_name = strs("host.name")?;
-    let host_id = strs("host.id")?;
+    let mut event_id = strs("event.id")?;
+    let mut host_name = strs("host.name")?;
+    let mut host_id = strs("host.id")?;
     let source = strs("event.source")?;
-    let action = strs("event.action")?;
+    let mut action = strs("event.action")?;
     let pid = ints("process.pid")?;
-    let entity = strs("process.entity_id")?;
-    let name = strs("process.name")?;
-    let exe = strs("process.executable")?;
-    let cl = strs("process.command_line")?;
-    let pe = strs("process.pe.original_file_name")?;
+    let mut entity = strs("process.entity_id")?;
+    let mut name = strs("process.name")?;
+    let mut exe = strs("process.executable")?;
+    let mut cl = strs("process.command_line")?;
+    let mut pe = strs("process.pe.original_file_name")?;
     let sig_exists = bools("process.code_signature.exists")?;
     let sig_trusted = bools("process.code_signature.trusted")?;
-    let sig_subject = strs("process.code_signature.subject_name")?;
-    let integrity = strs("process.Ext.token.integrity_level_name")?;
-    let elev_type = strs("process.Ext.token.elevation_type")?;
+    let mut sig_subject = strs("process.code_signature.subject_name")?;
+    let mut integrity = strs("process.Ext.token.integrity_level_name")?;
+    let mut elev_type = strs("process.Ext.token.elevation_type")?;
     let elevated = bools("process.Ext.token.elevation")?;
     let ppid = ints("process.parent.pid")?;
-    let pentity = strs("process.parent.entity_id")?;
-    let pname = strs("process.parent.name")?;
-    let pexe = strs("process.parent.executable")?;
-    let pcl = strs("process.parent.command_line")?;
-    let uname = strs("user.name")?;
-    let udomain = strs("user.domain")?;
-    let uid = strs("user.id")?;
-    let source_file = strs("lotl.source_file")?;
+    let mut pentity = strs("process.parent.entity_id")?;
+    let mut pname = strs("process.parent.name")?;
+    let mut pexe = strs("process.parent.executable")?;
+    let mut pcl = strs("process.parent.command_line")?;
+    let mut uname = strs("user.name")?;
+    let mut udomain = strs("user.domain")?;
+    let mut uid = strs("user.id")?;
+    let mut source_file = strs("lotl.source_file")?;
     let label = strs("lotl.label")?;
-    let scenario = strs("lotl.scenario_id")?;
-    let technique = strs("lotl.technique")?;
-    let family = strs("lotl.family")?;
+    let mut scenario = strs("lotl.scenario_id")?;
+    let mut technique = strs("lotl.technique")?;
+    let mut family = strs("lotl.family")?;
 
     let mut out = Vec::with_capacity(df.height());
     let mut args = args.into_iter();
@@ -461,37 +477,37 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
         };
         out.push(ProcessEvent {
             timestamp_ms: ts[i].ok_or_else(|| format!("row {i}: null @timestamp"))?,
-            event_id: event_id[i].clone().unwrap_or_default(),
-            host_name: host_name[i].clone().unwrap_or_default(),
-            host_id: host_id[i].clone(),
+            event_id: event_id[i].take().unwrap_or_default(),
+            host_name: host_name[i].take().unwrap_or_default(),
+            host_id: host_id[i].take(),
             source,
-            event_action: action[i].clone(),
+            event_action: action[i].take(),
             process_pid: pid[i],
-            process_entity_id: entity[i].clone(),
-            process_name: name[i].clone(),
-            process_executable: exe[i].clone(),
-            process_command_line: cl[i].clone(),
+            process_entity_id: entity[i].take(),
+            process_name: name[i].take(),
+            process_executable: exe[i].take(),
+            process_command_line: cl[i].take(),
             process_args: args.next().unwrap_or_default(),
-            process_pe_original_file_name: pe[i].clone(),
+            process_pe_original_file_name: pe[i].take(),
             process_code_signature_exists: sig_exists[i],
             process_code_signature_trusted: sig_trusted[i],
-            process_code_signature_subject: sig_subject[i].clone(),
-            integrity_level: integrity[i].clone(),
-            elevation_type: elev_type[i].clone(),
+            process_code_signature_subject: sig_subject[i].take(),
+            integrity_level: integrity[i].take(),
+            elevation_type: elev_type[i].take(),
             elevated: elevated[i],
             parent_pid: ppid[i],
-            parent_entity_id: pentity[i].clone(),
-            parent_name: pname[i].clone(),
-            parent_executable: pexe[i].clone(),
-            parent_command_line: pcl[i].clone(),
-            user_name: uname[i].clone(),
-            user_domain: udomain[i].clone(),
-            user_id: uid[i].clone(),
-            source_file: source_file[i].clone(),
+            parent_entity_id: pentity[i].take(),
+            parent_name: pname[i].take(),
+            parent_executable: pexe[i].take(),
+            parent_command_line: pcl[i].take(),
+            user_name: uname[i].take(),
+            user_domain: udomain[i].take(),
+            user_id: uid[i].take(),
+            source_file: source_file[i].take(),
             label,
-            scenario_id: scenario[i].clone(),
-            technique: technique[i].clone(),
-            family: family[i].clone(),
+            scenario_id: scenario[i].take(),
+            technique: technique[i].take(),
+            family: family[i].take(),
         });
     }
     Ok(out)

@@ -1,11 +1,13 @@
 //! A written file reads back to identical records; the write is atomic.
 
 use lotl_events::parquet::{read_parquet, write_parquet};
-use lotl_events::{EventSource, Label, ProcessEvent};
+use lotl_events::{EventSource, Label, ProcessEvent, Text};
 use proptest::prelude::*;
 
-fn opt_str() -> impl Strategy<Value = Option<String>> {
-    prop::option::of(prop_oneof!["[a-zA-Z0-9 .:\\\\/\"-]{0,40}", any::<String>(),])
+fn opt_str() -> impl Strategy<Value = Option<Text>> {
+    prop::option::of(
+        prop_oneof!["[a-zA-Z0-9 .:\\\\/\"-]{0,40}", any::<String>(),].prop_map(Text::from),
+    )
 }
 
 fn event() -> impl Strategy<Value = ProcessEvent> {
@@ -21,7 +23,7 @@ fn event() -> impl Strategy<Value = ProcessEvent> {
         opt_str(),
         opt_str(),
         opt_str(),
-        prop::collection::vec(any::<String>(), 0..4),
+        prop::collection::vec(any::<String>().prop_map(Text::from), 0..4),
     );
     let b = (
         opt_str(),
@@ -53,8 +55,8 @@ fn event() -> impl Strategy<Value = ProcessEvent> {
     );
     (a, b, c).prop_map(|(a, b, c)| ProcessEvent {
         timestamp_ms: a.0,
-        event_id: a.1,
-        host_name: a.2,
+        event_id: a.1.into(),
+        host_name: a.2.into(),
         host_id: a.3,
         source: a.4,
         event_action: a.5,
@@ -107,9 +109,9 @@ fn round_trip_across_row_groups() {
     let events: Vec<ProcessEvent> = (0..n)
         .map(|i| ProcessEvent {
             timestamp_ms: i as i64,
-            event_id: format!("e{i}"),
-            host_name: format!("h{}", i % 7),
-            process_command_line: (i % 3 != 0).then(|| format!("cmd.exe /c echo {i}")),
+            event_id: format!("e{i}").into(),
+            host_name: format!("h{}", i % 7).into(),
+            process_command_line: (i % 3 != 0).then(|| format!("cmd.exe /c echo {i}").into()),
             ..Default::default()
         })
         .collect();

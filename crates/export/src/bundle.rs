@@ -17,7 +17,7 @@
 use lotl_classifier::calibration::{Calibration, CalibrationFit, Threshold};
 use lotl_classifier::{Model, ModelKind};
 use lotl_events::ProcessEvent;
-use lotl_features::FeaturePipeline;
+use lotl_features::{FeaturePipeline, ScoringPlan};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -125,6 +125,8 @@ pub struct Bundle {
     pub manifest: Manifest,
     pub pipeline: FeaturePipeline,
     pub model: Model,
+    /// The pipeline's encoding restricted to the columns the model reads.
+    plan: ScoringPlan,
 }
 
 /// One event's score.
@@ -300,11 +302,13 @@ impl Bundle {
                 message: "model.json and pipeline.json disagree on the feature columns".into(),
             });
         }
+        let plan = pipeline.scoring_plan(model.read_columns().as_deref());
         Ok(Bundle {
             dir: dir.to_owned(),
             manifest,
             pipeline,
             model,
+            plan,
         })
     }
 
@@ -333,7 +337,7 @@ impl Bundle {
 
     /// Score one event; `row` is scratch space reused across calls.
     pub fn score_one(&self, event: &ProcessEvent, row: &mut Vec<f32>) -> Score {
-        self.pipeline.transform_one(event, row);
+        self.encode(event, row);
         let raw = self.model.predict_proba_row(row);
         let probability = self.calibration().apply(raw);
         Score {
@@ -352,11 +356,11 @@ impl Bundle {
         events
             .par_chunks(RUN)
             .flat_map_iter(|chunk| {
-                let mut rows = Vec::with_capacity(chunk.len() * width);
-                let mut row = Vec::with_capacity(width);
-                for e in chunk {
-                    self.pipeline.transform_one(e, &mut row);
-                    rows.extend_from_slice(&row);
+                let mut rows = vec![0.0f32; chunk.len() * width];
+                if width > 0 {
+                    for (e, row) in chunk.iter().zip(rows.chunks_exact_mut(width)) {
+                        self.pipeline.transform_planned(&self.plan, e, row);
+                    }
                 }
                 let mut probabilities = vec![0.0f32; chunk.len()];
                 self.model.predict_proba_rows(&rows, &mut probabilities);
@@ -378,7 +382,15 @@ impl Bundle {
         k: usize,
         row: &mut Vec<f32>,
     ) -> Vec<(String, f64)> {
-        self.pipeline.transform_one(event, row);
+        self.encode(event, row);
         self.model.top_contributions(row, k)
+    }
+
+    /// The model's input row for one event: every column the model reads, as
+    /// [`FeaturePipeline::transform_one`] encodes it.
+    fn encode(&self, event: &ProcessEvent, row: &mut Vec<f32>) {
+        row.clear();
+        row.resize(self.plan.width(), 0.0);
+        self.pipeline.transform_planned(&self.plan, event, row);
     }
 }

@@ -98,3 +98,23 @@ fn batch_scoring_equals_one_event_at_a_time() {
         "{positives} positives"
     );
 }
+
+/// Scoring encodes only the columns the trees read; a full row predicts the same.
+#[test]
+fn scoring_reads_only_the_model_columns_and_agrees_with_full_rows() {
+    let (_t, b) = bundle_dir();
+    let bundle = Bundle::load(&b).unwrap();
+    let read = bundle.model.read_columns().expect("a tree model");
+    assert!(
+        read.iter().any(|r| !r),
+        "the fixture model reads every column: nothing to skip"
+    );
+    let events: Vec<_> = (0..2).flat_map(common::events).take(400).collect();
+    let full = bundle.pipeline.transform(&events);
+    let scored = bundle.score(&events);
+    for (i, s) in scored.iter().enumerate() {
+        let raw = bundle.model.predict_proba_row(full.row(i));
+        let want = bundle.calibration().apply(raw);
+        assert_eq!(want.to_bits(), s.probability.to_bits(), "event {i}");
+    }
+}

@@ -256,8 +256,33 @@ pub struct FeaturePipeline {
 /// one categorical feature (its frequency and target-mean columns).
 #[derive(Debug, Clone, Copy)]
 enum Run {
-    Nums { start: usize, len: usize },
+    Nums {
+        start: usize,
+        len: usize,
+    },
     Cat(usize),
+    /// A categorical feature whose two columns no model input reads: written as missing
+    /// without its dictionary lookups (see [`ScoringPlan`]).
+    Unread,
+}
+
+/// The encoding of a pipeline restricted to the columns a model reads.
+///
+/// A tree model reads a few hundred of elastic2021's 946 columns; looking up the other
+/// categorical values in their dictionaries is most of the cost of scoring. Columns outside
+/// the plan are written as missing (NaN), so a row encoded with a plan predicts exactly as
+/// the full row does for any model that never reads those columns.
+#[derive(Debug, Clone)]
+pub struct ScoringPlan {
+    runs: Vec<Run>,
+    width: usize,
+}
+
+impl ScoringPlan {
+    /// Number of columns in a row (the pipeline's full width).
+    pub fn width(&self) -> usize {
+        self.width
+    }
 }
 
 impl Serialize for FeaturePipeline {
@@ -439,6 +464,7 @@ impl FeaturePipeline {
                     col += 2;
                 }
                 Run::Nums { len, .. } => col += len,
+                Run::Unread => col += 2,
             }
         }
         Ok((pipe, mat))
@@ -477,9 +503,13 @@ impl FeaturePipeline {
     }
 
     fn encode_into(&self, row: &FeatureRow, out: &mut [f32]) {
+        self.encode_runs(&self.runs, row, out);
+    }
+
+    fn encode_runs(&self, runs: &[Run], row: &FeatureRow, out: &mut [f32]) {
         let num = row.numeric();
         let mut k = 0;
-        for run in &self.runs {
+        for run in runs {
             match *run {
                 Run::Nums { start, len } => {
                     let dst = &mut out[k..k + len];
@@ -500,8 +530,52 @@ impl FeaturePipeline {
                     out[k + 1] = t;
                     k += 2;
                 }
+                Run::Unread => {
+                    out[k] = f32::NAN;
+                    out[k + 1] = f32::NAN;
+                    k += 2;
+                }
             }
         }
+    }
+
+    /// The plan that encodes only the columns `reads` marks (`None`: every column).
+    pub fn scoring_plan(&self, reads: Option<&[bool]>) -> ScoringPlan {
+        let mut k = 0;
+        let runs = self
+            .runs
+            .iter()
+            .map(|&run| match run {
+                Run::Nums { len, .. } => {
+                    k += len;
+                    run
+                }
+                Run::Cat(_) | Run::Unread => {
+                    let read = |j: usize| reads.is_none_or(|r| r.get(j).copied().unwrap_or(true));
+                    let keep = read(k) || read(k + 1);
+                    k += 2;
+                    if keep {
+                        run
+                    } else {
+                        Run::Unread
+                    }
+                }
+            })
+            .collect();
+        ScoringPlan {
+            runs,
+            width: self.n_columns(),
+        }
+    }
+
+    /// One event encoded into `out` (`plan.width()` long) as `plan` says: the values of
+    /// [`Self::transform_one`] in every column the plan keeps.
+    pub fn transform_planned(&self, plan: &ScoringPlan, event: &ProcessEvent, out: &mut [f32]) {
+        ROW.with(|r| {
+            let mut row = r.borrow_mut();
+            self.recipe.featurize(event, &mut row);
+            self.encode_runs(&plan.runs, &row, out);
+        });
     }
 
     /// One event, as the streaming scorer needs it. Same values as [`Self::transform`].
@@ -572,6 +646,12 @@ impl FeaturePipeline {
                         };
                         data[i * w + col] = f;
                         data[i * w + col + 1] = t;
+                    }
+                    col += 2;
+                }
+                Run::Unread => {
+                    for row in data.chunks_mut(w) {
+                        row[col..col + 2].fill(f32::NAN);
                     }
                     col += 2;
                 }

@@ -71,7 +71,7 @@ pub mod row;
 pub mod table;
 pub mod text;
 
-pub use encode::{CategoryEncoder, DenseMatrix, EncoderParams, FeaturePipeline};
+pub use encode::{CategoryEncoder, DenseMatrix, EncoderParams, FeaturePipeline, ScoringPlan};
 pub use error::Error;
 pub use lotl::LotlParams;
 pub use recipe::{FeatureRecipe, RecipeConfig};

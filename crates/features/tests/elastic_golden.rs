@@ -65,7 +65,7 @@ fn fallbacks_to_unknown() {
     assert_eq!(cat(Y21, &e, "normalized_ppath").as_deref(), Some("unknown"));
     // Empty strings count as absent.
     let e = ProcessEvent {
-        process_name: Some(String::new()),
+        process_name: Some(String::new().into()),
         ..Default::default()
     };
     assert_eq!(
@@ -83,7 +83,7 @@ fn command_line_falls_back_to_joined_args() {
     let (n, _) = normalized_command_line(&e, Y21);
     assert_eq!(n, "a.exe /x");
     let e = ProcessEvent {
-        process_command_line: Some(String::new()),
+        process_command_line: Some(String::new().into()),
         process_args: vec!["b".into()],
         ..Default::default()
     };

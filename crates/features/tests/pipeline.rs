@@ -1,6 +1,6 @@
 //! Batch and single-event paths agree; encoders behave; bad input stays defined.
 
-use lotl_events::{Label, ProcessEvent};
+use lotl_events::{Label, ProcessEvent, Text};
 use lotl_features::{
     featurize_batch, EncoderParams, FeaturePipeline, FeatureRow, FeatureValue, LotlParams,
     RecipeConfig,
@@ -8,12 +8,12 @@ use lotl_features::{
 use proptest::prelude::*;
 use std::time::Instant;
 
-fn opt_str() -> impl Strategy<Value = Option<String>> {
+fn opt_str() -> impl Strategy<Value = Option<Text>> {
     prop_oneof![
         Just(None),
-        Just(Some(String::new())),
-        "[a-zA-Z0-9 .\\\\/:^\"'-]{0,60}".prop_map(Some),
-        any::<String>().prop_map(Some),
+        Just(Some(Text::default())),
+        "[a-zA-Z0-9 .\\\\/:^\"'-]{0,60}".prop_map(|s| Some(s.into())),
+        any::<String>().prop_map(|s| Some(s.into())),
         prop::sample::select(vec![
             r"C:\Windows\System32\cmd.exe",
             r"C:\Users\bob\AppData\Local\Temp\svch0st.exe",
@@ -22,7 +22,7 @@ fn opt_str() -> impl Strategy<Value = Option<String>> {
             "cmd.exe",
             "6f9619ff-8b86-d011-b42d-00c04fc964ff 0xdeadbeef 123456",
         ])
-        .prop_map(|s| Some(s.to_owned())),
+        .prop_map(|s| Some(s.into())),
     ]
 }
 
@@ -33,14 +33,14 @@ prop_compose! {
         elev in prop::option::of(prop::sample::select(vec!["default", "full", "limited"])),
         elevated in prop::option::of(any::<bool>()), signed in prop::option::of(any::<bool>()),
         user in prop::option::of(prop::sample::select(vec!["S-1-5-18", "S-1-5-20", "S-1-5-21-1-2-3-1001", "x"])),
-        args in prop::collection::vec("[a-z/-]{0,8}", 0..3), action in opt_str(),
+        args in prop::collection::vec("[a-z/-]{0,8}".prop_map(Text::from), 0..3), action in opt_str(),
     ) -> ProcessEvent {
         ProcessEvent {
             process_name: name, process_executable: exe, process_command_line: cl,
             parent_name: pname, parent_executable: pexe, process_pe_original_file_name: pe,
-            integrity_level: integ.map(str::to_owned), elevation_type: elev.map(str::to_owned),
+            integrity_level: integ.map(Text::from), elevation_type: elev.map(Text::from),
             elevated, process_code_signature_exists: signed, process_code_signature_trusted: signed,
-            user_id: user.map(str::to_owned), process_args: args, event_action: action,
+            user_id: user.map(Text::from), process_args: args, event_action: action,
             ..Default::default()
         }
     }
@@ -255,8 +255,8 @@ fn missing_categorical_is_nan() {
 fn pipeline_round_trips_through_json() {
     let train: Vec<ProcessEvent> = (0..20)
         .map(|i| ProcessEvent {
-            process_name: Some(format!("p{}.exe", i % 4)),
-            process_command_line: Some(format!("p{} /x {}", i % 4, i)),
+            process_name: Some(format!("p{}.exe", i % 4).into()),
+            process_command_line: Some(format!("p{} /x {}", i % 4, i).into()),
             ..Default::default()
         })
         .collect();
@@ -303,16 +303,16 @@ fn huge_and_strange_input_is_defined_and_bounded() {
     let weird = "\u{0}\u{FFFD}\u{202E}exe.\u{1F600}".repeat(1000);
     let events = vec![
         ProcessEvent {
-            process_command_line: Some(mb.clone()),
-            process_name: Some(weird.clone()),
-            process_executable: Some(format!(r"C:\Users\{weird}\{weird}")),
-            parent_executable: Some(mb.clone()),
-            process_pe_original_file_name: Some(weird.clone()),
+            process_command_line: Some(mb.clone().into()),
+            process_name: Some(weird.clone().into()),
+            process_executable: Some(format!(r"C:\Users\{weird}\{weird}").into()),
+            parent_executable: Some(mb.clone().into()),
+            process_pe_original_file_name: Some(weird.clone().into()),
             ..Default::default()
         },
         ProcessEvent {
-            process_command_line: Some(String::new()),
-            process_args: vec![String::new()],
+            process_command_line: Some(String::new().into()),
+            process_args: vec![String::new().into()],
             ..Default::default()
         },
         ProcessEvent {
@@ -372,8 +372,8 @@ fn written_table_reads_back_whole() {
                     Label::Benign
                 },
             );
-            e.event_id = format!("e{i}");
-            e.process_command_line = (i % 4 != 0).then(|| format!("x.exe /c {}", i % 50));
+            e.event_id = format!("e{i}").into();
+            e.process_command_line = (i % 4 != 0).then(|| format!("x.exe /c {}", i % 50).into());
             e
         })
         .collect();
@@ -411,7 +411,7 @@ fn warm_memos_equal_fresh_computation() {
     .map(|cl| {
         let mut e = ev("cmd.exe", "explorer.exe", Label::Benign);
         e.process_executable = Some(r"C:\Windows\System32\cmd.exe".into());
-        e.process_command_line = (!cl.is_empty()).then(|| cl.to_string());
+        e.process_command_line = (!cl.is_empty()).then(|| (*cl).into());
         e
     })
     .collect();

@@ -180,24 +180,24 @@ impl Child {
         Child {
             timestamp: iso(ev.timestamp_ms),
             event: ChildEvent {
-                id: ev.event_id.clone(),
+                id: ev.event_id.to_string(),
             },
             process: ChildProcess {
-                name: ev.process_name.clone(),
-                executable: ev.process_executable.clone(),
-                command_line: ev.process_command_line.clone(),
+                name: ev.process_name.as_deref().map(str::to_owned),
+                executable: ev.process_executable.as_deref().map(str::to_owned),
+                command_line: ev.process_command_line.as_deref().map(str::to_owned),
                 pid: ev.process_pid,
                 parent: ChildParent {
-                    name: ev.parent_name.clone(),
-                    executable: ev.parent_executable.clone(),
+                    name: ev.parent_name.as_deref().map(str::to_owned),
+                    executable: ev.parent_executable.as_deref().map(str::to_owned),
                 },
             },
             user: ChildUser {
-                name: ev.user_name.clone(),
-                domain: ev.user_domain.clone(),
+                name: ev.user_name.as_deref().map(str::to_owned),
+                domain: ev.user_domain.as_deref().map(str::to_owned),
             },
             host: ChildHost {
-                name: ev.host_name.clone(),
+                name: ev.host_name.to_string(),
             },
             problemchild: ProblemChild {
                 prediction: e.prediction,

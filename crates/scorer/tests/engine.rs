@@ -31,7 +31,7 @@ fn malicious_burst_under_one_parent_raises_one_alert_with_its_cluster() {
     let day = fleet.normal(T0, T0 + DAY);
     let at = T0 + 14 * 60 * MIN + 3 * MIN;
     let burst = fleet.burst(at, "ws03", "winword.exe", 8);
-    let burst_ids: BTreeSet<String> = burst.iter().map(|e| e.event.event_id.clone()).collect();
+    let burst_ids: BTreeSet<String> = burst.iter().map(|e| e.event.event_id.to_string()).collect();
     let events = merge(day, burst);
     let alerts = detect(&model, &RuleConfig::default(), &events, None, None).unwrap();
     let hits = parent_alerts(&alerts, "winword.exe");

@@ -207,6 +207,20 @@ impl GbdtModel {
     pub fn n_trees(&self) -> usize {
         self.trees.len()
     }
+
+    /// Which columns any split tests (`true` at a column index); the others never change
+    /// a prediction.
+    pub fn read_columns(&self) -> Vec<bool> {
+        let mut read = vec![false; self.feature_names.len()];
+        for node in self.trees.iter().flat_map(|t| &t.nodes) {
+            if let tree::Node::Split { feature, .. } = node {
+                if let Some(r) = read.get_mut(*feature as usize) {
+                    *r = true;
+                }
+            }
+        }
+        read
+    }
 }
 
 fn sigmoid(x: f64) -> f32 {

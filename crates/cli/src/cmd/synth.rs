@@ -48,7 +48,7 @@ pub fn run(a: SynthArgs) -> anyhow::Result<ExitCode> {
         for e in chunk {
             let l = e.label.unwrap_or(Label::Unknown).as_str();
             *counts
-                .entry((e.family.clone().unwrap_or_default(), l))
+                .entry((e.family.clone().unwrap_or_default().to_string(), l))
                 .or_default() += 1;
         }
         total += chunk.len();

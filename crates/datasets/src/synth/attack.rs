@@ -68,7 +68,7 @@ impl Sim<'_> {
                 .next()
                 .unwrap_or_default();
             if first.contains('\\') {
-                first
+                first.into()
             } else {
                 system_path(&first)
             }

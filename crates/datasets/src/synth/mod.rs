@@ -100,7 +100,7 @@ impl Generator {
         out[start..].sort_by_key(|e| e.timestamp_ms);
         let telemetry = self.fleet.hosts[host].telemetry;
         for (i, e) in out[start..].iter_mut().enumerate() {
-            e.event_id = format!("{host}-{day}-{i}");
+            e.event_id = lotl_events::format_compact!("{host}-{day}-{i}");
             telemetry.shape(e);
         }
     }

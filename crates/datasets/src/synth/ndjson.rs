@@ -65,7 +65,7 @@ struct ProcessObj<'a> {
     executable: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     command_line: Option<&'a str>,
-    args: &'a [String],
+    args: &'a [lotl_events::Text],
     args_count: usize,
     pe: Pe<'a>,
     code_signature: Sig<'a>,

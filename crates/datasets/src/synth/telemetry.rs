@@ -86,7 +86,7 @@ impl HostTelemetry {
                     .user_name
                     .as_deref()
                     .and_then(well_known_sid)
-                    .map(str::to_owned);
+                    .map(lotl_events::Text::from);
                 if !self.original_file_name {
                     e.process_pe_original_file_name = None;
                 }

@@ -110,10 +110,10 @@ fn ids_do_not_reveal_generation_order() {
         let mut parts = e.event_id.rsplitn(2, '-');
         let n: usize = parts.next().unwrap().parse().unwrap();
         let hd = parts.next().unwrap().to_owned();
-        if let Some((t, prev)) = last.get(&(e.host_name.clone(), hd.clone())) {
+        if let Some((t, prev)) = last.get(&(e.host_name.to_string(), hd.clone())) {
             assert!(*t <= e.timestamp_ms && *prev < n);
         }
-        last.insert((e.host_name.clone(), hd), (e.timestamp_ms, n));
+        last.insert((e.host_name.to_string(), hd), (e.timestamp_ms, n));
     }
 }
 
@@ -152,7 +152,7 @@ fn families_appear_at_configured_rates() {
     for e in &events {
         if let (Some(s), Some(f)) = (&e.scenario_id, &e.family) {
             if !s.starts_with("bg-") {
-                scen.insert(s.clone(), f.clone());
+                scen.insert(s.to_string(), f.to_string());
             }
         }
     }
@@ -257,20 +257,24 @@ fn no_single_field_separates_the_classes() {
         attack_rate: 1.5,
         ..small()
     });
-    let (_, mal) = pure_malicious_share(&events, |e| e.host_name.clone());
+    let (_, mal) = pure_malicious_share(&events, |e| e.host_name.to_string());
     assert!(mal > 300, "enough attacks to judge: {mal}");
     type F = fn(&ProcessEvent) -> String;
     let fields: [(&str, F, f64); 4] = [
-        ("host", |e| e.host_name.clone(), 0.0),
-        ("user", |e| e.user_name.clone().unwrap_or_default(), 0.0),
+        ("host", |e| e.host_name.to_string(), 0.0),
+        (
+            "user",
+            |e| e.user_name.clone().unwrap_or_default().to_string(),
+            0.0,
+        ),
         (
             "parent name",
-            |e| e.parent_name.clone().unwrap_or_default(),
+            |e| e.parent_name.clone().unwrap_or_default().to_string(),
             0.1,
         ),
         (
             "process name",
-            |e| e.process_name.clone().unwrap_or_default(),
+            |e| e.process_name.clone().unwrap_or_default().to_string(),
             0.15,
         ),
     ];

@@ -3,7 +3,7 @@
 
 use super::config::{Role, SynthParams};
 use super::telemetry::HostTelemetry;
-use lotl_events::{EventSource, Label, ProcessEvent};
+use lotl_events::{EventSource, Label, ProcessEvent, Text, ToCompactString};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -502,14 +502,14 @@ impl<'a> Day<'a> {
                 name,
                 exe,
                 cmd,
-            } => (guid, name, exe, cmd),
+            } => (guid.as_str(), name.as_str(), exe.as_str(), cmd.as_str()),
             ProcSrc::Event(ix) => {
                 let e = &self.out[*ix];
                 (
-                    e.process_entity_id.as_ref().unwrap_or(&e.event_id),
-                    e.process_name.as_ref().unwrap_or(&e.event_id),
-                    e.process_executable.as_ref().unwrap_or(&e.event_id),
-                    e.process_command_line.as_ref().unwrap_or(&e.event_id),
+                    e.process_entity_id.as_deref().unwrap_or(&e.event_id),
+                    e.process_name.as_deref().unwrap_or(&e.event_id),
+                    e.process_executable.as_deref().unwrap_or(&e.event_id),
+                    e.process_command_line.as_deref().unwrap_or(&e.event_id),
                 )
             }
         };
@@ -517,41 +517,41 @@ impl<'a> Day<'a> {
             timestamp_ms: t,
             // Numbered in time order once the host-day is sorted (see `Generator::host_day`),
             // so ids do not reveal that attacks are generated last.
-            event_id: String::new(),
-            host_name: self.host.name.clone(),
-            host_id: Some(self.host.id.clone()),
+            event_id: Text::default(),
+            host_name: Text::from(self.host.name.as_str()),
+            host_id: Some(Text::from(self.host.id.as_str())),
             source: Some(EventSource::Synthetic),
             event_action: Some("start".into()),
             process_pid: Some(pid),
-            process_entity_id: Some(guid),
-            process_name: Some(name.to_owned()),
-            process_executable: Some(s.exe.to_owned()),
+            process_entity_id: Some(guid.into()),
+            process_name: Some(name.into()),
+            process_executable: Some(s.exe.into()),
             process_args: lotl_events::event::split_command_line(&s.cmd),
-            process_command_line: Some(s.cmd),
+            process_command_line: Some(s.cmd.into()),
             process_pe_original_file_name: Some(
                 s.orig
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| original_name(name)),
+                    .map(Text::from)
+                    .unwrap_or_else(|| original_name(name).into()),
             ),
             process_code_signature_exists: Some(sig_exists),
             process_code_signature_trusted: Some(sig_trusted),
-            process_code_signature_subject: subject.map(str::to_owned),
-            integrity_level: Some(s.il.as_str().to_owned()),
-            elevation_type: Some(elevation.to_owned()),
+            process_code_signature_subject: subject.map(Text::from),
+            integrity_level: Some(s.il.as_str().into()),
+            elevation_type: Some(elevation.into()),
             elevated: None,
             parent_pid: Some(p.pid),
-            parent_entity_id: Some(pguid.clone()),
-            parent_name: Some(pname.clone()),
-            parent_executable: Some(pexe.clone()),
-            parent_command_line: Some(pcmd.clone()),
-            user_name: Some(user.name.clone()),
-            user_domain: Some(user.domain.clone()),
-            user_id: Some(user.sid.clone()),
+            parent_entity_id: Some(pguid.into()),
+            parent_name: Some(pname.into()),
+            parent_executable: Some(pexe.into()),
+            parent_command_line: Some(pcmd.into()),
+            user_name: Some(user.name.as_str().into()),
+            user_domain: Some(user.domain.as_str().into()),
+            user_id: Some(user.sid.as_str().into()),
             source_file: None,
             label: Some(truth.label),
-            scenario_id: Some(truth.scenario.to_string()),
-            technique: truth.technique.as_deref().map(str::to_owned),
-            family: Some(truth.family.to_string()),
+            scenario_id: Some(truth.scenario.to_compact_string()),
+            technique: truth.technique.as_deref().map(Text::from),
+            family: Some(truth.family.to_compact_string()),
         };
         self.out.push(ev);
         let src = ProcSrc::Event(self.out.len() - 1);

@@ -15,7 +15,7 @@ use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReas
 use crate::error::{Error, Result};
 use crate::event::{
     non_empty, normalize_elevation_type, normalize_integrity_level, EventSource, Label,
-    ProcessEvent,
+    ProcessEvent, Text,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -234,7 +234,7 @@ pub(crate) fn read(
     Ok(())
 }
 
-fn join_folder(folder: Option<String>, name: Option<&str>) -> Option<String> {
+fn join_folder(folder: Option<Text>, name: Option<&str>) -> Option<Text> {
     let folder = folder?;
     match name {
         Some(n)
@@ -247,7 +247,7 @@ fn join_folder(folder: Option<String>, name: Option<&str>) -> Option<String> {
             } else {
                 "\\"
             };
-            Some(format!("{folder}{sep}{n}"))
+            Some(compact_str::format_compact!("{folder}{sep}{n}"))
         }
         _ => Some(folder),
     }

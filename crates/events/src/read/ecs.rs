@@ -10,7 +10,7 @@ use super::windows::{from_event_data, parse_pid};
 use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
 use crate::event::{
     non_empty, normalize_elevation_type, normalize_integrity_level, EventSource, Label,
-    ProcessEvent,
+    ProcessEvent, Text,
 };
 use serde_json::Value;
 
@@ -50,11 +50,11 @@ pub(crate) trait View {
     /// A string field.
     fn text(&self, path: &str) -> Option<&str>;
     /// A field as text whatever its JSON type (ids are numbers in some shippers).
-    fn scalar(&self, path: &str) -> Option<String>;
+    fn scalar(&self, path: &str) -> Option<Text>;
     fn boolean(&self, path: &str) -> Option<bool>;
     /// Whether an array (or single string) field holds `want`; `None` when absent.
     fn contains(&self, path: &str, want: &str) -> Option<bool>;
-    fn strings(&self, path: &str) -> Vec<String>;
+    fn strings(&self, path: &str) -> Vec<Text>;
     fn has(&self, path: &str) -> bool;
     fn number(&self, path: &str) -> Option<i64>;
     /// A raw Windows event field (`winlog.event_data.<key>`).
@@ -73,11 +73,11 @@ impl View for Value {
     fn text(&self, path: &str) -> Option<&str> {
         lookup(self, path)?.as_str()
     }
-    fn scalar(&self, path: &str) -> Option<String> {
+    fn scalar(&self, path: &str) -> Option<Text> {
         match lookup(self, path)? {
             Value::String(s) => non_empty(s),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string().into()),
+            Value::Bool(b) => Some(Text::const_new(if *b { "true" } else { "false" })),
             _ => None,
         }
     }
@@ -96,13 +96,13 @@ impl View for Value {
             _ => None,
         }
     }
-    fn strings(&self, path: &str) -> Vec<String> {
+    fn strings(&self, path: &str) -> Vec<Text> {
         match lookup(self, path) {
             Some(Value::Array(a)) => a
                 .iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
+                .filter_map(|x| x.as_str().map(Text::from))
                 .collect(),
-            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::String(s)) => vec![Text::from(s.as_str())],
             _ => Vec::new(),
         }
     }
@@ -128,10 +128,10 @@ impl View for Doc<'_> {
             _ => None,
         }
     }
-    fn scalar(&self, path: &str) -> Option<String> {
+    fn scalar(&self, path: &str) -> Option<Text> {
         match self.leaf(path)? {
             Leaf(Some(s), LeafKind::Str) => non_empty(s),
-            Leaf(Some(s), _) => Some(s.to_string()),
+            Leaf(Some(s), _) => Some(Text::from(s.as_ref())),
             _ => None,
         }
     }
@@ -145,9 +145,9 @@ impl View for Doc<'_> {
     fn contains(&self, path: &str, want: &str) -> Option<bool> {
         self.list(path).map(|l| l.iter().any(|x| x == want))
     }
-    fn strings(&self, path: &str) -> Vec<String> {
+    fn strings(&self, path: &str) -> Vec<Text> {
         self.list(path)
-            .map(|l| l.iter().map(|x| x.to_string()).collect())
+            .map(|l| l.iter().map(|x| Text::from(x.as_ref())).collect())
             .unwrap_or_default()
     }
     fn has(&self, path: &str) -> bool {
@@ -172,11 +172,11 @@ impl View for Doc<'_> {
     }
 }
 
-fn owned(v: &impl View, path: &str) -> Option<String> {
+fn owned(v: &impl View, path: &str) -> Option<Text> {
     v.text(path).and_then(non_empty)
 }
 
-fn first(v: &impl View, paths: &[&str]) -> Option<String> {
+fn first(v: &impl View, paths: &[&str]) -> Option<Text> {
     paths.iter().find_map(|p| owned(v, p))
 }
 
@@ -256,7 +256,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
             None => EventSource::ElasticDefend,
         },
     });
-    let or = |field: &mut Option<String>, value: Option<String>| {
+    let or = |field: &mut Option<Text>, value: Option<Text>| {
         if value.is_some() {
             *field = value;
         }
@@ -283,8 +283,8 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
     or(&mut ev.process_name, owned(doc, "process.name"));
     or(&mut ev.process_executable, owned(doc, "process.executable"));
     let args = doc.strings("process.args");
-    let command_line =
-        owned(doc, "process.command_line").or_else(|| (!args.is_empty()).then(|| args.join(" ")));
+    let command_line = owned(doc, "process.command_line")
+        .or_else(|| (!args.is_empty()).then(|| args.join(" ").into()));
     or(&mut ev.process_command_line, command_line);
     ev.process_args = args;
     if let Some(p) = doc.number("process.pid") {

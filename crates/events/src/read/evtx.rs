@@ -5,6 +5,7 @@ use super::json::{Cursor, Leaf, LeafKind};
 use super::windows::from_event_data;
 use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReason};
 use crate::error::{Error, Result};
+use crate::event::Text;
 use ::evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -285,8 +286,8 @@ fn map_record(r: &Record<'_>, record_id: u64) -> Parsed {
     let Parsed::Event(mut ev) = parsed else {
         return parsed;
     };
-    ev.event_id = record_id.to_string();
-    ev.host_name = r.computer.to_string();
+    ev.event_id = compact_str::ToCompactString::to_compact_string(&record_id);
+    ev.host_name = Text::from(r.computer.as_ref());
     if ev.host_name.is_empty() {
         return Parsed::Skip(SkipReason::MissingField("Computer"));
     }

@@ -3,6 +3,7 @@
 
 use super::windows::from_event_data;
 use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
+use crate::event::Text;
 use serde_json::{Map, Value};
 
 /// NXLog lines carry `EventID` at the top level; ECS documents never do.
@@ -34,7 +35,7 @@ pub(crate) fn parse_line(line: &str, ctx: &RecordCtx<'_>) -> Parsed {
                 .and_then(str_of)
                 .filter(|s| !s.is_empty())
             {
-                ev.source_file = Some(format!("{}!{ds}", ctx.file));
+                ev.source_file = Some(compact_str::format_compact!("{}!{ds}", ctx.file));
             }
             Parsed::Event(ev)
         }
@@ -94,14 +95,14 @@ fn from_object(obj: &Map<String, Value>) -> Parsed {
         .or_else(|| get("host"))
         .or_else(|| get("Computer"))
         .unwrap_or("")
-        .to_owned();
+        .into();
     if ev.host_name.is_empty() {
         return Parsed::Skip(SkipReason::MissingField("Hostname"));
     }
     ev.event_id = match obj.get("RecordNumber") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
+        Some(Value::Number(n)) => n.to_string().into(),
+        Some(Value::String(s)) => s.as_str().into(),
+        _ => Text::default(),
     };
     Parsed::Event(ev)
 }

@@ -85,12 +85,12 @@ impl Fleet {
         self.next_id += 1;
         let mut event = ProcessEvent {
             timestamp_ms: t,
-            event_id: format!("ev-{:07}", self.next_id),
-            host_name: host.to_owned(),
-            process_executable: Some(format!(r"C:\Windows\System32\{child}")),
-            process_command_line: Some(format!("{child} {cmd}")),
-            parent_name: Some(parent.to_owned()),
-            user_name: Some(format!("user-{host}")),
+            event_id: format!("ev-{:07}", self.next_id).into(),
+            host_name: host.to_owned().into(),
+            process_executable: Some(format!(r"C:\Windows\System32\{child}").into()),
+            process_command_line: Some(format!("{child} {cmd}").into()),
+            parent_name: Some(parent.to_owned().into()),
+            user_name: Some(format!("user-{host}").into()),
             ..Default::default()
         };
         event.complete();
