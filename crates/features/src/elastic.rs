@@ -463,6 +463,17 @@ impl FeatureRecipe for ElasticRecipe {
         &self.features
     }
 
+    fn categorical_groups(&self) -> Vec<std::ops::Range<usize>> {
+        let mut start = SCALARS.iter().filter(|(_, cat, _)| *cat).count();
+        BIGRAM_FIELDS
+            .iter()
+            .map(|&(_, n)| {
+                start += n;
+                start - n..start
+            })
+            .collect()
+    }
+
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let y26 = self.generation == Generation::Y2026;

@@ -272,10 +272,33 @@ enum Run {
 /// categorical values in their dictionaries is most of the cost of scoring. Columns outside
 /// the plan are written as missing (NaN), so a row encoded with a plan predicts exactly as
 /// the full row does for any model that never reads those columns.
+///
+/// The categorical features of one recipe group ([`FeatureRecipe::categorical_groups`]:
+/// Elastic's positional bigrams of one string) are encoded as a block, memoised per thread
+/// by the group's values: the same process name, path or command line encodes to the same
+/// 200 values without 100 dictionary lookups, each a likely cache miss.
 #[derive(Debug, Clone)]
 pub struct ScoringPlan {
-    runs: Vec<Run>,
+    steps: Vec<Step>,
+    groups: Vec<PlanGroup>,
     width: usize,
+    /// Tells the per-thread memos of different plans apart.
+    id: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Run(Run),
+    /// A group of [`ScoringPlan::groups`], encoded as one block.
+    Group(usize),
+}
+
+#[derive(Debug, Clone)]
+struct PlanGroup {
+    /// Categorical feature indices.
+    cats: std::ops::Range<usize>,
+    /// Their runs (`Cat` or `Unread`), two output columns each.
+    runs: Vec<Run>,
 }
 
 impl ScoringPlan {
@@ -284,6 +307,27 @@ impl ScoringPlan {
         self.width
     }
 }
+
+/// Entries per group memo: bounded memory (a few MB per thread for Elastic's recipes),
+/// direct-mapped so a lookup is one hash and one comparison.
+const MEMO_SLOTS: usize = 1024;
+
+/// One thread's memos for one plan: per group, encoded blocks by the group's values.
+struct PlanMemo {
+    plan: u64,
+    groups: Vec<Vec<Option<(Box<[u8]>, Box<[f32]>)>>>,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static MEMO: RefCell<PlanMemo> = RefCell::new(PlanMemo {
+        plan: u64::MAX,
+        groups: Vec::new(),
+        key: Vec::new(),
+    });
+}
+
+static NEXT_PLAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Serialize for FeaturePipeline {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -506,7 +550,8 @@ impl FeaturePipeline {
         self.encode_runs(&self.runs, row, out);
     }
 
-    fn encode_runs(&self, runs: &[Run], row: &FeatureRow, out: &mut [f32]) {
+    /// Encode `runs` into the start of `out`; returns the number of columns written.
+    fn encode_runs(&self, runs: &[Run], row: &FeatureRow, out: &mut [f32]) -> usize {
         let num = row.numeric();
         let mut k = 0;
         for run in runs {
@@ -537,12 +582,13 @@ impl FeaturePipeline {
                 }
             }
         }
+        k
     }
 
     /// The plan that encodes only the columns `reads` marks (`None`: every column).
     pub fn scoring_plan(&self, reads: Option<&[bool]>) -> ScoringPlan {
         let mut k = 0;
-        let runs = self
+        let runs: Vec<Run> = self
             .runs
             .iter()
             .map(|&run| match run {
@@ -562,9 +608,46 @@ impl FeaturePipeline {
                 }
             })
             .collect();
+        // Each recipe group whose features are consecutive runs becomes one step.
+        let cat_of_run: Vec<Option<usize>> = self
+            .runs
+            .iter()
+            .map(|run| match *run {
+                Run::Cat(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let mut steps = Vec::with_capacity(runs.len());
+        let mut groups = Vec::new();
+        let recipe_groups = self.recipe.categorical_groups();
+        let mut i = 0;
+        while i < runs.len() {
+            let group = cat_of_run[i].and_then(|c| recipe_groups.iter().find(|g| g.start == c));
+            let n = group.map_or(0, |g| g.len());
+            let consecutive = n > 1
+                && (0..n).all(|j| {
+                    cat_of_run.get(i + j).copied().flatten() == Some(cat_of_run[i].unwrap_or(0) + j)
+                });
+            match group {
+                Some(g) if consecutive => {
+                    steps.push(Step::Group(groups.len()));
+                    groups.push(PlanGroup {
+                        cats: g.clone(),
+                        runs: runs[i..i + n].to_vec(),
+                    });
+                    i += n;
+                }
+                _ => {
+                    steps.push(Step::Run(runs[i]));
+                    i += 1;
+                }
+            }
+        }
         ScoringPlan {
-            runs,
+            steps,
+            groups,
             width: self.n_columns(),
+            id: NEXT_PLAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -574,8 +657,51 @@ impl FeaturePipeline {
         ROW.with(|r| {
             let mut row = r.borrow_mut();
             self.recipe.featurize(event, &mut row);
-            self.encode_runs(&plan.runs, &row, out);
+            MEMO.with(|m| self.encode_planned(plan, &row, out, &mut m.borrow_mut()));
         });
+    }
+
+    fn encode_planned(
+        &self,
+        plan: &ScoringPlan,
+        row: &FeatureRow,
+        out: &mut [f32],
+        memo: &mut PlanMemo,
+    ) {
+        if memo.plan != plan.id {
+            memo.plan = plan.id;
+            memo.groups = vec![Vec::new(); plan.groups.len()];
+        }
+        let mut k = 0;
+        for step in &plan.steps {
+            match *step {
+                Step::Run(run) => {
+                    k += self.encode_runs(std::slice::from_ref(&run), row, &mut out[k..])
+                }
+                Step::Group(g) => {
+                    let group = &plan.groups[g];
+                    let width = 2 * group.runs.len();
+                    let dst = &mut out[k..k + width];
+                    k += width;
+                    if !row.categorical_key(group.cats.clone(), &mut memo.key) {
+                        self.encode_runs(&group.runs, row, dst);
+                        continue;
+                    }
+                    let slots = &mut memo.groups[g];
+                    if slots.is_empty() {
+                        slots.resize(MEMO_SLOTS, None);
+                    }
+                    let slot = (xxh3_64_with_seed(&memo.key, 0) as usize) % MEMO_SLOTS;
+                    match &mut slots[slot] {
+                        Some((key, values)) if **key == *memo.key => dst.copy_from_slice(values),
+                        entry => {
+                            self.encode_runs(&group.runs, row, dst);
+                            *entry = Some((memo.key.as_slice().into(), (&*dst).into()));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// One event, as the streaming scorer needs it. Same values as [`Self::transform`].

@@ -33,6 +33,13 @@ pub trait FeatureRecipe: Send + Sync + std::fmt::Debug {
             .filter(|f| f.kind == FeatureKind::Categorical)
             .count()
     }
+    /// Runs of consecutive categorical features (indices among the categorical ones) whose
+    /// values all derive from one input string, such as its positional bigrams. Scoring
+    /// memoises each run's encoding by its values, which repeat across events far more
+    /// often than the run is long; none by default.
+    fn categorical_groups(&self) -> Vec<std::ops::Range<usize>> {
+        Vec::new()
+    }
 }
 
 /// Which recipe, with its parameters: what a saved pipeline stores to rebuild its recipe.

@@ -164,6 +164,30 @@ impl FeatureRow {
         self.cat_text.get(sp.start as usize..sp.end as usize)
     }
 
+    /// Write into `key` bytes that identify the values of categorical features `cats`
+    /// (each value's length, or missing, then its text); `false` when a value is too long
+    /// to key (64 KiB or more).
+    pub(crate) fn categorical_key(&self, cats: std::ops::Range<usize>, key: &mut Vec<u8>) -> bool {
+        key.clear();
+        for sp in self.cat_spans.get(cats).unwrap_or_default() {
+            if *sp == MISSING {
+                key.extend_from_slice(&u16::MAX.to_le_bytes());
+                continue;
+            }
+            let text = self
+                .cat_text
+                .as_bytes()
+                .get(sp.start as usize..sp.end as usize)
+                .unwrap_or_default();
+            match u16::try_from(text.len()) {
+                Ok(n) if n < u16::MAX => key.extend_from_slice(&n.to_le_bytes()),
+                _ => return false,
+            }
+            key.extend_from_slice(text);
+        }
+        true
+    }
+
     pub fn categoricals(&self) -> impl Iterator<Item = Option<&str>> + '_ {
         (0..self.cat_spans.len()).map(move |i| self.categorical(i))
     }

@@ -81,6 +81,25 @@ proptest! {
                     prop_assert!(same(v, via_table.get(i, j)), "table path differs at {}", pipe.columns()[j]);
                 }
             }
+            // The scoring plan (groups memoised per thread) encodes the same values; the second
+            // pass finds every group in its memo, and a plan reading every other column keeps
+            // exactly the values of the columns it reads.
+            let every = pipe.scoring_plan(None);
+            let reads: Vec<bool> = (0..pipe.n_columns()).map(|j| j % 4 < 2).collect();
+            let some = pipe.scoring_plan(Some(&reads));
+            let mut planned = vec![0.0; every.width()];
+            for pass in 0..2 {
+                for (i, e) in test.iter().enumerate() {
+                    pipe.transform_planned(&every, e, &mut planned);
+                    for (j, &v) in planned.iter().enumerate() {
+                        prop_assert!(same(v, batch.get(i, j)), "{} pass {} row {} col {}: {} vs {}", cfg.name(), pass, i, pipe.columns()[j], v, batch.get(i, j));
+                    }
+                    pipe.transform_planned(&some, e, &mut planned);
+                    for (j, &v) in planned.iter().enumerate() {
+                        prop_assert!(!reads[j] || same(v, batch.get(i, j)), "{} column {} read but differs", cfg.name(), pipe.columns()[j]);
+                    }
+                }
+            }
             // A reused row gives the same values as a fresh one (no state leaks between events).
             let mut fresh = FeatureRow::new();
             let mut reused = FeatureRow::new();
