@@ -9,6 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -41,6 +42,25 @@ pub struct FeatureTable {
     /// One column per categorical feature.
     pub categorical: Vec<CatColumn>,
     n_rows: usize,
+}
+
+/// Entries of a work unit's memo of one recipe group ([`FeatureRecipe::categorical_groups`]).
+const GROUP_SLOTS: usize = 1024;
+
+/// A work unit's codes of one recipe group by the group's values: the same process name or
+/// path is coded once, not once per bigram position per event.
+struct GroupCodes {
+    cats: std::ops::Range<usize>,
+    slots: Vec<Option<(Box<[u8]>, Box<[u32]>)>>,
+}
+
+impl GroupCodes {
+    fn new(cats: std::ops::Range<usize>) -> Self {
+        GroupCodes {
+            cats,
+            slots: vec![None; GROUP_SLOTS],
+        }
+    }
 }
 
 /// Value → code of one categorical column. Most values (Elastic's bigrams, short names) fit
@@ -105,27 +125,86 @@ impl FeatureTable {
         for c in &mut t.numeric {
             c.reserve(events.len());
         }
+        for c in &mut t.categorical {
+            c.codes.reserve(events.len());
+        }
         let mut dicts: Vec<Dict> = vec![Dict::default(); t.categorical.len()];
+        let mut groups: Vec<GroupCodes> = recipe
+            .categorical_groups()
+            .into_iter()
+            .filter(|g| g.end <= t.categorical.len() && g.len() > 1)
+            .map(GroupCodes::new)
+            .collect();
+        groups.sort_by_key(|g| g.cats.start);
+        let mut end = 0;
+        groups.retain(|g| {
+            let disjoint = g.cats.start >= end;
+            end = end.max(g.cats.end);
+            disjoint
+        });
         let mut row = FeatureRow::new();
+        let mut key = Vec::new();
         for e in events {
             recipe.featurize(e, &mut row);
-            t.push_row(&row, &mut dicts);
+            t.push_row(&row, &mut dicts, &mut groups, &mut key);
         }
         t
     }
 
-    fn push_row(&mut self, row: &FeatureRow, dicts: &mut [Dict]) {
+    fn push_row(
+        &mut self,
+        row: &FeatureRow,
+        dicts: &mut [Dict],
+        groups: &mut [GroupCodes],
+        key: &mut Vec<u8>,
+    ) {
         for (j, col) in self.numeric.iter_mut().enumerate() {
             col.push(row.numeric().get(j).copied().unwrap_or(f32::NAN));
         }
-        for (j, col) in self.categorical.iter_mut().enumerate() {
-            let code = match row.categorical(j) {
-                None => MISSING_CODE,
-                Some(v) => dicts[j].code(col, v),
-            };
-            col.codes.push(code);
+        let mut j = 0;
+        let mut groups = groups.iter_mut().peekable();
+        while j < self.categorical.len() {
+            if let Some(g) = groups.next_if(|g| g.cats.start == j) {
+                let cats = g.cats.clone();
+                j = cats.end;
+                if row.categorical_key(cats.clone(), key) {
+                    let slot = (xxh3_64_with_seed(key, 0) as usize) % GROUP_SLOTS;
+                    if let Some((k, codes)) = &g.slots[slot] {
+                        if **k == **key {
+                            for (col, &code) in self.categorical[cats].iter_mut().zip(codes.iter())
+                            {
+                                col.codes.push(code);
+                            }
+                            continue;
+                        }
+                    }
+                    let codes: Box<[u32]> =
+                        cats.clone().map(|c| self.code_of(row, dicts, c)).collect();
+                    for (col, &code) in self.categorical[cats].iter_mut().zip(codes.iter()) {
+                        col.codes.push(code);
+                    }
+                    g.slots[slot] = Some((key.as_slice().into(), codes));
+                } else {
+                    for c in cats {
+                        let code = self.code_of(row, dicts, c);
+                        self.categorical[c].codes.push(code);
+                    }
+                }
+                continue;
+            }
+            let code = self.code_of(row, dicts, j);
+            self.categorical[j].codes.push(code);
+            j += 1;
         }
         self.n_rows += 1;
+    }
+
+    /// The code of categorical feature `j`'s value in `row`, new values added.
+    fn code_of(&mut self, row: &FeatureRow, dicts: &mut [Dict], j: usize) -> u32 {
+        match row.categorical(j) {
+            None => MISSING_CODE,
+            Some(v) => dicts[j].code(&mut self.categorical[j], v),
+        }
     }
 
     /// Append `other` (same recipe), merging dictionaries.
