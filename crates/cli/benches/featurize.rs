@@ -37,7 +37,7 @@ fn events() -> Vec<ProcessEvent> {
                     .or_else(|| field(&v, "ParentProcessName")),
                 process_command_line: field(&v, "CommandLine"),
                 process_pe_original_file_name: field(&v, "OriginalFileName"),
-                integrity_level: field(&v, "IntegrityLevel").map(|s| s.to_ascii_lowercase().into()),
+                integrity_level: field(&v, "IntegrityLevel").map(|s| s.to_ascii_lowercase()),
                 user_name: field(&v, "User").map(|u| u.rsplit('\\').next().unwrap_or(&u).into()),
                 ..Default::default()
             };

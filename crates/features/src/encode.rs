@@ -10,6 +10,7 @@
 
 use crate::error::Error;
 use crate::fasthash::{pack_short, FastBuild};
+use crate::memo::BlockMemo;
 use crate::recipe::{FeatureRecipe, RecipeConfig};
 use crate::row::{kind_indices, FeatureKind, FeatureRow};
 use crate::table::{featurize_batch, FeatureTable, MISSING_CODE};
@@ -308,23 +309,21 @@ impl ScoringPlan {
     }
 }
 
-/// Entries per group memo: bounded memory (a few MB per thread for Elastic's recipes),
-/// direct-mapped so a lookup is one hash and one comparison.
-const MEMO_SLOTS: usize = 1024;
-
 /// One thread's memos for one plan: per group, encoded blocks by the group's values.
 struct PlanMemo {
     plan: u64,
-    groups: Vec<Vec<Option<(Box<[u8]>, Box<[f32]>)>>>,
+    groups: Vec<BlockMemo<f32>>,
     key: Vec<u8>,
 }
 
 thread_local! {
-    static MEMO: RefCell<PlanMemo> = RefCell::new(PlanMemo {
-        plan: u64::MAX,
-        groups: Vec::new(),
-        key: Vec::new(),
-    });
+    static MEMO: RefCell<PlanMemo> = const {
+        RefCell::new(PlanMemo {
+            plan: u64::MAX,
+            groups: Vec::new(),
+            key: Vec::new(),
+        })
+    };
 }
 
 static NEXT_PLAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -670,7 +669,7 @@ impl FeaturePipeline {
     ) {
         if memo.plan != plan.id {
             memo.plan = plan.id;
-            memo.groups = vec![Vec::new(); plan.groups.len()];
+            memo.groups = vec![BlockMemo::new(); plan.groups.len()];
         }
         let mut k = 0;
         for step in &plan.steps {
@@ -687,16 +686,11 @@ impl FeaturePipeline {
                         self.encode_runs(&group.runs, row, dst);
                         continue;
                     }
-                    let slots = &mut memo.groups[g];
-                    if slots.is_empty() {
-                        slots.resize(MEMO_SLOTS, None);
-                    }
-                    let slot = (xxh3_64_with_seed(&memo.key, 0) as usize) % MEMO_SLOTS;
-                    match &mut slots[slot] {
-                        Some((key, values)) if **key == *memo.key => dst.copy_from_slice(values),
-                        entry => {
+                    match memo.groups[g].get(&memo.key) {
+                        Some(values) => dst.copy_from_slice(values),
+                        None => {
                             self.encode_runs(&group.runs, row, dst);
-                            *entry = Some((memo.key.as_slice().into(), (&*dst).into()));
+                            memo.groups[g].put(&memo.key, dst);
                         }
                     }
                 }

@@ -63,3 +63,42 @@ impl<V> Memo<V> {
         self.key_bytes = 0;
     }
 }
+
+/// Per-feature results of a recipe group (`FeatureRecipe::categorical_groups`) by the
+/// group's values (`FeatureRow::categorical_key`): direct-mapped, so a lookup is one hash
+/// and one comparison, and bounded (a few MB for Elastic's 100-position groups).
+#[derive(Clone)]
+pub(crate) struct BlockMemo<V> {
+    slots: Vec<Option<BlockEntry<V>>>,
+}
+
+/// A group's key bytes and its per-feature results.
+type BlockEntry<V> = (Box<[u8]>, Box<[V]>);
+
+impl<V: Copy> BlockMemo<V> {
+    const SLOTS: usize = 1024;
+
+    pub(crate) fn new() -> Self {
+        BlockMemo { slots: Vec::new() }
+    }
+
+    fn slot(key: &[u8]) -> usize {
+        (xxhash_rust::xxh3::xxh3_64_with_seed(key, 0) as usize) % Self::SLOTS
+    }
+
+    /// The results stored for exactly this key.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&[V]> {
+        match self.slots.get(Self::slot(key)) {
+            Some(Some((k, values))) if **k == *key => Some(values),
+            _ => None,
+        }
+    }
+
+    /// Store `values` for `key`, replacing whatever shared its slot.
+    pub(crate) fn put(&mut self, key: &[u8], values: &[V]) {
+        if self.slots.is_empty() {
+            self.slots.resize(Self::SLOTS, None);
+        }
+        self.slots[Self::slot(key)] = Some((key.into(), values.into()));
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::fasthash::{pack_short, FastBuild};
+use crate::memo::BlockMemo;
 use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
@@ -9,7 +10,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -44,21 +44,19 @@ pub struct FeatureTable {
     n_rows: usize,
 }
 
-/// Entries of a work unit's memo of one recipe group ([`FeatureRecipe::categorical_groups`]).
-const GROUP_SLOTS: usize = 1024;
-
-/// A work unit's codes of one recipe group by the group's values: the same process name or
-/// path is coded once, not once per bigram position per event.
+/// A work unit's codes of one recipe group ([`FeatureRecipe::categorical_groups`]) by the
+/// group's values: the same process name or path is coded once, not once per bigram
+/// position per event.
 struct GroupCodes {
     cats: std::ops::Range<usize>,
-    slots: Vec<Option<(Box<[u8]>, Box<[u32]>)>>,
+    memo: BlockMemo<u32>,
 }
 
 impl GroupCodes {
     fn new(cats: std::ops::Range<usize>) -> Self {
         GroupCodes {
             cats,
-            slots: vec![None; GROUP_SLOTS],
+            memo: BlockMemo::new(),
         }
     }
 }
@@ -168,22 +166,18 @@ impl FeatureTable {
                 let cats = g.cats.clone();
                 j = cats.end;
                 if row.categorical_key(cats.clone(), key) {
-                    let slot = (xxh3_64_with_seed(key, 0) as usize) % GROUP_SLOTS;
-                    if let Some((k, codes)) = &g.slots[slot] {
-                        if **k == **key {
-                            for (col, &code) in self.categorical[cats].iter_mut().zip(codes.iter())
-                            {
-                                col.codes.push(code);
-                            }
-                            continue;
+                    if let Some(codes) = g.memo.get(key) {
+                        for (col, &code) in self.categorical[cats].iter_mut().zip(codes) {
+                            col.codes.push(code);
                         }
+                        continue;
                     }
-                    let codes: Box<[u32]> =
+                    let codes: Vec<u32> =
                         cats.clone().map(|c| self.code_of(row, dicts, c)).collect();
-                    for (col, &code) in self.categorical[cats].iter_mut().zip(codes.iter()) {
+                    for (col, &code) in self.categorical[cats].iter_mut().zip(&codes) {
                         col.codes.push(code);
                     }
-                    g.slots[slot] = Some((key.as_slice().into(), codes));
+                    g.memo.put(key, &codes);
                 } else {
                     for c in cats {
                         let code = self.code_of(row, dicts, c);
