@@ -44,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::event::{EventSource, Label, ProcessEvent, Text};
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Schema identifier written into each file's key-value metadata.
@@ -413,51 +414,92 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
             args_col.dtype()
         )
     })?;
-    let mut args: Vec<Vec<Text>> = Vec::with_capacity(df.height());
-    for s in args_ca.amortized_iter() {
-        let v = match s {
-            Some(s) => s
-                .as_ref()
-                .str()
-                .map_err(|_| "column `process.args` holds non-strings".to_owned())?
-                .iter()
-                .flatten()
-                .map(Text::from)
-                .collect(),
-            None => Vec::new(),
-        };
-        args.push(v);
-    }
-    let mut event_id = strs("event.id")?;
-    let mut host_name = strs("host.name")?;
-    let mut host_id = strs("host.id")?;
-    let source = strs("event.source")?;
-    let mut action = strs("event.action")?;
+    let read_args = || -> std::result::Result<Vec<Vec<Text>>, String> {
+        let mut args: Vec<Vec<Text>> = Vec::with_capacity(df.height());
+        for s in args_ca.amortized_iter() {
+            let v = match s {
+                Some(s) => s
+                    .as_ref()
+                    .str()
+                    .map_err(|_| "column `process.args` holds non-strings".to_owned())?
+                    .iter()
+                    .flatten()
+                    .map(Text::from)
+                    .collect(),
+                None => Vec::new(),
+            };
+            args.push(v);
+        }
+        Ok(args)
+    };
+    // The text columns are converted in parallel: one column of a million events is a
+    // million small strings.
+    let text_columns = [
+        "event.id",
+        "host.name",
+        "host.id",
+        "event.source",
+        "event.action",
+        "process.entity_id",
+        "process.name",
+        "process.executable",
+        "process.command_line",
+        "process.pe.original_file_name",
+        "process.code_signature.subject_name",
+        "process.Ext.token.integrity_level_name",
+        "process.Ext.token.elevation_type",
+        "process.parent.entity_id",
+        "process.parent.name",
+        "process.parent.executable",
+        "process.parent.command_line",
+        "user.name",
+        "user.domain",
+        "user.id",
+        "lotl.source_file",
+        "lotl.label",
+        "lotl.scenario_id",
+        "lotl.technique",
+        "lotl.family",
+    ];
+    let (args, texts) = rayon::join(read_args, || {
+        text_columns
+            .par_iter()
+            .map(|name| strs(name))
+            .collect::<std::result::Result<Vec<_>, String>>()
+    });
+    let args = args?;
+    let mut texts = texts?.into_iter();
+    let mut next = || texts.next().unwrap_or_default();
+    let mut event_id = next();
+    let mut host_name = next();
+    let mut host_id = next();
+    let source = next();
+    let mut action = next();
+    let mut entity = next();
+    let mut name = next();
+    let mut exe = next();
+    let mut cl = next();
+    let mut pe = next();
+    let mut sig_subject = next();
+    let mut integrity = next();
+    let mut elev_type = next();
+    let mut pentity = next();
+    let mut pname = next();
+    let mut pexe = next();
+    let mut pcl = next();
+    let mut uname = next();
+    let mut udomain = next();
+    let mut uid = next();
+    let mut source_file = next();
+    let label = next();
+    let mut scenario = next();
+    let mut technique = next();
+    let mut family = next();
     let pid = ints("process.pid")?;
-    let mut entity = strs("process.entity_id")?;
-    let mut name = strs("process.name")?;
-    let mut exe = strs("process.executable")?;
-    let mut cl = strs("process.command_line")?;
-    let mut pe = strs("process.pe.original_file_name")?;
     let sig_exists = bools("process.code_signature.exists")?;
     let sig_trusted = bools("process.code_signature.trusted")?;
-    let mut sig_subject = strs("process.code_signature.subject_name")?;
-    let mut integrity = strs("process.Ext.token.integrity_level_name")?;
-    let mut elev_type = strs("process.Ext.token.elevation_type")?;
     let elevated = bools("process.Ext.token.elevation")?;
     let ppid = ints("process.parent.pid")?;
-    let mut pentity = strs("process.parent.entity_id")?;
-    let mut pname = strs("process.parent.name")?;
-    let mut pexe = strs("process.parent.executable")?;
-    let mut pcl = strs("process.parent.command_line")?;
-    let mut uname = strs("user.name")?;
-    let mut udomain = strs("user.domain")?;
-    let mut uid = strs("user.id")?;
-    let mut source_file = strs("lotl.source_file")?;
-    let label = strs("lotl.label")?;
-    let mut scenario = strs("lotl.scenario_id")?;
-    let mut technique = strs("lotl.technique")?;
-    let mut family = strs("lotl.family")?;
 
     let mut out = Vec::with_capacity(df.height());
     let mut args = args.into_iter();

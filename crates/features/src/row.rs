@@ -165,25 +165,43 @@ impl FeatureRow {
     }
 
     /// Write into `key` bytes that identify the values of categorical features `cats`
-    /// (each value's length, or missing, then its text); `false` when a value is too long
+    /// (every value's length or missing, then their texts in order); `false` when a value is too long
     /// to key (64 KiB or more).
     pub(crate) fn categorical_key(&self, cats: std::ops::Range<usize>, key: &mut Vec<u8>) -> bool {
         key.clear();
-        for sp in self.cat_spans.get(cats).unwrap_or_default() {
+        let spans = self.cat_spans.get(cats).unwrap_or_default();
+        // Values are pushed in order, so a group's text is one run of `cat_text`: its key is
+        // the lengths, then that run (checked, else each value is copied in turn).
+        let (mut first, mut end) = (None, 0u32);
+        let mut contiguous = true;
+        key.resize(2 * spans.len(), 0);
+        for (len, sp) in key.chunks_exact_mut(2).zip(spans) {
             if *sp == MISSING {
-                key.extend_from_slice(&u16::MAX.to_le_bytes());
+                len.copy_from_slice(&u16::MAX.to_le_bytes());
                 continue;
             }
-            let text = self
-                .cat_text
-                .as_bytes()
-                .get(sp.start as usize..sp.end as usize)
-                .unwrap_or_default();
-            match u16::try_from(text.len()) {
-                Ok(n) if n < u16::MAX => key.extend_from_slice(&n.to_le_bytes()),
+            match u16::try_from(sp.end.saturating_sub(sp.start)) {
+                Ok(n) if n < u16::MAX => len.copy_from_slice(&n.to_le_bytes()),
                 _ => return false,
             }
-            key.extend_from_slice(text);
+            contiguous &= first.is_none() || sp.start == end;
+            first.get_or_insert(sp.start);
+            end = sp.end;
+        }
+        let text = self.cat_text.as_bytes();
+        match first {
+            Some(start) if contiguous => {
+                key.extend_from_slice(text.get(start as usize..end as usize).unwrap_or_default());
+            }
+            Some(_) => {
+                for sp in spans.iter().filter(|sp| **sp != MISSING) {
+                    key.extend_from_slice(
+                        text.get(sp.start as usize..sp.end as usize)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            None => {}
         }
         true
     }

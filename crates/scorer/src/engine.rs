@@ -502,17 +502,18 @@ pub fn replay(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<(Vec<Alert>, usize)> {
-    let mut order: Vec<&ScoredEvent> = events
+    // Sorted as (time, index) pairs: stable for equal times, and the comparisons never
+    // reach into the events themselves.
+    let mut order: Vec<(i64, usize)> = events
         .iter()
-        .filter(|e| {
-            let t = e.event.timestamp_ms;
-            from.is_none_or(|f| t >= f) && to.is_none_or(|x| t < x)
-        })
+        .enumerate()
+        .map(|(i, e)| (e.event.timestamp_ms, i))
+        .filter(|&(t, _)| from.is_none_or(|f| t >= f) && to.is_none_or(|x| t < x))
         .collect();
-    order.sort_by_key(|e| e.event.timestamp_ms);
+    order.sort_unstable();
     let mut alerts = Vec::new();
-    for e in &order {
-        alerts.extend(engine.push(e)?);
+    for &(_, i) in &order {
+        alerts.extend(engine.push(&events[i])?);
     }
     alerts.extend(match to {
         Some(t) => engine.advance_to(t)?,
