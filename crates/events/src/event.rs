@@ -176,7 +176,8 @@ pub struct ProcessEvent {
     pub user_id: Option<Text>,
 
     /// Where the record was read from (file path, `file!member` inside archives).
-    pub source_file: Option<Text>,
+    /// Shared by the events of one file: one allocation per file, not per event.
+    pub source_file: Option<std::sync::Arc<str>>,
 
     /// Ground truth, when known (synthetic data, labelled corpora).
     pub label: Option<Label>,

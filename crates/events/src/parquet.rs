@@ -46,6 +46,7 @@ use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use rayon::prelude::*;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Schema identifier written into each file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "events/1";
@@ -502,6 +503,8 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
     let ppid = ints("process.parent.pid")?;
 
     let mut out = Vec::with_capacity(df.height());
+    // Events of one file share its name.
+    let mut last_file: Option<Arc<str>> = None;
     let mut args = args.into_iter();
     for i in 0..df.height() {
         let source = match source[i].as_deref() {
@@ -545,7 +548,10 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
             user_name: uname[i].take(),
             user_domain: udomain[i].take(),
             user_id: uid[i].take(),
-            source_file: source_file[i].take(),
+            source_file: source_file[i].take().map(|f| match &last_file {
+                Some(last) if **last == *f => Arc::clone(last),
+                _ => Arc::clone(last_file.insert(Arc::from(f.as_str()))),
+            }),
             label,
             scenario_id: scenario[i].take(),
             technique: technique[i].take(),

@@ -81,7 +81,7 @@ fn event() -> impl Strategy<Value = ProcessEvent> {
         user_name: c.0,
         user_domain: c.1,
         user_id: c.2,
-        source_file: c.3,
+        source_file: c.3.map(|f| f.as_str().into()),
         label: c.4,
         scenario_id: c.5,
         technique: c.6,

@@ -274,6 +274,8 @@ pub struct Reader<'o> {
     quarantine: Option<(PathBuf, tempfile::NamedTempFile, std::io::BufWriter<File>)>,
     out: ReadOutcome,
     sink: Option<&'o mut Sink<'o>>,
+    /// The file being read, shared by all its events.
+    file: Option<std::sync::Arc<str>>,
 }
 
 /// Where one record came from, for error messages and the quarantine file.
@@ -363,6 +365,7 @@ impl<'o> Reader<'o> {
             quarantine,
             out: ReadOutcome::default(),
             sink: None,
+            file: None,
         })
     }
 
@@ -804,7 +807,11 @@ impl<'o> Reader<'o> {
                     self.stats(format).truncated += 1;
                 }
                 if ev.source_file.is_none() {
-                    ev.source_file = Some(Text::from(ctx.file));
+                    let file = match &self.file {
+                        Some(f) if **f == *ctx.file => f.clone(),
+                        _ => self.file.insert(ctx.file.into()).clone(),
+                    };
+                    ev.source_file = Some(file);
                 }
                 if ev.event_id.is_empty() {
                     // No id in the source: the file and record number identify it uniquely.

@@ -35,7 +35,7 @@ pub(crate) fn parse_line(line: &str, ctx: &RecordCtx<'_>) -> Parsed {
                 .and_then(str_of)
                 .filter(|s| !s.is_empty())
             {
-                ev.source_file = Some(compact_str::format_compact!("{}!{ds}", ctx.file));
+                ev.source_file = Some(format!("{}!{ds}", ctx.file).into());
             }
             Parsed::Event(ev)
         }
