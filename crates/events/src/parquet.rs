@@ -216,22 +216,16 @@ impl BatchWriter {
 
     /// Append `frame` (every frame must have the first one's schema).
     pub fn write(&mut self, frame: &mut DataFrame) -> Result<()> {
-        let parquet_err = |source| Error::Parquet {
-            path: self.path.clone(),
-            source,
-        };
         if self.open.is_none() {
             self.open = Some(create_batched(&self.path, self.statistics, frame.schema())?);
         }
         // Aligned chunks of at most 512 Ki rows, as `ParquetWriter::finish` writes them.
-        let chunked = polars::frame::chunk_df_for_writing(frame, 512 * 512).map_err(parquet_err)?;
+        let chunked = polars::frame::chunk_df_for_writing(frame, 512 * 512)
+            .map_err(parquet_err(&self.path))?;
         if let Some((_, writer)) = &mut self.open {
             writer
                 .write_batch(&chunked)
-                .map_err(|source| Error::Parquet {
-                    path: self.path.clone(),
-                    source,
-                })?;
+                .map_err(parquet_err(&self.path))?;
         }
         self.rows += frame.height();
         Ok(())
@@ -239,14 +233,12 @@ impl BatchWriter {
 
     /// Close the file and move it into place.
     pub fn finish(self) -> Result<()> {
-        let parquet_err = |source| Error::Parquet {
-            path: self.path.clone(),
-            source,
-        };
         let Some((tmp, writer)) = self.open else {
-            return Err(parquet_err(PolarsError::NoData("no frame to write".into())));
+            return Err(parquet_err(&self.path)(PolarsError::NoData(
+                "no frame to write".into(),
+            )));
         };
-        writer.finish().map_err(parquet_err)?;
+        writer.finish().map_err(parquet_err(&self.path))?;
         drop(writer);
         tmp.as_file()
             .sync_all()
@@ -254,6 +246,14 @@ impl BatchWriter {
         tmp.persist(&self.path)
             .map_err(|e| Error::io(&self.path, e.error))?;
         Ok(())
+    }
+}
+
+/// A polars error while writing `path`.
+fn parquet_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
     }
 }
 
@@ -288,10 +288,7 @@ fn create_batched(
         })
         .with_key_value_metadata(Some(meta))
         .batched(schema)
-        .map_err(|source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(parquet_err(path))?;
     Ok((tmp, writer))
 }
 
@@ -304,10 +301,6 @@ pub fn ingest(
     output: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(crate::ReadStats, usize)> {
-    let parquet_err = |source| Error::Parquet {
-        path: output.to_owned(),
-        source,
-    };
     let mut writer = BatchWriter::new(output, true);
     // The reader hands over small batches (their strings are freed while still in cache);
     // their columns are gathered into row groups of BATCH_ROWS.
@@ -317,9 +310,12 @@ pub fn ingest(
         None => Ok(()),
     };
     let stats = crate::read::read_paths_streaming(paths, opts, progress, &mut |events| {
-        let frame = to_dataframe(events).map_err(parquet_err)?;
+        let frame = to_dataframe(events).map_err(parquet_err(output))?;
         let rows = match &mut pending {
-            Some(p) => p.vstack_mut_owned(frame).map_err(parquet_err)?.height(),
+            Some(p) => p
+                .vstack_mut_owned(frame)
+                .map_err(parquet_err(output))?
+                .height(),
             None => pending.insert(frame).height(),
         };
         if rows >= BATCH_ROWS {
@@ -465,37 +461,41 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
     let (args, texts) = rayon::join(read_args, || {
         text_columns
             .par_iter()
-            .map(|name| strs(name))
-            .collect::<std::result::Result<Vec<_>, String>>()
+            .map(|&name| Ok((name, strs(name)?)))
+            .collect::<std::result::Result<std::collections::HashMap<_, _>, String>>()
     });
     let args = args?;
-    let mut texts = texts?.into_iter();
-    let mut next = || texts.next().unwrap_or_default();
-    let mut event_id = next();
-    let mut host_name = next();
-    let mut host_id = next();
-    let source = next();
-    let mut action = next();
-    let mut entity = next();
-    let mut name = next();
-    let mut exe = next();
-    let mut cl = next();
-    let mut pe = next();
-    let mut sig_subject = next();
-    let mut integrity = next();
-    let mut elev_type = next();
-    let mut pentity = next();
-    let mut pname = next();
-    let mut pexe = next();
-    let mut pcl = next();
-    let mut uname = next();
-    let mut udomain = next();
-    let mut uid = next();
-    let mut source_file = next();
-    let label = next();
-    let mut scenario = next();
-    let mut technique = next();
-    let mut family = next();
+    let mut texts = texts?;
+    let mut text = |name: &str| {
+        texts
+            .remove(name)
+            .unwrap_or_else(|| vec![None; df.height()])
+    };
+    let mut event_id = text("event.id");
+    let mut host_name = text("host.name");
+    let mut host_id = text("host.id");
+    let source = text("event.source");
+    let mut action = text("event.action");
+    let mut entity = text("process.entity_id");
+    let mut name = text("process.name");
+    let mut exe = text("process.executable");
+    let mut cl = text("process.command_line");
+    let mut pe = text("process.pe.original_file_name");
+    let mut sig_subject = text("process.code_signature.subject_name");
+    let mut integrity = text("process.Ext.token.integrity_level_name");
+    let mut elev_type = text("process.Ext.token.elevation_type");
+    let mut pentity = text("process.parent.entity_id");
+    let mut pname = text("process.parent.name");
+    let mut pexe = text("process.parent.executable");
+    let mut pcl = text("process.parent.command_line");
+    let mut uname = text("user.name");
+    let mut udomain = text("user.domain");
+    let mut uid = text("user.id");
+    let mut source_file = text("lotl.source_file");
+    let label = text("lotl.label");
+    let mut scenario = text("lotl.scenario_id");
+    let mut technique = text("lotl.technique");
+    let mut family = text("lotl.family");
     let pid = ints("process.pid")?;
     let sig_exists = bools("process.code_signature.exists")?;
     let sig_trusted = bools("process.code_signature.trusted")?;

@@ -608,35 +608,31 @@ impl FeaturePipeline {
             })
             .collect();
         // Each recipe group whose features are consecutive runs becomes one step.
-        let cat_of_run: Vec<Option<usize>> = self
-            .runs
-            .iter()
-            .map(|run| match *run {
-                Run::Cat(c) => Some(c),
-                _ => None,
+        let recipe_groups = self.recipe.categorical_groups();
+        let group_at = |i: usize| {
+            recipe_groups.iter().find(|g| {
+                g.len() > 1
+                    && self.runs.get(i..i + g.len()).is_some_and(|rs| {
+                        rs.iter()
+                            .zip(g.start..g.end)
+                            .all(|(r, c)| matches!(*r, Run::Cat(x) if x == c))
+                    })
             })
-            .collect();
+        };
         let mut steps = Vec::with_capacity(runs.len());
         let mut groups = Vec::new();
-        let recipe_groups = self.recipe.categorical_groups();
         let mut i = 0;
         while i < runs.len() {
-            let group = cat_of_run[i].and_then(|c| recipe_groups.iter().find(|g| g.start == c));
-            let n = group.map_or(0, |g| g.len());
-            let consecutive = n > 1
-                && (0..n).all(|j| {
-                    cat_of_run.get(i + j).copied().flatten() == Some(cat_of_run[i].unwrap_or(0) + j)
-                });
-            match group {
-                Some(g) if consecutive => {
+            match group_at(i) {
+                Some(g) => {
                     steps.push(Step::Group(groups.len()));
                     groups.push(PlanGroup {
                         cats: g.clone(),
-                        runs: runs[i..i + n].to_vec(),
+                        runs: runs[i..i + g.len()].to_vec(),
                     });
-                    i += n;
+                    i += g.len();
                 }
-                _ => {
+                None => {
                     steps.push(Step::Run(runs[i]));
                     i += 1;
                 }
