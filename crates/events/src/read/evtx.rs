@@ -2,10 +2,11 @@
 //! record is counted and skipped; the parser goes on with the next chunk.
 
 use super::json::{Cursor, Leaf, LeafKind};
-use super::windows::from_event_data;
+use super::windows::{from_event_data, EVENT_DATA_FIELDS};
 use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReason};
 use crate::error::{Error, Result};
 use crate::event::Text;
+use ::evtx::binxml::value_variant::BinXmlValue;
 use ::evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -37,12 +38,53 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
     // off the evtx crate's compiled JSON templates and renders three times slower.
     let settings = ParserSettings::new().num_threads(reader.evtx_threads());
     parser = parser.with_configuration(settings);
-    // Render each record to JSON text as `records_json` does (bytes, no UTF-8 pass), and
-    // build a `Value` tree only for the few records whose EventID can be a process start.
-    let records = parser.serialized_records(|rec| rec.and_then(|r| r.into_json_bytes()));
+    // Read each record's EventID from its template substitutions and render to JSON text
+    // (as `records_json` does) only the records that can be process starts; most records
+    // of a Sysmon or Security log are not, and rendering is much of the parser's cost.
+    // Process starts are read from their substitution values too, through their template's
+    // layout, when it has a shape known here. The closure is cloned per chunk, so `layouts`
+    // caches per chunk.
+    let mut layouts = Layouts::default();
+    let records = parser.serialized_records(move |rec| {
+        let rec = rec?;
+        match layouts.event_id(&rec) {
+            Some((id, _)) if id != 1 && id != 4688 => {
+                return Ok(Rendered::NotProcessStart(rec.event_record_id))
+            }
+            Some((id, layout)) => {
+                if let Some(r) = LaidOut::read(&rec, id, &layout, &mut layouts) {
+                    return Ok(Rendered::LaidOut(r));
+                }
+            }
+            None => {}
+        }
+        rec.into_json_bytes().map(Rendered::Json)
+    });
     for (ordinal, rec) in (1u64..).zip(records) {
         match rec {
-            Ok(r) => {
+            Ok(Rendered::NotProcessStart(record)) => {
+                let ctx = RecordCtx { file: name, record };
+                reader.accept(
+                    InputFormat::Evtx,
+                    &ctx,
+                    Parsed::Skip(SkipReason::NotProcessStart),
+                    "",
+                    false,
+                )?;
+            }
+            Ok(Rendered::LaidOut(r)) => {
+                let ctx = RecordCtx {
+                    file: name,
+                    record: r.record_id,
+                };
+                let parsed = map_record(&r.record(), r.record_id);
+                let raw = match &parsed {
+                    Parsed::Skip(reason) if reason.is_defect() => r.to_json(),
+                    _ => String::new(),
+                };
+                reader.accept(InputFormat::Evtx, &ctx, parsed, &raw, false)?;
+            }
+            Ok(Rendered::Json(r)) => {
                 let ctx = RecordCtx {
                     file: name,
                     record: r.event_record_id,
@@ -102,6 +144,513 @@ pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Resul
         }
     }
     Ok(())
+}
+
+/// What the per-record closure hands back: the rendered record, the record read through its
+/// template's layout, or only its id when its EventID shows it is not a process start.
+enum Rendered {
+    Json(::evtx::SerializedEvtxRecord<Vec<u8>>),
+    LaidOut(LaidOut),
+    NotProcessStart(u64),
+}
+
+/// BinXML tokens (MS-EVEN6 2.2.3.1) that [`Layout::of`] steps over.
+mod token {
+    pub const EOF: u8 = 0x00;
+    pub const OPEN_START: u8 = 0x01;
+    pub const CLOSE_START: u8 = 0x02;
+    pub const CLOSE_EMPTY: u8 = 0x03;
+    pub const END_ELEMENT: u8 = 0x04;
+    pub const VALUE: u8 = 0x05;
+    pub const ATTRIBUTE: u8 = 0x06;
+    pub const CDATA: u8 = 0x07;
+    pub const CHAR_REF: u8 = 0x08;
+    pub const ENTITY_REF: u8 = 0x09;
+    pub const PI_TARGET: u8 = 0x0a;
+    pub const PI_DATA: u8 = 0x0b;
+    pub const TEMPLATE_INSTANCE: u8 = 0x0c;
+    pub const SUBSTITUTION: u8 = 0x0d;
+    pub const OPTIONAL_SUBSTITUTION: u8 = 0x0e;
+    pub const FRAGMENT_HEADER: u8 = 0x0f;
+    /// Set on a token that has more of its kind after it (attributes, values).
+    pub const MORE: u8 = 0x40;
+    /// Value types.
+    pub const STRING: u8 = 0x01;
+    pub const UINT16: u8 = 0x06;
+}
+
+/// Where a template's text comes from: one of the instance's substitution values, or text
+/// written in the template itself.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Substitution(u16),
+    Text(String),
+}
+
+/// Where a template puts what the process-start mapping reads (see [`Record`]): found once
+/// per template and chunk by walking the template's definition, so that a record is read
+/// from its substitution values instead of being rendered to JSON and parsed back.
+#[derive(Debug, Default, PartialEq)]
+struct Layout {
+    /// The substitution that fills `System/EventID`'s text.
+    event_id: Option<u16>,
+    provider: Option<Part>,
+    created: Option<Part>,
+    computer: Option<Part>,
+    /// `EventData/Data` elements that the mapping reads (see [`EVENT_DATA_FIELDS`]):
+    /// their `Name` attribute and their text.
+    data: Vec<(&'static str, Part)>,
+    /// The substitution, directly inside the root element, whose value is a BinXML
+    /// fragment of its own (Sysmon and Security put `EventData` in one).
+    fragment: Option<u16>,
+    /// Whether the layout is all the mapping reads, in shapes read here (a `Data` element
+    /// whose name is a substitution, or whose text is two parts, is not): when false, the
+    /// record is rendered.
+    complete: bool,
+}
+
+/// The elements and attributes whose text a [`Layout`] records.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Name {
+    System,
+    Provider,
+    EventId,
+    TimeCreated,
+    Computer,
+    EventData,
+    Data,
+    NameAttribute,
+    SystemTime,
+    Other,
+}
+
+impl Name {
+    fn of(name: &str) -> Name {
+        match name {
+            "System" => Name::System,
+            "Provider" => Name::Provider,
+            "EventID" => Name::EventId,
+            "TimeCreated" => Name::TimeCreated,
+            "Computer" => Name::Computer,
+            "EventData" => Name::EventData,
+            "Data" => Name::Data,
+            _ => Name::Other,
+        }
+    }
+
+    fn of_attribute(name: &str) -> Name {
+        match name {
+            "Name" => Name::NameAttribute,
+            "SystemTime" => Name::SystemTime,
+            _ => Name::Other,
+        }
+    }
+}
+
+fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// `chars` UTF-16LE code units at `at`, when they decode.
+fn utf16_at(data: &[u8], at: usize, chars: usize) -> Option<String> {
+    let bytes = data.get(at..at.checked_add(chars.checked_mul(2)?)?)?;
+    char::decode_utf16(
+        bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]])),
+    )
+    .collect::<Result<String, _>>()
+    .ok()
+}
+
+impl Layout {
+    /// The layout of the template defined at chunk offset `def`: its tokens are walked,
+    /// tracking the element path. `None` for any token this walk does not know.
+    fn of(data: &[u8], def: usize) -> Option<Layout> {
+        let size = u32_at(data, def.checked_add(20)?)? as usize;
+        let mut pos = def + 24;
+        let end = pos.checked_add(size)?.min(data.len());
+        let mut layout = Layout {
+            complete: true,
+            ..Layout::default()
+        };
+        // The open elements, and for the innermost its `Name` attribute (for `Data`) and
+        // how many parts its text has had.
+        let mut path: Vec<Name> = Vec::with_capacity(8);
+        // `Some(None)` for a name the mapping does not read.
+        let mut data_name: Option<Option<&'static str>> = None;
+        let mut text_parts = 0;
+        let mut in_start_tag = false;
+        // The attribute whose value comes next, inside a start tag.
+        let mut attribute: Option<Name> = None;
+        // A name reference: a chunk offset, with the name itself inline when it points just
+        // past the reference (next-name link u32, hash u16, length u16, UTF-16, NUL u16).
+        let name_ref = |pos: &mut usize| -> Option<String> {
+            let at = u32_at(data, *pos)? as usize;
+            *pos += 4;
+            let chars = usize::from(u16_at(data, at.checked_add(6)?)?);
+            if at == *pos {
+                *pos += 10 + 2 * chars;
+            }
+            utf16_at(data, at + 8, chars)
+        };
+        let under = |path: &[Name], parent: Name, element: Name| matches!(path, [.., p, e] if *p == parent && *e == element);
+        while pos < end {
+            let t = data[pos];
+            pos += 1;
+            let part = match t & !token::MORE {
+                token::EOF => break,
+                token::FRAGMENT_HEADER => {
+                    pos += 3;
+                    continue;
+                }
+                token::OPEN_START => {
+                    // Dependency id u16, data size u32.
+                    pos += 6;
+                    let name = Name::of(&name_ref(&mut pos)?);
+                    if t & token::MORE != 0 {
+                        pos += 4;
+                    }
+                    path.push(name);
+                    in_start_tag = true;
+                    attribute = None;
+                    data_name = None;
+                    text_parts = 0;
+                    continue;
+                }
+                token::CLOSE_START => {
+                    in_start_tag = false;
+                    if under(&path, Name::EventData, Name::Data) && data_name.is_none() {
+                        layout.complete = false;
+                    }
+                    continue;
+                }
+                token::CLOSE_EMPTY | token::END_ELEMENT => {
+                    // An empty `Data` element renders as a null or an empty string: left
+                    // to rendering.
+                    if under(&path, Name::EventData, Name::Data) && text_parts == 0 {
+                        layout.complete = false;
+                    }
+                    path.pop()?;
+                    in_start_tag = false;
+                    text_parts = usize::MAX / 2;
+                    continue;
+                }
+                token::ATTRIBUTE => {
+                    attribute = Some(Name::of_attribute(&name_ref(&mut pos)?));
+                    continue;
+                }
+                token::ENTITY_REF | token::PI_TARGET => {
+                    name_ref(&mut pos)?;
+                    layout.complete = false;
+                    continue;
+                }
+                token::CDATA | token::PI_DATA => {
+                    pos += 2 + 2 * usize::from(u16_at(data, pos)?);
+                    layout.complete = false;
+                    continue;
+                }
+                token::CHAR_REF => {
+                    pos += 2;
+                    layout.complete = false;
+                    continue;
+                }
+                token::VALUE => {
+                    if *data.get(pos)? != token::STRING {
+                        return None;
+                    }
+                    let chars = usize::from(u16_at(data, pos + 1)?);
+                    let text = utf16_at(data, pos + 3, chars)?;
+                    pos += 3 + 2 * chars;
+                    Part::Text(text)
+                }
+                token::SUBSTITUTION | token::OPTIONAL_SUBSTITUTION => {
+                    let index = u16_at(data, pos)?;
+                    pos += 3;
+                    Part::Substitution(index)
+                }
+                _ => return None,
+            };
+            if in_start_tag {
+                let element = path.last().copied();
+                match (element, attribute.take()) {
+                    (Some(Name::Provider), Some(Name::NameAttribute))
+                        if under(&path, Name::System, Name::Provider) =>
+                    {
+                        layout.provider = Some(part)
+                    }
+                    (Some(Name::TimeCreated), Some(Name::SystemTime))
+                        if under(&path, Name::System, Name::TimeCreated) =>
+                    {
+                        layout.created = Some(part)
+                    }
+                    (Some(Name::Data), Some(Name::NameAttribute)) => match part {
+                        Part::Text(name) => {
+                            data_name = Some(EVENT_DATA_FIELDS.iter().copied().find(|f| *f == name))
+                        }
+                        Part::Substitution(_) => layout.complete = false,
+                    },
+                    // A second part of one attribute's value.
+                    (_, None) => layout.complete = false,
+                    _ => {}
+                }
+                continue;
+            }
+            text_parts += 1;
+            if under(&path, Name::System, Name::EventId) {
+                match part {
+                    Part::Substitution(index) if text_parts == 1 => layout.event_id = Some(index),
+                    _ => layout.complete = false,
+                }
+            } else if under(&path, Name::System, Name::Computer) {
+                layout.computer = Some(part);
+                layout.complete &= text_parts == 1;
+            } else if under(&path, Name::EventData, Name::Data) {
+                match (&data_name, text_parts) {
+                    (Some(Some(name)), 1) => layout.data.push((name, part)),
+                    (Some(None), 1) => {}
+                    _ => layout.complete = false,
+                }
+            } else if path.last() == Some(&Name::EventData) {
+                layout.complete = false;
+            } else if path.len() == 1 {
+                match part {
+                    Part::Substitution(index) if layout.fragment.is_none() => {
+                        layout.fragment = Some(index)
+                    }
+                    _ => layout.complete = false,
+                }
+            }
+        }
+        Some(layout)
+    }
+}
+
+/// Per chunk, each template's [`Layout`] by its definition's offset (`None` when the walk
+/// did not know the definition's shape: its records are rendered).
+#[derive(Clone, Default)]
+struct Layouts(Vec<(u32, Option<std::sync::Arc<Layout>>)>);
+
+/// The record's root template instance: its definition's offset, and where its
+/// substitution descriptors (count u32, then size u16, type u8, padding u8 each) start.
+fn root_instance(rec: &::evtx::EvtxRecord<'_>) -> Option<(u32, usize)> {
+    let data = rec.chunk.data;
+    let mut pos = usize::try_from(rec.binxml_offset).ok()?;
+    if *data.get(pos)? == token::FRAGMENT_HEADER {
+        pos += 4;
+    }
+    if *data.get(pos)? != token::TEMPLATE_INSTANCE {
+        return None;
+    }
+    // Token, an unknown byte, the template id.
+    pos += 6;
+    let def_offset = u32_at(data, pos)?;
+    pos += 4;
+    if pos == def_offset as usize {
+        // The definition is inline, the first time the chunk uses the template.
+        pos += 24 + u32_at(data, pos + 20)? as usize;
+    }
+    Some((def_offset, pos))
+}
+
+impl Layouts {
+    fn get(&mut self, data: &[u8], def_offset: u32) -> Option<std::sync::Arc<Layout>> {
+        if let Some((_, layout)) = self.0.iter().find(|(at, _)| *at == def_offset) {
+            return layout.clone();
+        }
+        let layout = Layout::of(data, def_offset as usize).map(std::sync::Arc::new);
+        self.0.push((def_offset, layout.clone()));
+        layout
+    }
+
+    /// The record's EventID read from its substitution values without rendering it;
+    /// `None` when the record has another shape (it is rendered then).
+    fn event_id(&mut self, rec: &::evtx::EvtxRecord<'_>) -> Option<(u16, std::sync::Arc<Layout>)> {
+        let data = rec.chunk.data;
+        let (def_offset, mut pos) = root_instance(rec)?;
+        let layout = self.get(data, def_offset)?;
+        let index = usize::from(layout.event_id?);
+        let count = u32_at(data, pos)? as usize;
+        pos += 4;
+        if index >= count {
+            return None;
+        }
+        let descriptors = data.get(pos..pos.checked_add(count * 4)?)?;
+        let mut value = pos + count * 4;
+        for d in descriptors.chunks_exact(4).take(index) {
+            value += usize::from(u16::from_le_bytes([d[0], d[1]]));
+        }
+        let d = &descriptors[index * 4..index * 4 + 4];
+        let end = usize::try_from(rec.binxml_offset + u64::from(rec.binxml_size)).ok()?;
+        if u16::from_le_bytes([d[0], d[1]]) != 2 || d[2] != token::UINT16 || value + 2 > end {
+            return None;
+        }
+        Some((u16_at(data, value)?, layout))
+    }
+}
+
+/// A record read through its template's [`Layout`], owned so that it can leave the chunk.
+#[derive(Debug)]
+struct LaidOut {
+    record_id: u64,
+    event_id: u32,
+    provider: Text,
+    created: Option<Text>,
+    computer: Text,
+    fields: Vec<(&'static str, Text)>,
+}
+
+impl LaidOut {
+    /// `None` when a value the mapping reads has a type whose text this does not write as
+    /// the JSON renderer does (the record is rendered then).
+    fn read(
+        rec: &::evtx::EvtxRecord<'_>,
+        event_id: u16,
+        layout: &Layout,
+        layouts: &mut Layouts,
+    ) -> Option<LaidOut> {
+        if !layout.complete {
+            return None;
+        }
+        let instances = rec.template_instances().ok()?;
+        let values = &instances.first()?.values;
+        let part = |p: &Part, values: &[BinXmlValue<'_>]| -> Option<Option<Text>> {
+            match p {
+                Part::Text(t) => Some(Some(Text::from(t.as_str()))),
+                Part::Substitution(i) => value_text(values.get(usize::from(*i))?),
+            }
+        };
+        let provider = match &layout.provider {
+            Some(p) => part(p, values)?.unwrap_or_default(),
+            None => Text::default(),
+        };
+        let created = match &layout.created {
+            Some(p) => part(p, values)?,
+            None => None,
+        };
+        let computer = part(layout.computer.as_ref()?, values)?.unwrap_or_default();
+        let mut fields = Vec::with_capacity(layout.data.len());
+        let mut push_data = |layout: &Layout, values: &[BinXmlValue<'_>]| -> Option<()> {
+            for (name, p) in &layout.data {
+                if let Some(text) = part(p, values)? {
+                    fields.push((*name, text));
+                }
+            }
+            Some(())
+        };
+        push_data(layout, values)?;
+        match layout.fragment.and_then(|i| values.get(usize::from(i))) {
+            None | Some(BinXmlValue::NullType) => {}
+            Some(BinXmlValue::BinXmlType(bytes)) => {
+                // The fragment is a slice of the chunk: read it as a record of its own.
+                let data = rec.chunk.data;
+                let offset = (bytes.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+                if offset.checked_add(bytes.len())? > data.len() {
+                    return None;
+                }
+                let mut inner = rec.clone();
+                inner.binxml_offset = offset as u64;
+                inner.binxml_size = u32::try_from(bytes.len()).ok()?;
+                let (def_offset, _) = root_instance(&inner)?;
+                let inner_layout = layouts.get(data, def_offset)?;
+                if !inner_layout.complete || inner_layout.fragment.is_some() {
+                    return None;
+                }
+                let instances = inner.template_instances().ok()?;
+                push_data(&inner_layout, &instances.first()?.values)?;
+            }
+            Some(_) => return None,
+        }
+        Some(LaidOut {
+            record_id: rec.event_record_id,
+            event_id: u32::from(event_id),
+            provider,
+            created,
+            computer,
+            fields,
+        })
+    }
+
+    /// The fields as JSON, for the quarantine file.
+    fn to_json(&self) -> String {
+        let data: serde_json::Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        serde_json::json!({"Event": {
+            "System": {
+                "EventID": self.event_id,
+                "Provider": {"#attributes": {"Name": self.provider.as_str()}},
+                "TimeCreated": {"#attributes": {"SystemTime": self.created.as_deref()}},
+                "Computer": self.computer.as_str(),
+            },
+            "EventData": data,
+        }})
+        .to_string()
+    }
+
+    fn record(&self) -> Record<'_> {
+        Record {
+            event_id: self.event_id,
+            provider: Cow::Borrowed(&self.provider),
+            created: self.created.as_deref().map(Cow::Borrowed),
+            computer: Cow::Borrowed(&self.computer),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(v.as_str())))
+                .collect(),
+        }
+    }
+}
+
+/// A substitution value's text as the JSON renderer writes it and [`text_value`] reads it
+/// back: `Some(None)` for a null, `None` for a type left to rendering (floats, arrays,
+/// binary, nested BinXML) or a string that does not decode.
+fn value_text(v: &BinXmlValue<'_>) -> Option<Option<Text>> {
+    use BinXmlValue as V;
+    Some(Some(match v {
+        V::NullType => return Some(None),
+        V::StringType(s) => {
+            // Decoded straight into a `Text`: most values fit inline, with no allocation.
+            let units = s
+                .as_bytes()
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]));
+            let text = char::decode_utf16(units)
+                .collect::<Result<Text, _>>()
+                .ok()?;
+            if text.contains('\0') {
+                return None;
+            }
+            text
+        }
+        V::AnsiStringType(s) if !s.contains('\0') => Text::from(*s),
+        V::Int8Type(_)
+        | V::UInt8Type(_)
+        | V::Int16Type(_)
+        | V::UInt16Type(_)
+        | V::Int32Type(_)
+        | V::UInt32Type(_)
+        | V::Int64Type(_)
+        | V::UInt64Type(_)
+        | V::BoolType(_)
+        | V::GuidType(_)
+        | V::SizeTType(_)
+        | V::FileTimeType(_)
+        | V::SysTimeType(_)
+        | V::SidType(_)
+        | V::HexInt32Type(_)
+        | V::HexInt64Type(_) => compact_str::ToCompactString::to_compact_string(v),
+        _ => return None,
+    }))
 }
 
 /// The record's EventID read straight from the rendered JSON text, when it is a plain
@@ -314,6 +863,75 @@ mod tests {
         assert_eq!(quick_event_id(br#"{"EventID":1.5}"#), None);
         assert_eq!(quick_event_id(br#"{"Message":"\"EventID\": 5"}"#), None);
         assert_eq!(quick_event_id(b"{}"), None);
+    }
+
+    /// On every record of the shared real EVTX files, the EventID read from the template
+    /// substitutions is the rendered one, and a process start read through its template's
+    /// layout is the rendered one; both hold for nearly all records.
+    #[test]
+    fn layouts_read_real_records_as_rendering_does() {
+        use super::{quick_event_id, LaidOut, Layouts, Record};
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} not found", dir.display());
+            return;
+        }
+        let files = crate::read::expand_paths(&[dir]).unwrap();
+        let settings = std::sync::Arc::new(::evtx::ParserSettings::new().num_threads(1));
+        let (mut ids, mut rendered_only, mut laid_out, mut starts) = (0, 0, 0, 0);
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
+        {
+            let Ok(mut parser) = ::evtx::EvtxParser::from_path(f) else {
+                continue;
+            };
+            for mut chunk in parser.chunks().flatten() {
+                let Ok(mut chunk) = chunk.parse(settings.clone()) else {
+                    continue;
+                };
+                let mut layouts = Layouts::default();
+                for rec in chunk.iter().flatten() {
+                    let read = layouts.event_id(&rec);
+                    let direct = read
+                        .as_ref()
+                        .and_then(|(id, layout)| LaidOut::read(&rec, *id, layout, &mut layouts));
+                    let json = rec.clone().into_json_bytes().unwrap();
+                    let text = std::str::from_utf8(&json.data).unwrap();
+                    let Some((id, _)) = read else {
+                        rendered_only += 1;
+                        continue;
+                    };
+                    ids += 1;
+                    assert_eq!(Some(u64::from(id)), quick_event_id(&json.data), "{text}");
+                    if id == 1 || id == 4688 {
+                        starts += 1;
+                        if let Some(direct) = direct {
+                            laid_out += 1;
+                            let mut rendered = Record::from_text(text).unwrap();
+                            rendered
+                                .fields
+                                .retain(|(k, _)| super::EVENT_DATA_FIELDS.contains(&&**k));
+                            assert_eq!(direct.record(), rendered, "{}: {text}", f.display());
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("{ids} ids read, {rendered_only} left to rendering, {laid_out} of {starts} process starts laid out");
+        assert!(
+            ids > 5_000,
+            "{ids} ids read, {rendered_only} left to rendering"
+        );
+        assert!(
+            rendered_only * 50 < ids,
+            "{ids} read, {rendered_only} left to rendering"
+        );
+        assert!(
+            starts > 1_500 && laid_out * 50 > starts * 49,
+            "{laid_out} of {starts}"
+        );
     }
 
     /// On every record of the shared real EVTX files, the walker reads what `Value` reads.

@@ -7,6 +7,34 @@ use crate::event::{
     ProcessEvent,
 };
 
+/// Every event-data field [`from_event_data`] reads: readers that pick fields out one by one
+/// (EVTX, through its templates) need no others.
+pub(crate) const EVENT_DATA_FIELDS: &[&str] = &[
+    "UtcTime",
+    "Image",
+    "CommandLine",
+    "ProcessGuid",
+    "ProcessId",
+    "OriginalFileName",
+    "IntegrityLevel",
+    "ParentImage",
+    "ParentCommandLine",
+    "ParentProcessGuid",
+    "ParentProcessId",
+    "User",
+    "NewProcessName",
+    "NewProcessId",
+    "ParentProcessName",
+    "SubjectUserName",
+    "SubjectDomainName",
+    "SubjectUserSid",
+    "TargetUserName",
+    "TargetDomainName",
+    "TargetUserSid",
+    "TokenElevationType",
+    "MandatoryLabel",
+];
+
 /// Fill a process start from Windows event fields. `get` looks a field up by its event-data
 /// name (`Image`, `NewProcessName`, ...). `event_id` is 1 (Sysmon) or 4688 (Security).
 /// `fallback_time_ms` is the record's own creation time, used when the event has no UtcTime.
@@ -89,5 +117,37 @@ pub(crate) fn parse_pid(s: &str) -> Option<i64> {
         i64::from_str_radix(hex, 16).ok()
     } else {
         t.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{from_event_data, EVENT_DATA_FIELDS};
+    use std::cell::RefCell;
+
+    /// `EVENT_DATA_FIELDS` names every field the mapping asks for.
+    #[test]
+    fn the_field_list_covers_every_lookup() {
+        for id in [1, 4688] {
+            let asked = RefCell::new(Vec::new());
+            let get = |k: &str| -> Option<&'static str> {
+                asked.borrow_mut().push(k.to_owned());
+                Some(match k {
+                    "UtcTime" => "2024-01-02 03:04:05.678",
+                    "User" => r"CORP\alice",
+                    k if k.ends_with("Id") => "0x1f4",
+                    _ => r"C:\Windows\System32\cmd.exe",
+                })
+            };
+            let _ = from_event_data(id, &get, Some(0));
+            let asked = asked.into_inner();
+            assert!(asked.len() > 8, "{asked:?}");
+            for k in asked {
+                assert!(
+                    EVENT_DATA_FIELDS.contains(&k.as_str()),
+                    "{k} is read but not listed"
+                );
+            }
+        }
     }
 }
