@@ -611,6 +611,27 @@ impl LaidOut {
     }
 }
 
+/// UTF-16LE text decoded through a buffer kept per thread (a `Text` built a character at a
+/// time was half of the reader's time), ASCII without a decoder; `None` when it does not
+/// decode.
+fn utf16_text(bytes: &[u8]) -> Option<Text> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        let units = bytes.chunks_exact(2);
+        if units.clone().all(|b| b[1] == 0 && b[0] < 0x80) {
+            scratch.extend(units.map(|b| char::from(b[0])));
+        } else {
+            for c in char::decode_utf16(units.map(|b| u16::from_le_bytes([b[0], b[1]]))) {
+                scratch.push(c.ok()?);
+            }
+        }
+        Some(Text::from(scratch.as_str()))
+    })
+}
+
 /// A substitution value's text as the JSON renderer writes it and [`text_value`] reads it
 /// back: `Some(None)` for a null, `None` for a type left to rendering (floats, arrays,
 /// binary, nested BinXML) or a string that does not decode.
@@ -619,14 +640,7 @@ fn value_text(v: &BinXmlValue<'_>) -> Option<Option<Text>> {
     Some(Some(match v {
         V::NullType => return Some(None),
         V::StringType(s) => {
-            // Decoded straight into a `Text`: most values fit inline, with no allocation.
-            let units = s
-                .as_bytes()
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]));
-            let text = char::decode_utf16(units)
-                .collect::<Result<Text, _>>()
-                .ok()?;
+            let text = utf16_text(s.as_bytes())?;
             if text.contains('\0') {
                 return None;
             }
