@@ -11,8 +11,12 @@ use ::evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
 use std::borrow::Cow;
 
-pub(crate) fn read(reader: &mut Reader<'_>, name: &str, bytes: Vec<u8>) -> Result<()> {
-    let parser = EvtxParser::from_buffer(bytes).map_err(|e| Error::Format {
+pub(crate) fn read<S: std::io::Read + std::io::Seek>(
+    reader: &mut Reader<'_>,
+    name: &str,
+    source: S,
+) -> Result<()> {
+    let parser = EvtxParser::from_read_seek(source).map_err(|e| Error::Format {
         path: name.into(),
         message: format!("unreadable EVTX header: {e}"),
     });

