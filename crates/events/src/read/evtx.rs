@@ -215,7 +215,7 @@ struct Layout {
 
 /// The elements and attributes whose text a [`Layout`] records.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Name {
+enum Node {
     System,
     Provider,
     EventId,
@@ -228,25 +228,25 @@ enum Name {
     Other,
 }
 
-impl Name {
-    fn of(name: &str) -> Name {
+impl Node {
+    fn of(name: &str) -> Node {
         match name {
-            "System" => Name::System,
-            "Provider" => Name::Provider,
-            "EventID" => Name::EventId,
-            "TimeCreated" => Name::TimeCreated,
-            "Computer" => Name::Computer,
-            "EventData" => Name::EventData,
-            "Data" => Name::Data,
-            _ => Name::Other,
+            "System" => Node::System,
+            "Provider" => Node::Provider,
+            "EventID" => Node::EventId,
+            "TimeCreated" => Node::TimeCreated,
+            "Computer" => Node::Computer,
+            "EventData" => Node::EventData,
+            "Data" => Node::Data,
+            _ => Node::Other,
         }
     }
 
-    fn of_attribute(name: &str) -> Name {
+    fn of_attribute(name: &str) -> Node {
         match name {
-            "Name" => Name::NameAttribute,
-            "SystemTime" => Name::SystemTime,
-            _ => Name::Other,
+            "Name" => Node::NameAttribute,
+            "SystemTime" => Node::SystemTime,
+            _ => Node::Other,
         }
     }
 }
@@ -286,13 +286,13 @@ impl Layout {
         };
         // The open elements, and for the innermost its `Name` attribute (for `Data`) and
         // how many parts its text has had.
-        let mut path: Vec<Name> = Vec::with_capacity(8);
+        let mut path: Vec<Node> = Vec::with_capacity(8);
         // `Some(None)` for a name the mapping does not read.
         let mut data_name: Option<Option<&'static str>> = None;
         let mut text_parts = 0;
         let mut in_start_tag = false;
         // The attribute whose value comes next, inside a start tag.
-        let mut attribute: Option<Name> = None;
+        let mut attribute: Option<Node> = None;
         // A name reference: a chunk offset, with the name itself inline when it points just
         // past the reference (next-name link u32, hash u16, length u16, UTF-16, NUL u16).
         let name_ref = |pos: &mut usize| -> Option<String> {
@@ -304,7 +304,7 @@ impl Layout {
             }
             utf16_at(data, at + 8, chars)
         };
-        let under = |path: &[Name], parent: Name, element: Name| matches!(path, [.., p, e] if *p == parent && *e == element);
+        let under = |path: &[Node], parent: Node, element: Node| matches!(path, [.., p, e] if *p == parent && *e == element);
         while pos < end {
             let t = data[pos];
             pos += 1;
@@ -317,7 +317,7 @@ impl Layout {
                 token::OPEN_START => {
                     // Dependency id u16, data size u32.
                     pos += 6;
-                    let name = Name::of(&name_ref(&mut pos)?);
+                    let name = Node::of(&name_ref(&mut pos)?);
                     if t & token::MORE != 0 {
                         pos += 4;
                     }
@@ -330,7 +330,7 @@ impl Layout {
                 }
                 token::CLOSE_START => {
                     in_start_tag = false;
-                    if under(&path, Name::EventData, Name::Data) && data_name.is_none() {
+                    if under(&path, Node::EventData, Node::Data) && data_name.is_none() {
                         layout.complete = false;
                     }
                     continue;
@@ -338,7 +338,7 @@ impl Layout {
                 token::CLOSE_EMPTY | token::END_ELEMENT => {
                     // An empty `Data` element renders as a null or an empty string: left
                     // to rendering.
-                    if under(&path, Name::EventData, Name::Data) && text_parts == 0 {
+                    if under(&path, Node::EventData, Node::Data) && text_parts == 0 {
                         layout.complete = false;
                     }
                     path.pop()?;
@@ -347,7 +347,7 @@ impl Layout {
                     continue;
                 }
                 token::ATTRIBUTE => {
-                    attribute = Some(Name::of_attribute(&name_ref(&mut pos)?));
+                    attribute = Some(Node::of_attribute(&name_ref(&mut pos)?));
                     continue;
                 }
                 token::ENTITY_REF | token::PI_TARGET => {
@@ -384,17 +384,17 @@ impl Layout {
             if in_start_tag {
                 let element = path.last().copied();
                 match (element, attribute.take()) {
-                    (Some(Name::Provider), Some(Name::NameAttribute))
-                        if under(&path, Name::System, Name::Provider) =>
+                    (Some(Node::Provider), Some(Node::NameAttribute))
+                        if under(&path, Node::System, Node::Provider) =>
                     {
                         layout.provider = Some(part)
                     }
-                    (Some(Name::TimeCreated), Some(Name::SystemTime))
-                        if under(&path, Name::System, Name::TimeCreated) =>
+                    (Some(Node::TimeCreated), Some(Node::SystemTime))
+                        if under(&path, Node::System, Node::TimeCreated) =>
                     {
                         layout.created = Some(part)
                     }
-                    (Some(Name::Data), Some(Name::NameAttribute)) => match part {
+                    (Some(Node::Data), Some(Node::NameAttribute)) => match part {
                         Part::Text(name) => {
                             data_name = Some(EVENT_DATA_FIELDS.iter().copied().find(|f| *f == name))
                         }
@@ -407,21 +407,21 @@ impl Layout {
                 continue;
             }
             text_parts += 1;
-            if under(&path, Name::System, Name::EventId) {
+            if under(&path, Node::System, Node::EventId) {
                 match part {
                     Part::Substitution(index) if text_parts == 1 => layout.event_id = Some(index),
                     _ => layout.complete = false,
                 }
-            } else if under(&path, Name::System, Name::Computer) {
+            } else if under(&path, Node::System, Node::Computer) {
                 layout.computer = Some(part);
                 layout.complete &= text_parts == 1;
-            } else if under(&path, Name::EventData, Name::Data) {
+            } else if under(&path, Node::EventData, Node::Data) {
                 match (&data_name, text_parts) {
                     (Some(Some(name)), 1) => layout.data.push((name, part)),
                     (Some(None), 1) => {}
                     _ => layout.complete = false,
                 }
-            } else if path.last() == Some(&Name::EventData) {
+            } else if path.last() == Some(&Node::EventData) {
                 layout.complete = false;
             } else if path.len() == 1 {
                 match part {
@@ -439,7 +439,12 @@ impl Layout {
 /// Per chunk, each template's [`Layout`] by its definition's offset (`None` when the walk
 /// did not know the definition's shape: its records are rendered).
 #[derive(Clone, Default)]
-struct Layouts(Vec<(u32, Option<std::sync::Arc<Layout>>)>);
+struct Layouts {
+    /// The chunk the layouts belong to (its data's address and first record id): offsets
+    /// mean nothing in another chunk, so a new chunk starts an empty cache.
+    chunk: (usize, u64),
+    by_offset: Vec<(u32, Option<std::sync::Arc<Layout>>)>,
+}
 
 /// The record's root template instance: its definition's offset, and where its
 /// substitution descriptors (count u32, then size u16, type u8, padding u8 each) start.
@@ -464,12 +469,24 @@ fn root_instance(rec: &::evtx::EvtxRecord<'_>) -> Option<(u32, usize)> {
 }
 
 impl Layouts {
-    fn get(&mut self, data: &[u8], def_offset: u32) -> Option<std::sync::Arc<Layout>> {
-        if let Some((_, layout)) = self.0.iter().find(|(at, _)| *at == def_offset) {
+    fn get(
+        &mut self,
+        chunk: &::evtx::EvtxChunk<'_>,
+        def_offset: u32,
+    ) -> Option<std::sync::Arc<Layout>> {
+        let this_chunk = (
+            chunk.data.as_ptr() as usize,
+            chunk.header.first_event_record_id,
+        );
+        if self.chunk != this_chunk {
+            self.chunk = this_chunk;
+            self.by_offset.clear();
+        }
+        if let Some((_, layout)) = self.by_offset.iter().find(|(at, _)| *at == def_offset) {
             return layout.clone();
         }
-        let layout = Layout::of(data, def_offset as usize).map(std::sync::Arc::new);
-        self.0.push((def_offset, layout.clone()));
+        let layout = Layout::of(chunk.data, def_offset as usize).map(std::sync::Arc::new);
+        self.by_offset.push((def_offset, layout.clone()));
         layout
     }
 
@@ -478,7 +495,7 @@ impl Layouts {
     fn event_id(&mut self, rec: &::evtx::EvtxRecord<'_>) -> Option<(u16, std::sync::Arc<Layout>)> {
         let data = rec.chunk.data;
         let (def_offset, mut pos) = root_instance(rec)?;
-        let layout = self.get(data, def_offset)?;
+        let layout = self.get(rec.chunk, def_offset)?;
         let index = usize::from(layout.event_id?);
         let count = u32_at(data, pos)? as usize;
         pos += 4;
@@ -562,7 +579,7 @@ impl LaidOut {
                 inner.binxml_offset = offset as u64;
                 inner.binxml_size = u32::try_from(bytes.len()).ok()?;
                 let (def_offset, _) = root_instance(&inner)?;
-                let inner_layout = layouts.get(data, def_offset)?;
+                let inner_layout = layouts.get(rec.chunk, def_offset)?;
                 if !inner_layout.complete || inner_layout.fragment.is_some() {
                     return None;
                 }
