@@ -900,25 +900,35 @@ mod tests {
         assert_eq!(quick_event_id(b"{}"), None);
     }
 
+    /// The EVTX files of the shared real corpus; `None` (the test is skipped) without it.
+    fn real_evtx_files() -> Option<Vec<std::path::PathBuf>> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} not found", dir.display());
+            return None;
+        }
+        let files = crate::read::expand_paths(&[dir]).unwrap();
+        Some(
+            files
+                .into_iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
+                .collect(),
+        )
+    }
+
     /// On every record of the shared real EVTX files, the EventID read from the template
     /// substitutions is the rendered one, and a process start read through its template's
     /// layout is the rendered one; both hold for nearly all records.
     #[test]
     fn layouts_read_real_records_as_rendering_does() {
         use super::{quick_event_id, LaidOut, Layouts, Record};
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
-        if !dir.is_dir() {
-            eprintln!("skipped: {} not found", dir.display());
+        let Some(files) = real_evtx_files() else {
             return;
-        }
-        let files = crate::read::expand_paths(&[dir]).unwrap();
+        };
         let settings = std::sync::Arc::new(::evtx::ParserSettings::new().num_threads(1));
         let (mut ids, mut rendered_only, mut laid_out, mut starts) = (0, 0, 0, 0);
-        for f in files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
-        {
+        for f in &files {
             let Ok(mut parser) = ::evtx::EvtxParser::from_path(f) else {
                 continue;
             };
@@ -973,18 +983,11 @@ mod tests {
     #[test]
     fn walker_and_value_read_real_records_alike() {
         use super::{map_record, Record};
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real");
-        if !dir.is_dir() {
-            eprintln!("skipped: {} not found", dir.display());
+        let Some(files) = real_evtx_files() else {
             return;
-        }
-        let files = crate::read::expand_paths(&[dir]).unwrap();
+        };
         let (mut compared, mut process) = (0, 0);
-        for f in files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "evtx"))
-        {
+        for f in &files {
             let Ok(mut parser) = ::evtx::EvtxParser::from_path(f) else {
                 continue;
             };
