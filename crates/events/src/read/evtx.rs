@@ -93,18 +93,6 @@ pub(crate) fn read<S: std::io::Read + std::io::Seek>(
                     file: name,
                     record: r.event_record_id,
                 };
-                if let Some(id) = quick_event_id(&r.data) {
-                    if id != 1 && id != 4688 {
-                        reader.accept(
-                            InputFormat::Evtx,
-                            &ctx,
-                            Parsed::Skip(SkipReason::NotProcessStart),
-                            "",
-                            false,
-                        )?;
-                        continue;
-                    }
-                }
                 let fast = std::str::from_utf8(&r.data)
                     .ok()
                     .and_then(Record::from_text)
@@ -188,7 +176,7 @@ mod token {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Substitution(u16),
-    Text(String),
+    Text(Text),
 }
 
 /// Where a template puts what the process-start mapping reads (see [`Record`]): found once
@@ -262,15 +250,8 @@ fn u16_at(data: &[u8], at: usize) -> Option<u16> {
 }
 
 /// `chars` UTF-16LE code units at `at`, when they decode.
-fn utf16_at(data: &[u8], at: usize, chars: usize) -> Option<String> {
-    let bytes = data.get(at..at.checked_add(chars.checked_mul(2)?)?)?;
-    char::decode_utf16(
-        bytes
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]])),
-    )
-    .collect::<Result<String, _>>()
-    .ok()
+fn utf16_at(data: &[u8], at: usize, chars: usize) -> Option<Text> {
+    utf16_text(data.get(at..at.checked_add(chars.checked_mul(2)?)?)?)
 }
 
 impl Layout {
@@ -295,7 +276,7 @@ impl Layout {
         let mut attribute: Option<Node> = None;
         // A name reference: a chunk offset, with the name itself inline when it points just
         // past the reference (next-name link u32, hash u16, length u16, UTF-16, NUL u16).
-        let name_ref = |pos: &mut usize| -> Option<String> {
+        let name_ref = |pos: &mut usize| -> Option<Text> {
             let at = u32_at(data, *pos)? as usize;
             *pos += 4;
             let chars = usize::from(u16_at(data, at.checked_add(6)?)?);
@@ -343,6 +324,8 @@ impl Layout {
                     }
                     path.pop()?;
                     in_start_tag = false;
+                    // Text after a child element is mixed content, which the JSON renderer
+                    // writes in a shape of its own: never a first part.
                     text_parts = usize::MAX / 2;
                     continue;
                 }
@@ -396,7 +379,12 @@ impl Layout {
                     }
                     (Some(Node::Data), Some(Node::NameAttribute)) => match part {
                         Part::Text(name) => {
-                            data_name = Some(EVENT_DATA_FIELDS.iter().copied().find(|f| *f == name))
+                            data_name = Some(
+                                EVENT_DATA_FIELDS
+                                    .iter()
+                                    .copied()
+                                    .find(|f| *f == name.as_str()),
+                            )
                         }
                         Part::Substitution(_) => layout.complete = false,
                     },
@@ -543,7 +531,7 @@ impl LaidOut {
         let values = &instances.first()?.values;
         let part = |p: &Part, values: &[BinXmlValue<'_>]| -> Option<Option<Text>> {
             match p {
-                Part::Text(t) => Some(Some(Text::from(t.as_str()))),
+                Part::Text(t) => Some(Some(t.clone())),
                 Part::Substitution(i) => value_text(values.get(usize::from(*i))?),
             }
         };
@@ -686,29 +674,6 @@ fn value_text(v: &BinXmlValue<'_>) -> Option<Option<Text>> {
         | V::HexInt64Type(_) => compact_str::ToCompactString::to_compact_string(v),
         _ => return None,
     }))
-}
-
-/// The record's EventID read straight from the rendered JSON text, when it is a plain
-/// number: `System` is the first element of `Event`, so the first `"EventID":` key is
-/// System's (a value holding that text would have its quotes escaped). `None` (some other
-/// shape) means: parse the record fully.
-fn quick_event_id(json: &[u8]) -> Option<u64> {
-    static KEY: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
-    let key = KEY.get_or_init(|| memchr::memmem::Finder::new(b"\"EventID\":"));
-    let at = key.find(json)? + key.needle().len();
-    let rest = &json[at..];
-    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-    let digits = &rest[start..];
-    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    if len == 0 || len > 10 {
-        return None;
-    }
-    // Only a complete number: `4688,` or `4688}` or `4688\n`, not `4688.5`.
-    match digits.get(len) {
-        Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t') | None => {}
-        _ => return None,
-    }
-    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
 }
 
 /// A number, or an object whose `#text` is one (when attributes are not separated).
@@ -884,22 +849,6 @@ pub(crate) fn parse_record(data: &Value, record_id: u64) -> Parsed {
 
 #[cfg(test)]
 mod tests {
-    use super::quick_event_id;
-
-    #[test]
-    fn quick_event_id_reads_plain_numbers_and_defers_the_rest() {
-        let j = br##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"x"}},"EventID": 4688,"Level":0},"EventData":{"EventID":"1"}}}"##;
-        assert_eq!(quick_event_id(j), Some(4688));
-        assert_eq!(quick_event_id(br#"{"EventID":1}"#), Some(1));
-        assert_eq!(quick_event_id(br#"{"EventID": 7 , "x": 1}"#), Some(7));
-        // Other shapes are left to the full parse.
-        assert_eq!(quick_event_id(br##"{"EventID":{"#text":1}}"##), None);
-        assert_eq!(quick_event_id(br#"{"EventID":"1"}"#), None);
-        assert_eq!(quick_event_id(br#"{"EventID":1.5}"#), None);
-        assert_eq!(quick_event_id(br#"{"Message":"\"EventID\": 5"}"#), None);
-        assert_eq!(quick_event_id(b"{}"), None);
-    }
-
     /// The EVTX files of the shared real corpus; `None` (the test is skipped) without it.
     fn real_evtx_files() -> Option<Vec<std::path::PathBuf>> {
         let dir =
@@ -922,7 +871,7 @@ mod tests {
     /// layout is the rendered one; both hold for nearly all records.
     #[test]
     fn layouts_read_real_records_as_rendering_does() {
-        use super::{quick_event_id, LaidOut, Layouts, Record};
+        use super::{LaidOut, Layouts, Record};
         let Some(files) = real_evtx_files() else {
             return;
         };
@@ -949,7 +898,8 @@ mod tests {
                         continue;
                     };
                     ids += 1;
-                    assert_eq!(Some(u64::from(id)), quick_event_id(&json.data), "{text}");
+                    let rendered = Record::from_text(text).expect("walker reads evtx's JSON");
+                    assert_eq!(u32::from(id), rendered.event_id, "{text}");
                     if id == 1 || id == 4688 {
                         starts += 1;
                         if let Some(direct) = direct {
