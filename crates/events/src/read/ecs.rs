@@ -5,21 +5,23 @@
 //! Field sources follow the ProblemChild spec's fallbacks (section 2), e.g. the command line is
 //! `process.command_line`, else `process.args` joined by a space.
 
-use super::ecs_typed::{parse_doc, Doc, Leaf, LeafKind};
+use super::ecs_typed::{Doc, Leaf, LeafKind, Str};
 use super::windows::{from_event_data, parse_pid};
-use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
+use super::{parse_timestamp_ms, Parsed, SkipReason};
 use crate::event::{
     non_empty, normalize_elevation_type, normalize_integrity_level, EventSource, Label,
     ProcessEvent, Text,
 };
 use serde_json::Value;
 
-pub(crate) fn parse_line(line: &str, _ctx: &RecordCtx<'_>) -> Parsed {
-    if let Some(doc) = parse_doc(line) {
-        return from_document(&doc);
+/// A line that is not NXLog's (see [`super::nxlog::is_nxlog`]), as the typed walker read
+/// it when it could.
+pub(crate) fn parse_line(line: &str, typed: Option<Doc<'_>>) -> Parsed {
+    if let Some(mut doc) = typed {
+        return from_document(&mut doc);
     }
     match serde_json::from_str::<Value>(line) {
-        Ok(v) if v.is_object() => from_document(&v),
+        Ok(mut v) if v.is_object() => from_document(&mut v),
         _ => Parsed::Skip(SkipReason::InvalidJson),
     }
 }
@@ -54,7 +56,12 @@ pub(crate) trait View {
     fn boolean(&self, path: &str) -> Option<bool>;
     /// Whether an array (or single string) field holds `want`; `None` when absent.
     fn contains(&self, path: &str, want: &str) -> Option<bool>;
-    fn strings(&self, path: &str) -> Vec<Text>;
+    /// A string field as an owned, trimmed [`Text`]; `None` when absent, empty or `-`. A
+    /// document may hand over the copy it holds (no second allocation), so the mapping
+    /// takes each path at most once.
+    fn take(&mut self, path: &str) -> Option<Text>;
+    /// An array (or single string) field's strings, handed over as [`View::take`] does.
+    fn take_strings(&mut self, path: &str) -> Vec<Text>;
     fn has(&self, path: &str) -> bool;
     fn number(&self, path: &str) -> Option<i64>;
     /// A raw Windows event field (`winlog.event_data.<key>`).
@@ -62,10 +69,14 @@ pub(crate) trait View {
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
+    let s = s.trim();
+    let is = |word: &str| s.eq_ignore_ascii_case(word);
+    if is("true") || s == "1" || is("yes") {
+        Some(true)
+    } else if is("false") || s == "0" || is("no") {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -96,7 +107,10 @@ impl View for Value {
             _ => None,
         }
     }
-    fn strings(&self, path: &str) -> Vec<Text> {
+    fn take(&mut self, path: &str) -> Option<Text> {
+        self.text(path).and_then(non_empty)
+    }
+    fn take_strings(&mut self, path: &str) -> Vec<Text> {
         match lookup(self, path) {
             Some(Value::Array(a)) => a
                 .iter()
@@ -124,14 +138,14 @@ impl View for Value {
 impl View for Doc<'_> {
     fn text(&self, path: &str) -> Option<&str> {
         match self.leaf(path)? {
-            Leaf(Some(s), LeafKind::Str) => Some(s.as_ref()),
+            Leaf(Some(s), LeafKind::Str) => Some(&**s),
             _ => None,
         }
     }
     fn scalar(&self, path: &str) -> Option<Text> {
         match self.leaf(path)? {
             Leaf(Some(s), LeafKind::Str) => non_empty(s),
-            Leaf(Some(s), _) => Some(Text::from(s.as_ref())),
+            Leaf(Some(s), _) => Some(Text::from(&**s)),
             _ => None,
         }
     }
@@ -143,11 +157,22 @@ impl View for Doc<'_> {
         }
     }
     fn contains(&self, path: &str, want: &str) -> Option<bool> {
-        self.list(path).map(|l| l.iter().any(|x| x == want))
+        self.list(path).map(|l| l.iter().any(|x| **x == *want))
     }
-    fn strings(&self, path: &str) -> Vec<Text> {
-        self.list(path)
-            .map(|l| l.iter().map(|x| Text::from(x.as_ref())).collect())
+    fn take(&mut self, path: &str) -> Option<Text> {
+        let leaf = self.leaf_mut(path)?;
+        match std::mem::take(leaf) {
+            Leaf(Some(s), LeafKind::Str) => non_empty_str(s),
+            other => {
+                *leaf = other;
+                None
+            }
+        }
+    }
+    fn take_strings(&mut self, path: &str) -> Vec<Text> {
+        let taken = self.list_mut(path).and_then(|l| l.0.take());
+        taken
+            .map(|l| l.into_iter().map(Text::from).collect())
             .unwrap_or_default()
     }
     fn has(&self, path: &str) -> bool {
@@ -166,21 +191,26 @@ impl View for Doc<'_> {
     }
     fn event_data(&self, key: &str) -> Option<&str> {
         match self.winlog.as_ref()?.event_data_value(key)? {
-            Leaf(Some(s), LeafKind::Str) => Some(s.as_ref()),
+            Leaf(Some(s), LeafKind::Str) => Some(&**s),
             _ => None,
         }
     }
 }
 
-fn owned(v: &impl View, path: &str) -> Option<Text> {
-    v.text(path).and_then(non_empty)
+/// [`non_empty`] for text the walker may have unescaped into its own [`Text`]: that one is
+/// kept when nothing is trimmed.
+fn non_empty_str(s: Str<'_>) -> Option<Text> {
+    match s {
+        Str::Owned(o) if !o.is_empty() && o.trim().len() == o.len() && o != "-" => Some(o),
+        s => non_empty(&s),
+    }
 }
 
-fn first(v: &impl View, paths: &[&str]) -> Option<Text> {
-    paths.iter().find_map(|p| owned(v, p))
+fn first(v: &mut impl View, paths: &[&str]) -> Option<Text> {
+    paths.iter().find_map(|p| v.take(p))
 }
 
-pub(crate) fn from_document(doc: &impl View) -> Parsed {
+pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
     if let Some(kind) = doc.text("event.kind") {
         if kind != "event" {
             return Parsed::Skip(SkipReason::NotProcessStart);
@@ -205,7 +235,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
     if !is_process {
         return Parsed::Skip(SkipReason::NotProcessStart);
     }
-    let action = owned(doc, "event.action");
+    let action = doc.take("event.action");
     let is_start = doc.contains("event.type", "start").unwrap_or(false)
         || windows_id.is_some()
         || matches!(
@@ -275,22 +305,22 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
         ],
     )
     .unwrap_or_default();
-    ev.host_id = owned(doc, "host.id");
+    ev.host_id = doc.take("host.id");
     if action.is_some() {
         ev.event_action = action;
     }
 
-    or(&mut ev.process_name, owned(doc, "process.name"));
-    or(&mut ev.process_executable, owned(doc, "process.executable"));
-    let args = doc.strings("process.args");
-    let command_line = owned(doc, "process.command_line")
+    or(&mut ev.process_name, doc.take("process.name"));
+    or(&mut ev.process_executable, doc.take("process.executable"));
+    let args = doc.take_strings("process.args");
+    let command_line = doc.take("process.command_line")
         .or_else(|| (!args.is_empty()).then(|| args.join(" ").into()));
     or(&mut ev.process_command_line, command_line);
     ev.process_args = args;
     if let Some(p) = doc.number("process.pid") {
         ev.process_pid = Some(p);
     }
-    or(&mut ev.process_entity_id, owned(doc, "process.entity_id"));
+    or(&mut ev.process_entity_id, doc.take("process.entity_id"));
     or(
         &mut ev.process_pe_original_file_name,
         first(
@@ -309,7 +339,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
             doc.text("winlog.event_data.SignatureStatus")
                 .map(|s| s.eq_ignore_ascii_case("Valid"))
         });
-    ev.process_code_signature_subject = owned(doc, "process.code_signature.subject_name");
+    ev.process_code_signature_subject = doc.take("process.code_signature.subject_name");
     if let Some(il) = doc
         .text("process.Ext.token.integrity_level_name")
         .or_else(|| doc.text("winlog.event_data.IntegrityLevel"))
@@ -332,28 +362,28 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
     }
     or(
         &mut ev.parent_entity_id,
-        owned(doc, "process.parent.entity_id"),
+        doc.take("process.parent.entity_id"),
     );
-    or(&mut ev.parent_name, owned(doc, "process.parent.name"));
+    or(&mut ev.parent_name, doc.take("process.parent.name"));
     or(
         &mut ev.parent_executable,
-        owned(doc, "process.parent.executable"),
+        doc.take("process.parent.executable"),
     );
     or(
         &mut ev.parent_command_line,
-        owned(doc, "process.parent.command_line"),
+        doc.take("process.parent.command_line"),
     );
 
-    or(&mut ev.user_name, owned(doc, "user.name"));
-    or(&mut ev.user_domain, owned(doc, "user.domain"));
-    or(&mut ev.user_id, owned(doc, "user.id"));
+    or(&mut ev.user_name, doc.take("user.name"));
+    or(&mut ev.user_domain, doc.take("user.domain"));
+    or(&mut ev.user_id, doc.take("user.id"));
 
     if let Some(label) = doc.text("lotl.label").and_then(Label::parse) {
         ev.label = Some(label);
     }
-    ev.scenario_id = owned(doc, "lotl.scenario_id");
-    ev.technique = owned(doc, "lotl.technique");
-    ev.family = owned(doc, "lotl.family");
+    ev.scenario_id = doc.take("lotl.scenario_id");
+    ev.technique = doc.take("lotl.technique");
+    ev.family = doc.take("lotl.family");
 
     if ev.process_name.is_none() && ev.process_executable.is_none() {
         return Parsed::Skip(SkipReason::MissingField(
@@ -366,6 +396,7 @@ pub(crate) fn from_document(doc: &impl View) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::ecs_typed::parse_doc;
     use serde_json::json;
 
     #[test]
@@ -385,9 +416,9 @@ mod tests {
             r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"kind":"event","category":"process","type":["start"],"id":7},"host":{"name":"h","os":{"type":"windows"}},"process":{"pid":"12","name":"a.exe","args":["a.exe","-x"],"code_signature":{"exists":"true","trusted":1},"Ext":{"token":{"elevation":true,"integrity_level_name":"High"}},"parent":{"name":"p.exe","pid":3}},"user":{"name":"u","id":"S-1-5-21-1"},"lotl":{"label":"malicious","scenario_id":"s1","technique":"T1218","family":"proxy"}}"#,
         ];
         for text in docs.iter().flat_map(|d| d.lines()) {
-            let doc: Doc<'_> = parse_doc(text).unwrap();
-            let v: Value = serde_json::from_str(text).unwrap();
-            let (a, b) = (from_document(&doc), from_document(&v));
+            let mut doc: Doc<'_> = parse_doc(text).unwrap();
+            let mut v: Value = serde_json::from_str(text).unwrap();
+            let (a, b) = (from_document(&mut doc), from_document(&mut v));
             match (a, b) {
                 (Parsed::Event(a), Parsed::Event(b)) => assert_eq!(a, b, "{text}"),
                 (Parsed::Skip(a), Parsed::Skip(b)) => assert_eq!(a, b, "{text}"),
@@ -397,9 +428,9 @@ mod tests {
     }
 
     fn same_mapping(text: &str) {
-        let doc = parse_doc(text).expect("typed path takes it");
-        let v: Value = serde_json::from_str(text).expect("valid JSON");
-        match (from_document(&doc), from_document(&v)) {
+        let mut doc = parse_doc(text).expect("typed path takes it");
+        let mut v: Value = serde_json::from_str(text).expect("valid JSON");
+        match (from_document(&mut doc), from_document(&mut v)) {
             (Parsed::Event(a), Parsed::Event(b)) => assert_eq!(a, b, "{text}"),
             (Parsed::Skip(a), Parsed::Skip(b)) => assert_eq!(a, b, "{text}"),
             _ => panic!("paths disagree on {text}"),

@@ -5,10 +5,8 @@
 //! back to the `Value` path in [`super::ecs`]; both paths feed the same mapping through
 //! [`super::ecs::View`].
 
-use std::borrow::Cow;
-
 use super::json::Cursor;
-pub(crate) use super::json::{Leaf, LeafKind, List};
+pub(crate) use super::json::{Leaf, LeafKind, List, Str};
 
 macro_rules! object {
     ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
@@ -29,6 +27,8 @@ object!(Doc {
     winlog: Option<WinlogF<'a>>,
     agent: AgentF<'a>,
     lotl: LotlF<'a>,
+    // A top-level `EventID` marks NXLog's flat layout (see [`super::nxlog::is_nxlog`]).
+    top_level_event_id: bool,
 });
 object!(EventF { kind: Leaf<'a>, category: List<'a>, kind_type: List<'a>, action: Leaf<'a>, code: Leaf<'a>, id: Leaf<'a>, provider: Leaf<'a> });
 object!(HostF { name: Leaf<'a>, hostname: Leaf<'a>, id: Leaf<'a>, os: OsF<'a> });
@@ -61,7 +61,7 @@ object!(WinlogF {
     computer_name: Leaf<'a>,
     provider_name: Leaf<'a>,
     channel: Leaf<'a>,
-    event_data: Option<Vec<(Cow<'a, str>, Leaf<'a>)>>,
+    event_data: Option<Vec<(Str<'a>, Leaf<'a>)>>,
 });
 
 /// An object of leaves (and, after `lists`, string lists): `"key" => field` pairs read
@@ -73,7 +73,7 @@ macro_rules! members {
             match k {
                 $($key => $obj.$field = c.leaf()?,)*
                 $($($lkey => $obj.$lfield = c.list()?,)*)?
-                _ => c.skip_value()?,
+                _ => c.skip_member(k)?,
             }
             Some(())
         })
@@ -104,7 +104,7 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
                     "os" => members!(c, h.os, {
                         "type" => os_type, "family" => family, "platform" => platform,
                     })?,
-                    _ => c.skip_value()?,
+                    _ => c.skip_member(k)?,
                 }
                 Some(())
             })?,
@@ -128,7 +128,7 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
                             })?;
                             w.event_data = Some(data);
                         }
-                        _ => c.skip_value()?,
+                        _ => c.skip_member(k)?,
                     }
                     Some(())
                 })?
@@ -138,6 +138,10 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
                 "label" => label, "scenario_id" => scenario_id, "technique" => technique,
                 "family" => family, "source" => source,
             })?,
+            "EventID" => {
+                doc.top_level_event_id = true;
+                c.skip_value()?
+            }
             // A flattened ECS key (`"process.name": ..`) needs the generic path's lookup.
             k if is_dotted_ecs_key(k) => return None,
             _ => c.skip_value()?,
@@ -166,13 +170,13 @@ fn process<'a>(c: &mut Cursor<'a>, key: &str, p: &mut ProcessF<'a>) -> Option<()
                 "elevation_level" => elevation_level,
                 "elevation" => elevation,
             }),
-            _ => c.skip_value(),
+            _ => c.skip_member(k),
         })?,
         "parent" => members!(c, p.parent, {
             "name" => name, "executable" => executable, "command_line" => command_line,
             "pid" => pid, "entity_id" => entity_id,
         })?,
-        _ => c.skip_value()?,
+        _ => c.skip_member(key)?,
     }
     Some(())
 }
@@ -186,65 +190,97 @@ fn is_dotted_ecs_key(k: &str) -> bool {
     .any(|p| k.starts_with(p))
 }
 
-impl<'a> Doc<'a> {
-    /// The leaf at an ECS path, for the paths the mapping reads.
-    pub(crate) fn leaf(&self, path: &str) -> Option<&Leaf<'a>> {
-        let p = &self.process;
-        let w = self.winlog.as_ref();
-        let l = match path {
-            "@timestamp" => &self.timestamp,
-            "event.kind" => &self.event.kind,
-            "event.action" => &self.event.action,
-            "event.code" => &self.event.code,
-            "event.id" => &self.event.id,
-            "event.provider" => &self.event.provider,
-            "host.name" => &self.host.name,
-            "host.hostname" => &self.host.hostname,
-            "host.id" => &self.host.id,
-            "host.os.type" => &self.host.os.os_type,
-            "host.os.family" => &self.host.os.family,
-            "host.os.platform" => &self.host.os.platform,
-            "agent.hostname" => &self.agent.hostname,
-            "process.name" => &p.name,
-            "process.executable" => &p.executable,
-            "process.command_line" => &p.command_line,
-            "process.pid" => &p.pid,
-            "process.entity_id" => &p.entity_id,
-            "process.pe.original_file_name" => &p.pe.original_file_name,
-            "process.code_signature.exists" => &p.code_signature.exists,
-            "process.code_signature.trusted" => &p.code_signature.trusted,
-            "process.code_signature.subject_name" => &p.code_signature.subject_name,
-            "process.Ext.token.integrity_level_name" => &p.ext.token.integrity_level_name,
-            "process.Ext.token.elevation_type" => &p.ext.token.elevation_type,
-            "process.Ext.token.elevation" => &p.ext.token.elevation,
-            "process.Ext.token.elevation_level" => &p.ext.token.elevation_level,
-            "process.parent.name" => &p.parent.name,
-            "process.parent.executable" => &p.parent.executable,
-            "process.parent.command_line" => &p.parent.command_line,
-            "process.parent.pid" => &p.parent.pid,
-            "process.parent.entity_id" => &p.parent.entity_id,
-            "user.name" => &self.user.name,
-            "user.domain" => &self.user.domain,
-            "user.id" => &self.user.id,
-            "lotl.label" => &self.lotl.label,
-            "lotl.scenario_id" => &self.lotl.scenario_id,
-            "lotl.technique" => &self.lotl.technique,
-            "lotl.family" => &self.lotl.family,
-            "lotl.source" => &self.lotl.source,
-            "winlog.event_id" => &w?.event_id,
-            "winlog.record_id" => &w?.record_id,
-            "winlog.computer_name" => &w?.computer_name,
-            "winlog.provider_name" => &w?.provider_name,
-            "winlog.channel" => &w?.channel,
-            _ => {
-                let key = path.strip_prefix("winlog.event_data.")?;
-                return w?.event_data_value(key);
+/// The leaf at an ECS path in a [`Doc`], shared or mutable (`$($r)+` is `&` or `&mut`):
+/// one table for [`Doc::leaf`] and [`Doc::leaf_mut`].
+macro_rules! leaf_at {
+    ($doc:expr, $path:expr, $($r:tt)+) => {{
+        let doc = $doc;
+        let p = $($r)+ doc.process;
+        let l = match $path {
+            "@timestamp" => $($r)+ doc.timestamp,
+            "event.kind" => $($r)+ doc.event.kind,
+            "event.action" => $($r)+ doc.event.action,
+            "event.code" => $($r)+ doc.event.code,
+            "event.id" => $($r)+ doc.event.id,
+            "event.provider" => $($r)+ doc.event.provider,
+            "host.name" => $($r)+ doc.host.name,
+            "host.hostname" => $($r)+ doc.host.hostname,
+            "host.id" => $($r)+ doc.host.id,
+            "host.os.type" => $($r)+ doc.host.os.os_type,
+            "host.os.family" => $($r)+ doc.host.os.family,
+            "host.os.platform" => $($r)+ doc.host.os.platform,
+            "agent.hostname" => $($r)+ doc.agent.hostname,
+            "process.name" => $($r)+ p.name,
+            "process.executable" => $($r)+ p.executable,
+            "process.command_line" => $($r)+ p.command_line,
+            "process.pid" => $($r)+ p.pid,
+            "process.entity_id" => $($r)+ p.entity_id,
+            "process.pe.original_file_name" => $($r)+ p.pe.original_file_name,
+            "process.code_signature.exists" => $($r)+ p.code_signature.exists,
+            "process.code_signature.trusted" => $($r)+ p.code_signature.trusted,
+            "process.code_signature.subject_name" => $($r)+ p.code_signature.subject_name,
+            "process.Ext.token.integrity_level_name" => $($r)+ p.ext.token.integrity_level_name,
+            "process.Ext.token.elevation_type" => $($r)+ p.ext.token.elevation_type,
+            "process.Ext.token.elevation" => $($r)+ p.ext.token.elevation,
+            "process.Ext.token.elevation_level" => $($r)+ p.ext.token.elevation_level,
+            "process.parent.name" => $($r)+ p.parent.name,
+            "process.parent.executable" => $($r)+ p.parent.executable,
+            "process.parent.command_line" => $($r)+ p.parent.command_line,
+            "process.parent.pid" => $($r)+ p.parent.pid,
+            "process.parent.entity_id" => $($r)+ p.parent.entity_id,
+            "user.name" => $($r)+ doc.user.name,
+            "user.domain" => $($r)+ doc.user.domain,
+            "user.id" => $($r)+ doc.user.id,
+            "lotl.label" => $($r)+ doc.lotl.label,
+            "lotl.scenario_id" => $($r)+ doc.lotl.scenario_id,
+            "lotl.technique" => $($r)+ doc.lotl.technique,
+            "lotl.family" => $($r)+ doc.lotl.family,
+            "lotl.source" => $($r)+ doc.lotl.source,
+            path => {
+                let Some(w) = $($r)+ doc.winlog else {
+                    return None;
+                };
+                match path {
+                    "winlog.event_id" => $($r)+ w.event_id,
+                    "winlog.record_id" => $($r)+ w.record_id,
+                    "winlog.computer_name" => $($r)+ w.computer_name,
+                    "winlog.provider_name" => $($r)+ w.provider_name,
+                    "winlog.channel" => $($r)+ w.channel,
+                    _ => {
+                        let key = path.strip_prefix("winlog.event_data.")?;
+                        let Some(data) = $($r)+ w.event_data else {
+                            return None;
+                        };
+                        // The last of repeated keys, as a JSON object map keeps it.
+                        data.into_iter().rev().find(|(k, _)| **k == *key).map(|(_, v)| v)?
+                    }
+                }
             }
         };
         (l.1 != LeafKind::Absent).then_some(l)
+    }};
+}
+
+impl<'a> Doc<'a> {
+    /// The leaf at an ECS path, for the paths the mapping reads.
+    pub(crate) fn leaf(&self, path: &str) -> Option<&Leaf<'a>> {
+        leaf_at!(self, path, &)
     }
 
-    pub(crate) fn list(&self, path: &str) -> Option<&[Cow<'a, str>]> {
+    pub(crate) fn leaf_mut(&mut self, path: &str) -> Option<&mut Leaf<'a>> {
+        leaf_at!(self, path, &mut)
+    }
+
+    pub(crate) fn list_mut(&mut self, path: &str) -> Option<&mut List<'a>> {
+        match path {
+            "event.category" => Some(&mut self.event.category),
+            "event.type" => Some(&mut self.event.kind_type),
+            "process.args" => Some(&mut self.process.args),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn list(&self, path: &str) -> Option<&[Str<'a>]> {
         match path {
             "event.category" => self.event.category.0.as_deref(),
             "event.type" => self.event.kind_type.0.as_deref(),
@@ -258,6 +294,6 @@ impl<'a> WinlogF<'a> {
     /// A raw event field; the last of repeated keys, as a JSON object map keeps it.
     pub(crate) fn event_data_value(&self, key: &str) -> Option<&Leaf<'a>> {
         let data = self.event_data.as_ref()?;
-        data.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+        data.iter().rev().find(|(k, _)| **k == *key).map(|(_, v)| v)
     }
 }

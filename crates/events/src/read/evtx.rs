@@ -1,7 +1,7 @@
 //! EVTX files through the `evtx` crate: Sysmon event 1 and Security 4688. A corrupt chunk or
 //! record is counted and skipped; the parser goes on with the next chunk.
 
-use super::json::{Cursor, Leaf, LeafKind};
+use super::json::{Cursor, Leaf, LeafKind, Str};
 use super::windows::{from_event_data, EVENT_DATA_FIELDS};
 use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReason};
 use crate::error::{Error, Result};
@@ -9,7 +9,6 @@ use crate::event::Text;
 use ::evtx::binxml::value_variant::BinXmlValue;
 use ::evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
-use std::borrow::Cow;
 
 pub(crate) fn read<S: std::io::Read + std::io::Seek>(
     reader: &mut Reader<'_>,
@@ -608,13 +607,13 @@ impl LaidOut {
     fn record(&self) -> Record<'_> {
         Record {
             event_id: self.event_id,
-            provider: Cow::Borrowed(&self.provider),
-            created: self.created.as_deref().map(Cow::Borrowed),
-            computer: Cow::Borrowed(&self.computer),
+            provider: Str::Borrowed(&self.provider),
+            created: self.created.as_deref().map(Str::Borrowed),
+            computer: Str::Borrowed(&self.computer),
             fields: self
                 .fields
                 .iter()
-                .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(v.as_str())))
+                .map(|(k, v)| (Str::Borrowed(*k), Str::Borrowed(v.as_str())))
                 .collect(),
         }
     }
@@ -700,11 +699,11 @@ fn text_of(v: &Value) -> Option<String> {
 #[derive(Debug, Default, PartialEq)]
 struct Record<'a> {
     event_id: u32,
-    provider: Cow<'a, str>,
-    created: Option<Cow<'a, str>>,
-    computer: Cow<'a, str>,
+    provider: Str<'a>,
+    created: Option<Str<'a>>,
+    computer: Str<'a>,
     /// `EventData`, in document order (the last of repeated names wins).
-    fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    fields: Vec<(Str<'a>, Str<'a>)>,
 }
 
 impl<'a> Record<'a> {
@@ -715,21 +714,23 @@ impl<'a> Record<'a> {
         let fields = match event.get("EventData") {
             Some(Value::Object(o)) => o
                 .iter()
-                .filter_map(|(k, v)| text_of(v).map(|t| (Cow::Borrowed(k.as_str()), Cow::Owned(t))))
+                .filter_map(|(k, v)| {
+                    text_of(v).map(|t| (Str::Borrowed(k.as_str()), Str::Owned(Text::from(t))))
+                })
                 .collect(),
             _ => Vec::new(),
         };
         Record {
             event_id: number(system.get("EventID")).unwrap_or(0) as u32,
-            provider: Cow::Borrowed(
+            provider: Str::Borrowed(
                 system["Provider"]["#attributes"]["Name"]
                     .as_str()
                     .unwrap_or(""),
             ),
             created: system["TimeCreated"]["#attributes"]["SystemTime"]
                 .as_str()
-                .map(Cow::Borrowed),
-            computer: Cow::Borrowed(system["Computer"].as_str().unwrap_or("")),
+                .map(Str::Borrowed),
+            computer: Str::Borrowed(system["Computer"].as_str().unwrap_or("")),
             fields,
         }
     }
@@ -770,7 +771,7 @@ impl<'a> Record<'a> {
 }
 
 /// A string value (`None` for any other type), as `Value::as_str` reads it.
-fn string_value<'a>(c: &mut Cursor<'a>) -> Option<Option<Cow<'a, str>>> {
+fn string_value<'a>(c: &mut Cursor<'a>) -> Option<Option<Str<'a>>> {
     Some(match c.leaf()? {
         Leaf(Some(s), LeafKind::Str) => Some(s),
         _ => None,
@@ -778,7 +779,7 @@ fn string_value<'a>(c: &mut Cursor<'a>) -> Option<Option<Cow<'a, str>>> {
 }
 
 /// `{"#attributes": {name: "..", ..}, ..}`: the named attribute when it is a string.
-fn attribute<'a>(c: &mut Cursor<'a>, name: &str) -> Option<Option<Cow<'a, str>>> {
+fn attribute<'a>(c: &mut Cursor<'a>, name: &str) -> Option<Option<Str<'a>>> {
     let mut out = None;
     c.object(|c, k| match &*k {
         "#attributes" => c.object(|c, k| {
@@ -797,7 +798,7 @@ fn attribute<'a>(c: &mut Cursor<'a>, name: &str) -> Option<Option<Cow<'a, str>>>
 /// A value as [`text_of`] reads it: a string, a number or boolean as text, an object's
 /// `#text`; `None` otherwise. A non-integer number is left to the `Value` path (whose
 /// float formatting this does not copy).
-fn text_value<'a>(c: &mut Cursor<'a>) -> Option<Option<Cow<'a, str>>> {
+fn text_value<'a>(c: &mut Cursor<'a>) -> Option<Option<Str<'a>>> {
     if c.peek()? == b'{' {
         let mut out = None;
         c.object(|c, k| {
@@ -828,7 +829,7 @@ fn map_record(r: &Record<'_>, record_id: u64) -> Parsed {
         r.fields
             .iter()
             .rev()
-            .find(|(name, _)| name == k)
+            .find(|(name, _)| **name == *k)
             .map(|(_, v)| v.as_ref())
     };
     let parsed = from_event_data(id, &get, created);
@@ -836,7 +837,7 @@ fn map_record(r: &Record<'_>, record_id: u64) -> Parsed {
         return parsed;
     };
     ev.event_id = compact_str::ToCompactString::to_compact_string(&record_id);
-    ev.host_name = Text::from(r.computer.as_ref());
+    ev.host_name = Text::from(&*r.computer);
     if ev.host_name.is_empty() {
         return Parsed::Skip(SkipReason::MissingField("Computer"));
     }

@@ -4,12 +4,60 @@
 //! `None` on text that is not JSON, or on a shape the caller does not model, so callers fall
 //! back to `serde_json::Value`.
 
-use std::borrow::Cow;
+use crate::event::Text;
+use std::cell::RefCell;
+
+/// A JSON string's text: borrowed from the document when it holds no escapes, else
+/// unescaped into its own [`Text`] (inline up to 24 bytes), which a reader can keep as
+/// the event's field without copying it again.
+#[derive(Debug, Clone, Eq)]
+pub(crate) enum Str<'a> {
+    Borrowed(&'a str),
+    Owned(Text),
+}
+
+impl Default for Str<'_> {
+    fn default() -> Self {
+        Str::Borrowed("")
+    }
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Str::Borrowed(s) => s,
+            Str::Owned(t) => t,
+        }
+    }
+}
+
+/// Equal by text, however held.
+impl PartialEq for Str<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for Str<'_> {
+    fn eq(&self, other: &str) -> bool {
+        **self == *other
+    }
+}
+
+impl From<Str<'_>> for Text {
+    fn from(s: Str<'_>) -> Text {
+        match s {
+            Str::Borrowed(s) => Text::from(s),
+            Str::Owned(t) => t,
+        }
+    }
+}
 
 /// A scalar leaf: strings borrowed when unescaped; numbers and booleans kept as their JSON
 /// text; arrays, objects and null recorded as [`LeafKind::Other`].
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Leaf<'a>(pub Option<Cow<'a, str>>, pub LeafKind);
+pub(crate) struct Leaf<'a>(pub Option<Str<'a>>, pub LeafKind);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LeafKind {
@@ -23,7 +71,7 @@ pub(crate) enum LeafKind {
 
 /// `event.category` / `event.type` / `process.args`: an array of strings, or one string.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct List<'a>(pub Option<Vec<Cow<'a, str>>>);
+pub(crate) struct List<'a>(pub Option<Vec<Str<'a>>>);
 
 /// Nesting deeper than this is refused (as serde_json refuses it), so a hostile document
 /// cannot exhaust the stack.
@@ -75,25 +123,30 @@ impl<'a> Cursor<'a> {
     }
 
     /// An object lotl reads fields of: `f` is called with each key, positioned before its
-    /// value, and must consume the value. A dotted key (`"os.type"`) flattens fields the
-    /// typed view does not model, so it sends the document to the generic path.
+    /// value, and must consume the value (members it does not read through
+    /// [`Cursor::skip_member`]).
     pub(crate) fn fields(
         &mut self,
         mut f: impl FnMut(&mut Self, &str) -> Option<()>,
     ) -> Option<()> {
-        self.object(|c, key| {
-            if key.contains('.') {
-                return None;
-            }
-            f(c, &key)
-        })
+        self.object(|c, key| f(c, &key))
+    }
+
+    /// A member lotl does not read: validated and skipped. A dotted key (`"os.type"`) may
+    /// flatten a field the typed view models, so it sends the document to the generic path.
+    /// Checked here, not on every key: the keys lotl reads hold no dots.
+    pub(crate) fn skip_member(&mut self, key: &str) -> Option<()> {
+        if key.bytes().any(|b| b == b'.') {
+            return None;
+        }
+        self.skip_value()
     }
 
     /// An object: `f` is called with each key, positioned before its value, and must
     /// consume the value.
     pub(crate) fn object(
         &mut self,
-        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+        mut f: impl FnMut(&mut Self, Str<'a>) -> Option<()>,
     ) -> Option<()> {
         self.container(b'{', b'}', |c| {
             if c.peek()? != b'"' {
@@ -141,46 +194,50 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    fn string(&mut self) -> Option<Str<'a>> {
         let start = self.i + 1;
         let end = scan_string(self.b, start)?;
         if self.b[end] == b'"' {
             self.i = end + 1;
             // On character boundaries: both ends are ASCII.
-            return Some(Cow::Borrowed(&self.s[start..end]));
+            return Some(Str::Borrowed(&self.s[start..end]));
         }
-        // The decoded text is never longer than the escaped one: size it once.
-        let close = self.string_end(end)?;
-        let mut out = String::with_capacity(close - start);
-        out.push_str(&self.s[start..end]);
-        let mut i = end;
-        loop {
-            if self.b[i] == b'"' {
-                self.i = i + 1;
-                return Some(Cow::Owned(out));
-            }
-            let esc = *self.b.get(i + 1)?;
-            i += 2;
-            match esc {
-                b'"' => out.push('"'),
-                b'\\' => out.push('\\'),
-                b'/' => out.push('/'),
-                b'b' => out.push('\u{8}'),
-                b'f' => out.push('\u{c}'),
-                b'n' => out.push('\n'),
-                b'r' => out.push('\r'),
-                b't' => out.push('\t'),
-                b'u' => {
-                    let (ch, used) = self.unicode_escape(i)?;
-                    out.push(ch);
-                    i += used;
+        thread_local! {
+            /// Unescaped text is built here, then copied once into a `Text` of its size.
+            static UNESCAPED: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        UNESCAPED.with_borrow_mut(|out| {
+            out.clear();
+            out.push_str(&self.s[start..end]);
+            let mut i = end;
+            loop {
+                if self.b[i] == b'"' {
+                    self.i = i + 1;
+                    return Some(Str::Owned(Text::from(out.as_str())));
                 }
-                _ => return None,
+                let esc = *self.b.get(i + 1)?;
+                i += 2;
+                match esc {
+                    b'"' => out.push('"'),
+                    b'\\' => out.push('\\'),
+                    b'/' => out.push('/'),
+                    b'b' => out.push('\u{8}'),
+                    b'f' => out.push('\u{c}'),
+                    b'n' => out.push('\n'),
+                    b'r' => out.push('\r'),
+                    b't' => out.push('\t'),
+                    b'u' => {
+                        let (ch, used) = self.unicode_escape(i)?;
+                        out.push(ch);
+                        i += used;
+                    }
+                    _ => return None,
+                }
+                let next = scan_string(self.b, i)?;
+                out.push_str(&self.s[i..next]);
+                i = next;
             }
-            let next = scan_string(self.b, i)?;
-            out.push_str(&self.s[i..next]);
-            i = next;
-        }
+        })
     }
 
     /// The character of a `\uXXXX` escape whose digits start at `at` (a surrogate pair
@@ -264,11 +321,11 @@ impl<'a> Cursor<'a> {
             b'"' => Leaf(Some(self.string()?), LeafKind::Str),
             b't' => {
                 self.literal("true")?;
-                Leaf(Some(Cow::Borrowed("true")), LeafKind::Bool)
+                Leaf(Some(Str::Borrowed("true")), LeafKind::Bool)
             }
             b'f' => {
                 self.literal("false")?;
-                Leaf(Some(Cow::Borrowed("false")), LeafKind::Bool)
+                Leaf(Some(Str::Borrowed("false")), LeafKind::Bool)
             }
             b'n' => {
                 self.literal("null")?;
@@ -278,7 +335,7 @@ impl<'a> Cursor<'a> {
                 self.skip_value()?;
                 Leaf(None, LeafKind::Other)
             }
-            _ => Leaf(Some(Cow::Borrowed(self.number()?)), LeafKind::Number),
+            _ => Leaf(Some(Str::Borrowed(self.number()?)), LeafKind::Number),
         })
     }
 

@@ -296,10 +296,11 @@ pub(crate) enum Parsed {
 /// batches of records parse in parallel.
 fn parse_json_record(name: &str, record: u64, text: &str) -> (InputFormat, Parsed) {
     let ctx = RecordCtx { file: name, record };
-    if nxlog::is_nxlog(text) {
+    let typed = ecs_typed::parse_doc(text);
+    if nxlog::is_nxlog(text, typed.as_ref().map(|d| d.top_level_event_id)) {
         (InputFormat::NxlogJson, nxlog::parse_line(text, &ctx))
     } else {
-        (InputFormat::EcsNdjson, ecs::parse_line(text, &ctx))
+        (InputFormat::EcsNdjson, ecs::parse_line(text, typed))
     }
 }
 
@@ -316,7 +317,7 @@ struct LineBatch {
 
 impl LineBatch {
     /// Lines per batch: enough to keep every core busy, few enough to stay in cache.
-    const LINES: usize = 2048;
+    const LINES: usize = 256;
 
     /// Take the bytes from `start` to the end as line `record`, trimmed; `false` (and the
     /// bytes dropped) when the line is blank.

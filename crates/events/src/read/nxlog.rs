@@ -6,12 +6,17 @@ use super::{parse_timestamp_ms, Parsed, RecordCtx, SkipReason};
 use crate::event::Text;
 use serde_json::{Map, Value};
 
-/// NXLog lines carry `EventID` at the top level; ECS documents never do.
-pub(crate) fn is_nxlog(line: &str) -> bool {
+/// NXLog lines carry `EventID` at the top level; ECS documents never do. For a line the
+/// typed ECS walker took, `top_level_event_id` says whether it saw that key; a line it
+/// refused is searched for one.
+pub(crate) fn is_nxlog(line: &str, top_level_event_id: Option<bool>) -> bool {
     static EVENT_ID: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
         std::sync::OnceLock::new();
-    let finder = EVENT_ID.get_or_init(|| memchr::memmem::Finder::new(b"\"EventID\""));
-    finder.find(line.as_bytes()).is_some() && !line.starts_with("{\"@timestamp\":{")
+    let has_key = top_level_event_id.unwrap_or_else(|| {
+        let finder = EVENT_ID.get_or_init(|| memchr::memmem::Finder::new(b"\"EventID\""));
+        finder.find(line.as_bytes()).is_some()
+    });
+    has_key && !line.starts_with("{\"@timestamp\":{")
 }
 
 pub(crate) fn parse_line(line: &str, ctx: &RecordCtx<'_>) -> Parsed {
