@@ -5,6 +5,8 @@
 //! back to the `Value` path in [`super::ecs`]; both paths feed the same mapping through
 //! [`super::ecs::View`].
 
+use super::ecs::Field;
+use super::ecs::Field as F;
 use super::json::Cursor;
 pub(crate) use super::json::{Leaf, LeafKind, List, Str};
 
@@ -190,70 +192,70 @@ fn is_dotted_ecs_key(k: &str) -> bool {
     .any(|p| k.starts_with(p))
 }
 
-/// The leaf at an ECS path in a [`Doc`], shared or mutable (`$($r)+` is `&` or `&mut`):
+/// The leaf of a [`Field`] in a [`Doc`], shared or mutable (`$($r)+` is `&` or `&mut`):
 /// one table for [`Doc::leaf`] and [`Doc::leaf_mut`].
 macro_rules! leaf_at {
-    ($doc:expr, $path:expr, $($r:tt)+) => {{
+    ($doc:expr, $field:expr, $($r:tt)+) => {{
         let doc = $doc;
         let p = $($r)+ doc.process;
-        let l = match $path {
-            "@timestamp" => $($r)+ doc.timestamp,
-            "event.kind" => $($r)+ doc.event.kind,
-            "event.action" => $($r)+ doc.event.action,
-            "event.code" => $($r)+ doc.event.code,
-            "event.id" => $($r)+ doc.event.id,
-            "event.provider" => $($r)+ doc.event.provider,
-            "host.name" => $($r)+ doc.host.name,
-            "host.hostname" => $($r)+ doc.host.hostname,
-            "host.id" => $($r)+ doc.host.id,
-            "host.os.type" => $($r)+ doc.host.os.os_type,
-            "host.os.family" => $($r)+ doc.host.os.family,
-            "host.os.platform" => $($r)+ doc.host.os.platform,
-            "agent.hostname" => $($r)+ doc.agent.hostname,
-            "process.name" => $($r)+ p.name,
-            "process.executable" => $($r)+ p.executable,
-            "process.command_line" => $($r)+ p.command_line,
-            "process.pid" => $($r)+ p.pid,
-            "process.entity_id" => $($r)+ p.entity_id,
-            "process.pe.original_file_name" => $($r)+ p.pe.original_file_name,
-            "process.code_signature.exists" => $($r)+ p.code_signature.exists,
-            "process.code_signature.trusted" => $($r)+ p.code_signature.trusted,
-            "process.code_signature.subject_name" => $($r)+ p.code_signature.subject_name,
-            "process.Ext.token.integrity_level_name" => $($r)+ p.ext.token.integrity_level_name,
-            "process.Ext.token.elevation_type" => $($r)+ p.ext.token.elevation_type,
-            "process.Ext.token.elevation" => $($r)+ p.ext.token.elevation,
-            "process.Ext.token.elevation_level" => $($r)+ p.ext.token.elevation_level,
-            "process.parent.name" => $($r)+ p.parent.name,
-            "process.parent.executable" => $($r)+ p.parent.executable,
-            "process.parent.command_line" => $($r)+ p.parent.command_line,
-            "process.parent.pid" => $($r)+ p.parent.pid,
-            "process.parent.entity_id" => $($r)+ p.parent.entity_id,
-            "user.name" => $($r)+ doc.user.name,
-            "user.domain" => $($r)+ doc.user.domain,
-            "user.id" => $($r)+ doc.user.id,
-            "lotl.label" => $($r)+ doc.lotl.label,
-            "lotl.scenario_id" => $($r)+ doc.lotl.scenario_id,
-            "lotl.technique" => $($r)+ doc.lotl.technique,
-            "lotl.family" => $($r)+ doc.lotl.family,
-            "lotl.source" => $($r)+ doc.lotl.source,
-            path => {
+        let l = match $field {
+            F::Timestamp => $($r)+ doc.timestamp,
+            F::EventKind => $($r)+ doc.event.kind,
+            F::EventAction => $($r)+ doc.event.action,
+            F::EventCode => $($r)+ doc.event.code,
+            F::EventId => $($r)+ doc.event.id,
+            F::EventProvider => $($r)+ doc.event.provider,
+            F::HostName => $($r)+ doc.host.name,
+            F::HostHostname => $($r)+ doc.host.hostname,
+            F::HostId => $($r)+ doc.host.id,
+            F::HostOsType => $($r)+ doc.host.os.os_type,
+            F::HostOsFamily => $($r)+ doc.host.os.family,
+            F::HostOsPlatform => $($r)+ doc.host.os.platform,
+            F::AgentHostname => $($r)+ doc.agent.hostname,
+            F::ProcessName => $($r)+ p.name,
+            F::ProcessExecutable => $($r)+ p.executable,
+            F::ProcessCommandLine => $($r)+ p.command_line,
+            F::ProcessPid => $($r)+ p.pid,
+            F::ProcessEntityId => $($r)+ p.entity_id,
+            F::ProcessPeOriginalFileName => $($r)+ p.pe.original_file_name,
+            F::ProcessCodeSignatureExists => $($r)+ p.code_signature.exists,
+            F::ProcessCodeSignatureTrusted => $($r)+ p.code_signature.trusted,
+            F::ProcessCodeSignatureSubjectName => $($r)+ p.code_signature.subject_name,
+            F::ProcessIntegrityLevelName => $($r)+ p.ext.token.integrity_level_name,
+            F::ProcessElevationType => $($r)+ p.ext.token.elevation_type,
+            F::ProcessElevation => $($r)+ p.ext.token.elevation,
+            F::ProcessElevationLevel => $($r)+ p.ext.token.elevation_level,
+            F::ParentName => $($r)+ p.parent.name,
+            F::ParentExecutable => $($r)+ p.parent.executable,
+            F::ParentCommandLine => $($r)+ p.parent.command_line,
+            F::ParentPid => $($r)+ p.parent.pid,
+            F::ParentEntityId => $($r)+ p.parent.entity_id,
+            F::UserName => $($r)+ doc.user.name,
+            F::UserDomain => $($r)+ doc.user.domain,
+            F::UserId => $($r)+ doc.user.id,
+            F::LotlLabel => $($r)+ doc.lotl.label,
+            F::LotlScenarioId => $($r)+ doc.lotl.scenario_id,
+            F::LotlTechnique => $($r)+ doc.lotl.technique,
+            F::LotlFamily => $($r)+ doc.lotl.family,
+            F::LotlSource => $($r)+ doc.lotl.source,
+            field => {
                 let Some(w) = $($r)+ doc.winlog else {
                     return None;
                 };
-                match path {
-                    "winlog.event_id" => $($r)+ w.event_id,
-                    "winlog.record_id" => $($r)+ w.record_id,
-                    "winlog.computer_name" => $($r)+ w.computer_name,
-                    "winlog.provider_name" => $($r)+ w.provider_name,
-                    "winlog.channel" => $($r)+ w.channel,
-                    _ => {
-                        let key = path.strip_prefix("winlog.event_data.")?;
+                match field {
+                    F::WinlogEventId => $($r)+ w.event_id,
+                    F::WinlogRecordId => $($r)+ w.record_id,
+                    F::WinlogComputerName => $($r)+ w.computer_name,
+                    F::WinlogProviderName => $($r)+ w.provider_name,
+                    F::WinlogChannel => $($r)+ w.channel,
+                    F::EventData(key) => {
                         let Some(data) = $($r)+ w.event_data else {
                             return None;
                         };
                         // The last of repeated keys, as a JSON object map keeps it.
                         data.into_iter().rev().find(|(k, _)| **k == *key).map(|(_, v)| v)?
                     }
+                    _ => return None,
                 }
             }
         };
@@ -262,29 +264,29 @@ macro_rules! leaf_at {
 }
 
 impl<'a> Doc<'a> {
-    /// The leaf at an ECS path, for the paths the mapping reads.
-    pub(crate) fn leaf(&self, path: &str) -> Option<&Leaf<'a>> {
-        leaf_at!(self, path, &)
+    /// The leaf of a field the mapping reads; `None` when the document lacks it.
+    pub(crate) fn leaf(&self, field: Field) -> Option<&Leaf<'a>> {
+        leaf_at!(self, field, &)
     }
 
-    pub(crate) fn leaf_mut(&mut self, path: &str) -> Option<&mut Leaf<'a>> {
-        leaf_at!(self, path, &mut)
+    pub(crate) fn leaf_mut(&mut self, field: Field) -> Option<&mut Leaf<'a>> {
+        leaf_at!(self, field, &mut)
     }
 
-    pub(crate) fn list_mut(&mut self, path: &str) -> Option<&mut List<'a>> {
-        match path {
-            "event.category" => Some(&mut self.event.category),
-            "event.type" => Some(&mut self.event.kind_type),
-            "process.args" => Some(&mut self.process.args),
+    pub(crate) fn list_mut(&mut self, field: Field) -> Option<&mut List<'a>> {
+        match field {
+            F::EventCategory => Some(&mut self.event.category),
+            F::EventType => Some(&mut self.event.kind_type),
+            F::ProcessArgs => Some(&mut self.process.args),
             _ => None,
         }
     }
 
-    pub(crate) fn list(&self, path: &str) -> Option<&[Str<'a>]> {
-        match path {
-            "event.category" => self.event.category.0.as_deref(),
-            "event.type" => self.event.kind_type.0.as_deref(),
-            "process.args" => self.process.args.0.as_deref(),
+    pub(crate) fn list(&self, field: Field) -> Option<&[Str<'a>]> {
+        match field {
+            F::EventCategory => self.event.category.0.as_deref(),
+            F::EventType => self.event.kind_type.0.as_deref(),
+            F::ProcessArgs => self.process.args.0.as_deref(),
             _ => None,
         }
     }
