@@ -194,6 +194,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
+    #[inline]
     fn string(&mut self) -> Option<Str<'a>> {
         let start = self.i + 1;
         let end = scan_string(self.b, start)?;
@@ -202,6 +203,13 @@ impl<'a> Cursor<'a> {
             // On character boundaries: both ends are ASCII.
             return Some(Str::Borrowed(&self.s[start..end]));
         }
+        self.unescape(start, end)
+    }
+
+    /// The rest of [`Cursor::string`] for a string with escapes, `end` at the first one. Kept
+    /// out of line: the escape-free path is most of the calls (every key) and stays small.
+    #[inline(never)]
+    fn unescape(&mut self, start: usize, end: usize) -> Option<Str<'a>> {
         thread_local! {
             /// Unescaped text is built here, then copied once into a `Text` of its size.
             static UNESCAPED: RefCell<String> = const { RefCell::new(String::new()) };
@@ -397,7 +405,7 @@ impl<'a> Cursor<'a> {
 
 /// Where the string text from `from` stops: the index of the next `"` or `\`. `None` at the
 /// end of input or on a raw control character, which JSON forbids inside strings.
-#[inline]
+#[inline(always)]
 fn scan_string(b: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
