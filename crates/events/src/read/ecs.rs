@@ -391,7 +391,8 @@ pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
     or(&mut ev.process_name, doc.take(F::ProcessName));
     or(&mut ev.process_executable, doc.take(F::ProcessExecutable));
     let args = doc.take_strings(F::ProcessArgs);
-    let command_line = doc.take(F::ProcessCommandLine)
+    let command_line = doc
+        .take(F::ProcessCommandLine)
         .or_else(|| (!args.is_empty()).then(|| args.join(" ").into()));
     or(&mut ev.process_command_line, command_line);
     ev.process_args = args;
@@ -412,11 +413,10 @@ pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
     ev.process_code_signature_exists = doc
         .boolean(F::ProcessCodeSignatureExists)
         .or_else(|| doc.boolean(F::EventData("Signed")));
-    ev.process_code_signature_trusted =
-        doc.boolean(F::ProcessCodeSignatureTrusted).or_else(|| {
-            doc.text(F::EventData("SignatureStatus"))
-                .map(|s| s.eq_ignore_ascii_case("Valid"))
-        });
+    ev.process_code_signature_trusted = doc.boolean(F::ProcessCodeSignatureTrusted).or_else(|| {
+        doc.text(F::EventData("SignatureStatus"))
+            .map(|s| s.eq_ignore_ascii_case("Valid"))
+    });
     ev.process_code_signature_subject = doc.take(F::ProcessCodeSignatureSubjectName);
     if let Some(il) = doc
         .text(F::ProcessIntegrityLevelName)
@@ -438,19 +438,10 @@ pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
     if let Some(p) = doc.number(F::ParentPid) {
         ev.parent_pid = Some(p);
     }
-    or(
-        &mut ev.parent_entity_id,
-        doc.take(F::ParentEntityId),
-    );
+    or(&mut ev.parent_entity_id, doc.take(F::ParentEntityId));
     or(&mut ev.parent_name, doc.take(F::ParentName));
-    or(
-        &mut ev.parent_executable,
-        doc.take(F::ParentExecutable),
-    );
-    or(
-        &mut ev.parent_command_line,
-        doc.take(F::ParentCommandLine),
-    );
+    or(&mut ev.parent_executable, doc.take(F::ParentExecutable));
+    or(&mut ev.parent_command_line, doc.take(F::ParentCommandLine));
 
     or(&mut ev.user_name, doc.take(F::UserName));
     or(&mut ev.user_domain, doc.take(F::UserDomain));

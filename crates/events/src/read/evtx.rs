@@ -6,7 +6,7 @@ use super::windows::{from_event_data, EVENT_DATA_FIELDS};
 use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReason};
 use crate::error::{Error, Result};
 use crate::event::Text;
-use ::evtx::binxml::value_variant::BinXmlValue;
+use ::evtx::binxml::value_variant::{BinXmlValue, FileTime};
 use ::evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
 
@@ -166,8 +166,22 @@ mod token {
     /// Set on a token that has more of its kind after it (attributes, values).
     pub const MORE: u8 = 0x40;
     /// Value types.
+    pub const NULL: u8 = 0x00;
     pub const STRING: u8 = 0x01;
+    pub const INT8: u8 = 0x03;
+    pub const UINT8: u8 = 0x04;
+    pub const INT16: u8 = 0x05;
     pub const UINT16: u8 = 0x06;
+    pub const INT32: u8 = 0x07;
+    pub const UINT32: u8 = 0x08;
+    pub const INT64: u8 = 0x09;
+    pub const UINT64: u8 = 0x0a;
+    pub const BOOL: u8 = 0x0d;
+    pub const GUID: u8 = 0x0f;
+    pub const FILETIME: u8 = 0x11;
+    pub const HEX_INT32: u8 = 0x14;
+    pub const HEX_INT64: u8 = 0x15;
+    pub const BINXML: u8 = 0x21;
 }
 
 /// Where a template's text comes from: one of the instance's substitution values, or text
@@ -504,7 +518,7 @@ impl Layouts {
 }
 
 /// A record read through its template's [`Layout`], owned so that it can leave the chunk.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct LaidOut {
     record_id: u64,
     event_id: u32,
@@ -516,9 +530,11 @@ struct LaidOut {
 
 impl LaidOut {
     /// `None` when a value the mapping reads has a type whose text this does not write as
-    /// the JSON renderer does (the record is rendered then).
-    fn read(
-        rec: &::evtx::EvtxRecord<'_>,
+    /// the JSON renderer does (the record is rendered then). Values are read in place from
+    /// the chunk; a record holding a type that reader leaves alone (a SID, say) has its
+    /// values deserialized by the evtx crate instead.
+    fn read<'c>(
+        rec: &::evtx::EvtxRecord<'c>,
         event_id: u16,
         layout: &Layout,
         layouts: &mut Layouts,
@@ -526,12 +542,30 @@ impl LaidOut {
         if !layout.complete {
             return None;
         }
-        let instances = rec.template_instances().ok()?;
-        let values = &instances.first()?.values;
-        let part = |p: &Part, values: &[BinXmlValue<'_>]| -> Option<Option<Text>> {
+        if let Some(values) = in_place(rec) {
+            let read = Self::read_from(rec, event_id, layout, layouts, &values, &in_place);
+            if read.is_some() {
+                return read;
+            }
+        }
+        let values = deserialized(rec)?;
+        Self::read_from(rec, event_id, layout, layouts, &values, &deserialized)
+    }
+
+    /// [`LaidOut::read`] from one source of substitution values: `values` for the record,
+    /// `instance` to read those of the nested EventData fragment.
+    fn read_from<'c, V: Values<'c>>(
+        rec: &::evtx::EvtxRecord<'c>,
+        event_id: u16,
+        layout: &Layout,
+        layouts: &mut Layouts,
+        values: &V,
+        instance: &dyn Fn(&::evtx::EvtxRecord<'c>) -> Option<V>,
+    ) -> Option<LaidOut> {
+        let part = |p: &Part, values: &V| -> Option<Option<Text>> {
             match p {
                 Part::Text(t) => Some(Some(t.clone())),
-                Part::Substitution(i) => value_text(values.get(usize::from(*i))?),
+                Part::Substitution(i) => values.text(*i),
             }
         };
         let provider = match &layout.provider {
@@ -544,7 +578,7 @@ impl LaidOut {
         };
         let computer = part(layout.computer.as_ref()?, values)?.unwrap_or_default();
         let mut fields = Vec::with_capacity(layout.data.len());
-        let mut push_data = |layout: &Layout, values: &[BinXmlValue<'_>]| -> Option<()> {
+        let mut push_data = |layout: &Layout, values: &V| -> Option<()> {
             for (name, p) in &layout.data {
                 if let Some(text) = part(p, values)? {
                     fields.push((*name, text));
@@ -553,27 +587,26 @@ impl LaidOut {
             Some(())
         };
         push_data(layout, values)?;
-        match layout.fragment.and_then(|i| values.get(usize::from(i))) {
-            None | Some(BinXmlValue::NullType) => {}
-            Some(BinXmlValue::BinXmlType(bytes)) => {
-                // The fragment is a slice of the chunk: read it as a record of its own.
-                let data = rec.chunk.data;
-                let offset = (bytes.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
-                if offset.checked_add(bytes.len())? > data.len() {
-                    return None;
-                }
-                let mut inner = rec.clone();
-                inner.binxml_offset = offset as u64;
-                inner.binxml_size = u32::try_from(bytes.len()).ok()?;
-                let (def_offset, _) = root_instance(&inner)?;
-                let inner_layout = layouts.get(rec.chunk, def_offset)?;
-                if !inner_layout.complete || inner_layout.fragment.is_some() {
-                    return None;
-                }
-                let instances = inner.template_instances().ok()?;
-                push_data(&inner_layout, &instances.first()?.values)?;
+        let fragment = match layout.fragment {
+            Some(i) => values.fragment(i)?,
+            None => None,
+        };
+        if let Some(bytes) = fragment {
+            // The fragment is a slice of the chunk: read it as a record of its own.
+            let data = rec.chunk.data;
+            let offset = (bytes.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+            if offset.checked_add(bytes.len())? > data.len() {
+                return None;
             }
-            Some(_) => return None,
+            let mut inner = rec.clone();
+            inner.binxml_offset = offset as u64;
+            inner.binxml_size = u32::try_from(bytes.len()).ok()?;
+            let (def_offset, _) = root_instance(&inner)?;
+            let inner_layout = layouts.get(rec.chunk, def_offset)?;
+            if !inner_layout.complete || inner_layout.fragment.is_some() {
+                return None;
+            }
+            push_data(&inner_layout, &instance(&inner)?)?;
         }
         Some(LaidOut {
             record_id: rec.event_record_id,
@@ -638,6 +671,122 @@ fn utf16_text(bytes: &[u8]) -> Option<Text> {
         }
         Some(Text::from(scratch.as_str()))
     })
+}
+
+/// Where a template instance's substitution values come from.
+trait Values<'c> {
+    /// Value `i` as text; `Some(None)` for a null or missing one, `None` when its type is
+    /// not one this reads.
+    fn text(&self, i: u16) -> Option<Option<Text>>;
+    /// Value `i` as a nested BinXML fragment (a slice of the chunk); `Some(None)` for null.
+    fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>>;
+}
+
+/// The record's root instance's values, in place.
+fn in_place<'c>(rec: &::evtx::EvtxRecord<'c>) -> Option<InPlace<'c>> {
+    let (_, pos) = root_instance(rec)?;
+    let end = usize::try_from(rec.binxml_offset + u64::from(rec.binxml_size)).ok()?;
+    InPlace::at(rec.chunk.data, pos, end)
+}
+
+/// The record's root instance's values, deserialized by the evtx crate.
+fn deserialized<'c>(rec: &::evtx::EvtxRecord<'c>) -> Option<Vec<BinXmlValue<'c>>> {
+    let instances = rec.template_instances().ok()?;
+    Some(instances.into_iter().next()?.values)
+}
+
+/// Values as the evtx crate deserializes them.
+impl<'c> Values<'c> for Vec<BinXmlValue<'c>> {
+    fn text(&self, i: u16) -> Option<Option<Text>> {
+        value_text(self.get(usize::from(i))?)
+    }
+    fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>> {
+        match self.get(usize::from(i)) {
+            None | Some(BinXmlValue::NullType) => Some(None),
+            Some(BinXmlValue::BinXmlType(bytes)) => Some(Some(bytes)),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Values read where they lie in the chunk: each one's type and bytes, from the instance's
+/// descriptor table (count u32, then size u16, type u8, padding u8 each); a value is decoded
+/// only when the layout reads it. The evtx crate's own deserialization decodes every value
+/// of the record, most of which the mapping never reads.
+struct InPlace<'c> {
+    values: Vec<(u8, &'c [u8])>,
+}
+
+impl<'c> InPlace<'c> {
+    /// The instance whose descriptor table starts at `pos`; `None` when the table or a
+    /// value runs past `end`, the record's end.
+    fn at(data: &'c [u8], pos: usize, end: usize) -> Option<InPlace<'c>> {
+        let data = data.get(..end)?;
+        let count = u32_at(data, pos)? as usize;
+        let table = pos.checked_add(4)?;
+        let descriptors = data.get(table..table.checked_add(count.checked_mul(4)?)?)?;
+        let mut at = table + count * 4;
+        let mut values = Vec::with_capacity(count);
+        for d in descriptors.chunks_exact(4) {
+            let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
+            values.push((d[2], data.get(at..at + size)?));
+            at += size;
+        }
+        Some(InPlace { values })
+    }
+}
+
+impl<'c> Values<'c> for InPlace<'c> {
+    fn text(&self, i: u16) -> Option<Option<Text>> {
+        use BinXmlValue as V;
+        let Some(&(kind, bytes)) = self.values.get(usize::from(i)) else {
+            return Some(None);
+        };
+        // A fixed-size value whose descriptor gives another size is left to the evtx crate.
+        fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+            bytes.try_into().ok()
+        }
+        let value = match kind {
+            token::NULL => return Some(None),
+            token::STRING => {
+                if bytes.len() % 2 != 0 {
+                    return None;
+                }
+                // Cut at the first NUL, as the evtx crate reads a sized string.
+                let units = bytes.chunks_exact(2).position(|u| u == [0, 0]);
+                return Some(Some(utf16_text(
+                    &bytes[..units.map_or(bytes.len(), |n| n * 2)],
+                )?));
+            }
+            token::INT8 => V::Int8Type(i8::from_le_bytes(array(bytes)?)),
+            token::UINT8 => V::UInt8Type(u8::from_le_bytes(array(bytes)?)),
+            token::INT16 => V::Int16Type(i16::from_le_bytes(array(bytes)?)),
+            token::UINT16 => V::UInt16Type(u16::from_le_bytes(array(bytes)?)),
+            token::INT32 => V::Int32Type(i32::from_le_bytes(array(bytes)?)),
+            token::UINT32 => V::UInt32Type(u32::from_le_bytes(array(bytes)?)),
+            token::INT64 => V::Int64Type(i64::from_le_bytes(array(bytes)?)),
+            token::UINT64 => V::UInt64Type(u64::from_le_bytes(array(bytes)?)),
+            token::BOOL => match i32::from_le_bytes(array(bytes)?) {
+                0 => V::BoolType(false),
+                1 => V::BoolType(true),
+                raw => V::Int32Type(raw),
+            },
+            token::GUID => V::GuidType(array(bytes)?),
+            token::FILETIME => V::FileTimeType(FileTime(u64::from_le_bytes(array(bytes)?))),
+            token::HEX_INT32 => V::HexInt32Type(u32::from_le_bytes(array(bytes)?)),
+            token::HEX_INT64 => V::HexInt64Type(u64::from_le_bytes(array(bytes)?)),
+            _ => return None,
+        };
+        value_text(&value)
+    }
+
+    fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>> {
+        match self.values.get(usize::from(i)) {
+            None | Some(&(token::NULL, _)) => Some(None),
+            Some(&(token::BINXML, bytes)) => Some(Some(bytes)),
+            Some(_) => None,
+        }
+    }
 }
 
 /// A substitution value's text as the JSON renderer writes it and [`text_value`] reads it
@@ -872,12 +1021,13 @@ mod tests {
     /// layout is the rendered one; both hold for nearly all records.
     #[test]
     fn layouts_read_real_records_as_rendering_does() {
-        use super::{LaidOut, Layouts, Record};
+        use super::{deserialized, in_place, LaidOut, Layouts, Record};
         let Some(files) = real_evtx_files() else {
             return;
         };
         let settings = std::sync::Arc::new(::evtx::ParserSettings::new().num_threads(1));
         let (mut ids, mut rendered_only, mut laid_out, mut starts) = (0, 0, 0, 0);
+        let (mut read_in_place, mut sysmon_starts) = (0, 0);
         for f in &files {
             let Ok(mut parser) = ::evtx::EvtxParser::from_path(f) else {
                 continue;
@@ -903,6 +1053,32 @@ mod tests {
                     assert_eq!(u32::from(id), rendered.event_id, "{text}");
                     if id == 1 || id == 4688 {
                         starts += 1;
+                        sysmon_starts += usize::from(id == 1);
+                        // Values read in place give what the evtx crate's deserialized
+                        // values give.
+                        if let (Some((_, layout)), Some(values)) = (&read, in_place(&rec)) {
+                            let in_chunk = LaidOut::read_from(
+                                &rec,
+                                id,
+                                layout,
+                                &mut layouts,
+                                &values,
+                                &in_place,
+                            );
+                            if let Some(in_chunk) = in_chunk {
+                                read_in_place += 1;
+                                let values = deserialized(&rec).expect("deserializes");
+                                let by_evtx = LaidOut::read_from(
+                                    &rec,
+                                    id,
+                                    layout,
+                                    &mut layouts,
+                                    &values,
+                                    &deserialized,
+                                );
+                                assert_eq!(Some(in_chunk), by_evtx, "{text}");
+                            }
+                        }
                         if let Some(direct) = direct {
                             laid_out += 1;
                             let mut rendered = Record::from_text(text).unwrap();
@@ -915,7 +1091,12 @@ mod tests {
                 }
             }
         }
-        eprintln!("{ids} ids read, {rendered_only} left to rendering, {laid_out} of {starts} process starts laid out");
+        eprintln!("{ids} ids read, {rendered_only} left to rendering, {laid_out} of {starts} process starts laid out, {read_in_place} read in place");
+        // Every Sysmon process start is read in place; 4688's SIDs are left to evtx.
+        assert!(
+            read_in_place >= sysmon_starts && sysmon_starts > 1_400,
+            "{read_in_place} read in place, {sysmon_starts} Sysmon starts"
+        );
         assert!(
             ids > 5_000,
             "{ids} ids read, {rendered_only} left to rendering"
