@@ -6,8 +6,9 @@ use super::windows::{from_event_data, EVENT_DATA_FIELDS};
 use super::{parse_timestamp_ms, InputFormat, Parsed, Reader, RecordCtx, SkipReason};
 use crate::error::{Error, Result};
 use crate::event::Text;
-use ::evtx::binxml::value_variant::{BinXmlValue, FileTime};
+use ::evtx::binxml::value_variant::BinXmlValue;
 use ::evtx::{EvtxParser, ParserSettings};
+use compact_str::ToCompactString;
 use serde_json::Value;
 
 pub(crate) fn read<S: std::io::Read + std::io::Seek>(
@@ -682,6 +683,65 @@ trait Values<'c> {
     fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>>;
 }
 
+/// A GUID as Windows renders it: lower-case hex in braces, the first three groups
+/// little-endian.
+fn guid_text(bytes: &[u8; 16]) -> Text {
+    const ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 38];
+    out[0] = b'{';
+    out[37] = b'}';
+    let mut n = 1;
+    for (i, &at) in ORDER.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            n += 1;
+        }
+        out[n] = HEX[usize::from(bytes[at] >> 4)];
+        out[n + 1] = HEX[usize::from(bytes[at] & 0x0f)];
+        n += 2;
+    }
+    Text::from_utf8(out).unwrap_or_default()
+}
+
+/// A FILETIME (100 ns ticks since 1601-01-01 UTC) as Windows renders it, seven fractional
+/// digits: years past 9999 keep their last four digits, and a value past `i64::MAX`
+/// renders as zeros.
+fn filetime_text(ticks: u64) -> Text {
+    const TICKS_PER_SEC: u64 = 10_000_000;
+    const TICKS_PER_DAY: u64 = 86_400 * TICKS_PER_SEC;
+    let mut out = *b"0000-00-00T00:00:00.0000000Z";
+    if ticks <= i64::MAX as u64 {
+        let (days, of_day) = (ticks / TICKS_PER_DAY, ticks % TICKS_PER_DAY);
+        // Howard Hinnant's civil_from_days, counting from 0000-03-01, 584,694 days before
+        // 1601-01-01, in 400-year eras of 146,097 days.
+        let z = days + 584_694;
+        let (era, doe) = (z / 146_097, z % 146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = era * 400 + yoe + u64::from(month <= 2);
+        let secs = of_day / TICKS_PER_SEC;
+        for (range, value) in [
+            (0..4, year % 10_000),
+            (5..7, month),
+            (8..10, day),
+            (11..13, secs / 3_600),
+            (14..16, secs / 60 % 60),
+            (17..19, secs % 60),
+            (20..27, of_day % TICKS_PER_SEC),
+        ] {
+            let mut v = value;
+            for b in out[range].iter_mut().rev() {
+                *b = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+    }
+    Text::from_utf8(out).unwrap_or_default()
+}
+
 /// The record's root instance's values, in place.
 fn in_place<'c>(rec: &::evtx::EvtxRecord<'c>) -> Option<InPlace<'c>> {
     let (_, pos) = root_instance(rec)?;
@@ -738,7 +798,6 @@ impl<'c> InPlace<'c> {
 
 impl<'c> Values<'c> for InPlace<'c> {
     fn text(&self, i: u16) -> Option<Option<Text>> {
-        use BinXmlValue as V;
         let Some(&(kind, bytes)) = self.values.get(usize::from(i)) else {
             return Some(None);
         };
@@ -746,38 +805,47 @@ impl<'c> Values<'c> for InPlace<'c> {
         fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
             bytes.try_into().ok()
         }
-        let value = match kind {
-            token::NULL => return Some(None),
+        // Written here as the evtx crate's renderer writes them: its `Display` renders into
+        // a buffer of its own and then through `fmt`, most of the cost of a process start.
+        let int = |n: i128| Some(Some(n.to_compact_string()));
+        match kind {
+            token::NULL => Some(None),
             token::STRING => {
                 if bytes.len() % 2 != 0 {
                     return None;
                 }
                 // Cut at the first NUL, as the evtx crate reads a sized string.
                 let units = bytes.chunks_exact(2).position(|u| u == [0, 0]);
-                return Some(Some(utf16_text(
+                Some(Some(utf16_text(
                     &bytes[..units.map_or(bytes.len(), |n| n * 2)],
-                )?));
+                )?))
             }
-            token::INT8 => V::Int8Type(i8::from_le_bytes(array(bytes)?)),
-            token::UINT8 => V::UInt8Type(u8::from_le_bytes(array(bytes)?)),
-            token::INT16 => V::Int16Type(i16::from_le_bytes(array(bytes)?)),
-            token::UINT16 => V::UInt16Type(u16::from_le_bytes(array(bytes)?)),
-            token::INT32 => V::Int32Type(i32::from_le_bytes(array(bytes)?)),
-            token::UINT32 => V::UInt32Type(u32::from_le_bytes(array(bytes)?)),
-            token::INT64 => V::Int64Type(i64::from_le_bytes(array(bytes)?)),
-            token::UINT64 => V::UInt64Type(u64::from_le_bytes(array(bytes)?)),
+            token::INT8 => int(i8::from_le_bytes(array(bytes)?).into()),
+            token::UINT8 => int(u8::from_le_bytes(array(bytes)?).into()),
+            token::INT16 => int(i16::from_le_bytes(array(bytes)?).into()),
+            token::UINT16 => int(u16::from_le_bytes(array(bytes)?).into()),
+            token::INT32 => int(i32::from_le_bytes(array(bytes)?).into()),
+            token::UINT32 => int(u32::from_le_bytes(array(bytes)?).into()),
+            token::INT64 => int(i64::from_le_bytes(array(bytes)?).into()),
+            token::UINT64 => int(u64::from_le_bytes(array(bytes)?).into()),
+            // Windows writes bitmasks into some bool slots: any other value is its number.
             token::BOOL => match i32::from_le_bytes(array(bytes)?) {
-                0 => V::BoolType(false),
-                1 => V::BoolType(true),
-                raw => V::Int32Type(raw),
+                0 => Some(Some(Text::const_new("false"))),
+                1 => Some(Some(Text::const_new("true"))),
+                raw => int(raw.into()),
             },
-            token::GUID => V::GuidType(array(bytes)?),
-            token::FILETIME => V::FileTimeType(FileTime(u64::from_le_bytes(array(bytes)?))),
-            token::HEX_INT32 => V::HexInt32Type(u32::from_le_bytes(array(bytes)?)),
-            token::HEX_INT64 => V::HexInt64Type(u64::from_le_bytes(array(bytes)?)),
-            _ => return None,
-        };
-        value_text(&value)
+            token::GUID => Some(Some(guid_text(&array(bytes)?))),
+            token::FILETIME => Some(Some(filetime_text(u64::from_le_bytes(array(bytes)?)))),
+            token::HEX_INT32 => {
+                let v = u32::from_le_bytes(array(bytes)?);
+                Some(Some(compact_str::format_compact!("0x{v:x}")))
+            }
+            token::HEX_INT64 => {
+                let v = u64::from_le_bytes(array(bytes)?);
+                Some(Some(compact_str::format_compact!("0x{v:x}")))
+            }
+            _ => None,
+        }
     }
 
     fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>> {
@@ -999,6 +1067,50 @@ pub(crate) fn parse_record(data: &Value, record_id: u64) -> Parsed {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// Values read in place are written as the evtx crate writes them, whatever the
+        /// bytes: every fixed-size type the in-place reader takes.
+        #[test]
+        fn in_place_values_are_written_as_evtx_writes_them(
+            bytes in proptest::array::uniform16(proptest::num::u8::ANY),
+            small in proptest::sample::select(vec![0u64, 1, 2, 9, 10, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, u64::MAX]),
+            pick_small in proptest::bool::ANY,
+        ) {
+            use super::{token, value_text, InPlace, Values};
+            use ::evtx::binxml::value_variant::{BinXmlValue as V, FileTime};
+            let le8 = if pick_small { small.to_le_bytes() } else { bytes[..8].try_into().unwrap() };
+            let u = u64::from_le_bytes(le8);
+            let b4: [u8; 4] = le8[..4].try_into().unwrap();
+            let cases: Vec<(u8, &[u8], V<'_>)> = vec![
+                (token::INT8, &le8[..1], V::Int8Type(le8[0] as i8)),
+                (token::UINT8, &le8[..1], V::UInt8Type(le8[0])),
+                (token::INT16, &le8[..2], V::Int16Type(i16::from_le_bytes([le8[0], le8[1]]))),
+                (token::UINT16, &le8[..2], V::UInt16Type(u16::from_le_bytes([le8[0], le8[1]]))),
+                (token::INT32, &b4, V::Int32Type(i32::from_le_bytes(b4))),
+                (token::UINT32, &b4, V::UInt32Type(u32::from_le_bytes(b4))),
+                (token::INT64, &le8, V::Int64Type(u as i64)),
+                (token::UINT64, &le8, V::UInt64Type(u)),
+                (token::HEX_INT32, &b4, V::HexInt32Type(u32::from_le_bytes(b4))),
+                (token::HEX_INT64, &le8, V::HexInt64Type(u)),
+                (token::FILETIME, &le8, V::FileTimeType(FileTime(u))),
+                (token::GUID, &bytes, V::GuidType(bytes)),
+                (
+                    token::BOOL,
+                    &b4,
+                    match i32::from_le_bytes(b4) {
+                        0 => V::BoolType(false),
+                        1 => V::BoolType(true),
+                        raw => V::Int32Type(raw),
+                    },
+                ),
+            ];
+            for (kind, raw, value) in cases {
+                let in_place = InPlace { values: vec![(kind, raw)] };
+                proptest::prop_assert_eq!(in_place.text(0), value_text(&value), "{:?}", value);
+            }
+        }
+    }
+
     /// The EVTX files of the shared real corpus; `None` (the test is skipped) without it.
     fn real_evtx_files() -> Option<Vec<std::path::PathBuf>> {
         let dir =
