@@ -647,7 +647,7 @@ impl LaidOut {
             fields: self
                 .fields
                 .iter()
-                .map(|(k, v)| (Str::Borrowed(*k), Str::Borrowed(v.as_str())))
+                .map(|(k, v)| (Str::Borrowed(k), Str::Borrowed(v.as_str())))
                 .collect(),
         }
     }
