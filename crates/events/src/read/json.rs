@@ -356,7 +356,8 @@ impl<'a> Cursor<'a> {
                 Some(List(None))
             }
             b'[' => {
-                let mut out = Vec::new();
+                // Room for a typical `process.args` without growing.
+                let mut out = Vec::with_capacity(8);
                 self.array(|c| {
                     if let Leaf(Some(v), LeafKind::Str) = c.leaf()? {
                         out.push(v);
