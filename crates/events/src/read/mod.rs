@@ -1055,6 +1055,22 @@ pub(crate) fn parse_timestamp_ms(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// A top-level `EventID` makes a line NXLog's; one nested in an ECS document does not.
+    #[test]
+    fn nxlog_is_told_by_a_top_level_event_id() {
+        let ecs = r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"kind":"event","category":["process"],"type":["start"]},"host":{"name":"h"},"process":{"name":"a.exe","pid":1},"extra":{"EventID":1}}"#;
+        let nxlog = r#"{"EventID":1,"SourceName":"Microsoft-Windows-Sysmon","Hostname":"h","EventTime":"2024-01-01 00:00:00","UtcTime":"2024-01-01 00:00:00.000","Image":"C:\\a.exe","CommandLine":"a.exe","ProcessId":1}"#;
+        let out = read_bytes(
+            "t.ndjson",
+            format!("{ecs}\n{nxlog}\n").as_bytes(),
+            &ReadOptions::default(),
+        )
+        .expect("read");
+        let kept = |f: InputFormat| out.stats.by_format.get(&f).map_or(0, |s| s.kept);
+        assert_eq!(kept(InputFormat::EcsNdjson), 1, "{:?}", out.stats);
+        assert_eq!(kept(InputFormat::NxlogJson), 1, "{:?}", out.stats);
+    }
+
     #[test]
     fn the_fast_timestamp_path_agrees_with_chrono() {
         for s in [
