@@ -221,7 +221,12 @@ impl<'a> Cursor<'a> {
             loop {
                 if self.b[i] == b'"' {
                     self.i = i + 1;
-                    return Some(Str::Owned(Text::from(out.as_str())));
+                    let text = Text::from(out.as_str());
+                    // A huge command line must not keep its buffer for the thread's life.
+                    if out.capacity() > 1 << 20 {
+                        *out = String::new();
+                    }
+                    return Some(Str::Owned(text));
                 }
                 let esc = *self.b.get(i + 1)?;
                 i += 2;
