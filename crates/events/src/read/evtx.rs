@@ -676,8 +676,8 @@ fn utf16_text(bytes: &[u8]) -> Option<Text> {
 
 /// Where a template instance's substitution values come from.
 trait Values<'c> {
-    /// Value `i` as text; `Some(None)` for a null or missing one, `None` when its type is
-    /// not one this reads.
+    /// Value `i` as text; `Some(None)` for a null one, `None` when it is missing or its type
+    /// is not one this reads.
     fn text(&self, i: u16) -> Option<Option<Text>>;
     /// Value `i` as a nested BinXML fragment (a slice of the chunk); `Some(None)` for null.
     fn fragment(&self, i: u16) -> Option<Option<&'c [u8]>>;
@@ -798,9 +798,8 @@ impl<'c> InPlace<'c> {
 
 impl<'c> Values<'c> for InPlace<'c> {
     fn text(&self, i: u16) -> Option<Option<Text>> {
-        let Some(&(kind, bytes)) = self.values.get(usize::from(i)) else {
-            return Some(None);
-        };
+        // A substitution the instance lacks is left to the evtx crate, as its values are.
+        let &(kind, bytes) = self.values.get(usize::from(i))?;
         // A fixed-size value whose descriptor gives another size is left to the evtx crate.
         fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
             bytes.try_into().ok()
