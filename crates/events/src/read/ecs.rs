@@ -142,8 +142,6 @@ pub(crate) trait View {
     fn take_strings(&mut self, field: Field) -> Vec<Text>;
     fn has(&self, field: Field) -> bool;
     fn number(&self, field: Field) -> Option<i64>;
-    /// A raw Windows event field (`winlog.event_data.<key>`).
-    fn event_data(&self, key: &str) -> Option<&str>;
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -208,9 +206,6 @@ impl View for Value {
             _ => None,
         }
     }
-    fn event_data(&self, key: &str) -> Option<&str> {
-        lookup(self, "winlog.event_data")?.get(key)?.as_str()
-    }
 }
 
 impl View for Doc<'_> {
@@ -264,12 +259,6 @@ impl View for Doc<'_> {
         match self.leaf(field)? {
             Leaf(Some(s), LeafKind::Number) => s.parse().ok(),
             Leaf(Some(s), LeafKind::Str) => parse_pid(s),
-            _ => None,
-        }
-    }
-    fn event_data(&self, key: &str) -> Option<&str> {
-        match self.winlog.as_ref()?.event_data_value(key)? {
-            Leaf(Some(s), LeafKind::Str) => Some(&**s),
             _ => None,
         }
     }
@@ -345,7 +334,7 @@ pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
     // EVTX reader does, then let ECS fields (where present) take precedence.
     let mut ev = match windows_id {
         Some(id) if doc.has(F::WinlogEventData) => {
-            let get = |k: &str| doc.event_data(k);
+            let get = |k: &'static str| doc.text(F::EventData(k));
             match from_event_data(id, &get, Some(ts)) {
                 Parsed::Event(e) => e,
                 // ECS fields may still carry what the raw data lacks.

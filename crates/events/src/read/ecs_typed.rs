@@ -56,7 +56,8 @@ object!(UserF { name: Leaf<'a>, domain: Leaf<'a>, id: Leaf<'a> });
 object!(AgentF { hostname: Leaf<'a> });
 object!(LotlF { label: Leaf<'a>, scenario_id: Leaf<'a>, technique: Leaf<'a>, family: Leaf<'a>, source: Leaf<'a> });
 
-// `event_data` is kept in document order; see [`WinlogF::event_data_value`].
+// `event_data` is kept in document order: the last of repeated keys is read, as a JSON
+// object map keeps it.
 object!(WinlogF {
     event_id: Leaf<'a>,
     record_id: Leaf<'a>,
@@ -289,13 +290,5 @@ impl<'a> Doc<'a> {
             F::ProcessArgs => self.process.args.0.as_deref(),
             _ => None,
         }
-    }
-}
-
-impl<'a> WinlogF<'a> {
-    /// A raw event field; the last of repeated keys, as a JSON object map keeps it.
-    pub(crate) fn event_data_value(&self, key: &str) -> Option<&Leaf<'a>> {
-        let data = self.event_data.as_ref()?;
-        data.iter().rev().find(|(k, _)| **k == *key).map(|(_, v)| v)
     }
 }

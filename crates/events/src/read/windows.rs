@@ -40,11 +40,11 @@ pub(crate) const EVENT_DATA_FIELDS: &[&str] = &[
 /// `fallback_time_ms` is the record's own creation time, used when the event has no UtcTime.
 pub(crate) fn from_event_data<'a>(
     event_id: u32,
-    get: &dyn Fn(&str) -> Option<&'a str>,
+    get: &dyn Fn(&'static str) -> Option<&'a str>,
     fallback_time_ms: Option<i64>,
 ) -> Parsed {
     let mut ev = ProcessEvent::default();
-    let s = |k: &str| get(k).and_then(non_empty);
+    let s = |k: &'static str| get(k).and_then(non_empty);
     match event_id {
         1 => {
             ev.source = Some(EventSource::Sysmon1);
