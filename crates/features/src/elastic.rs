@@ -330,17 +330,18 @@ fn normalize_command_into(
     command_line_source(e, &mut s.c);
     let (raw, lower, norm, tmp) = (&s.c, &mut s.b, &mut s.a, &mut s.d);
     let memo = NORMALIZED_CL.with(|m| {
-        m.borrow_mut().get_or_insert(generation as usize, raw, || {
-            let caret = normalize_command_uncached(raw, generation, lower, norm, tmp);
-            CommandLine {
-                normalized: norm.as_str().into(),
-                caret,
-                families: match generation {
-                    Generation::Y2026 => families_2026(norm),
-                    Generation::Y2021 => [false; 8],
-                },
-            }
-        })
+        m.borrow_mut()
+            .get_or_insert(generation as usize, raw.as_bytes(), || {
+                let caret = normalize_command_uncached(raw, generation, lower, norm, tmp);
+                CommandLine {
+                    normalized: norm.as_str().into(),
+                    caret,
+                    families: match generation {
+                        Generation::Y2026 => families_2026(norm),
+                        Generation::Y2021 => [false; 8],
+                    },
+                }
+            })
     });
     norm.clear();
     norm.push_str(&memo.normalized);

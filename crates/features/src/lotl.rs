@@ -525,23 +525,152 @@ const CL_SCALARS: usize = 31;
 #[derive(Debug, Clone, PartialEq)]
 struct ClFeatures {
     scalars: [f32; CL_SCALARS],
-    /// Non-zero n-gram term frequencies: (bucket, value).
-    ngrams: Vec<(u16, f32)>,
+    /// N-gram term frequency of every bucket.
+    ngrams: TermFrequencies,
 }
 
-/// Non-zero hashed n-gram term frequencies: (bucket, value).
-type SparseTf = Vec<(u16, f32)>;
+/// Hashed n-gram term frequency of every bucket: kept whole, so that a memo hit is one
+/// copy into the row (a few hundred bytes) rather than a scatter of its non-zero buckets.
+type TermFrequencies = Box<[f32]>;
 
 thread_local! {
     static CL_MEMO: std::cell::RefCell<crate::memo::Memo<ClFeatures>> =
         std::cell::RefCell::new(crate::memo::Memo::default());
-    static PATH_MEMO: std::cell::RefCell<crate::memo::Memo<SparseTf>> =
+    static IMAGE_MEMO: std::cell::RefCell<crate::memo::Memo<ImageFeatures>> =
         std::cell::RefCell::new(crate::memo::Memo::default());
+    static LOOKALIKE_MEMO: std::cell::RefCell<crate::memo::Memo<f32>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
+}
+
+/// Scalars derived from the process image (`proc_path_class` .. `pe_renamed_system_binary`).
+const PROCESS_SCALARS: usize = 11;
+/// Scalars derived from the parent image and the two names (`parent_path_class` ..
+/// `child_is_shell`).
+const PARENT_SCALARS: usize = 7;
+
+/// Everything the recipe derives from the process and parent images alone (names,
+/// executables, PE original name): a pure function of those five strings, memoised.
+#[derive(Debug, Clone, PartialEq)]
+struct ImageFeatures {
+    /// Lower-cased process name, else "unknown".
+    name: Box<str>,
+    /// Lower-cased parent name, else "unknown".
+    parent_name: Box<str>,
+    /// "<parent>|<child>".
+    pair: Box<str>,
+    process: [f32; PROCESS_SCALARS],
+    parent: [f32; PARENT_SCALARS],
+    /// Path n-gram term frequency of every bucket.
+    path_ngrams: TermFrequencies,
+}
+
+/// The memo key of an event's images: each input string, length-prefixed (absent and
+/// empty differ), so no two inputs spell the same key.
+fn image_key(e: &ProcessEvent, key: &mut Vec<u8>) {
+    key.clear();
+    for v in [
+        e.process_name.as_deref(),
+        e.process_executable.as_deref(),
+        e.process_pe_original_file_name.as_deref(),
+        e.parent_name.as_deref(),
+        e.parent_executable.as_deref(),
+    ] {
+        match v {
+            Some(v) => {
+                // Lengths past u32 cannot occur in a record; saturating keeps keys defined.
+                let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
+                key.extend_from_slice(&n.to_le_bytes());
+                key.extend_from_slice(v.as_bytes());
+            }
+            None => key.extend_from_slice(&u32::MAX.to_le_bytes()),
+        }
+    }
+}
+
+fn image_features(
+    e: &ProcessEvent,
+    path_buckets: usize,
+    s: &mut crate::row::Scratch,
+) -> ImageFeatures {
+    let lower_or_unknown = |v: Option<&str>, buf: &mut String| {
+        text::lower_into(v.filter(|x| !x.is_empty()).unwrap_or("unknown"), buf)
+    };
+    lower_or_unknown(e.process_name.as_deref(), &mut s.e);
+    lower_or_unknown(e.parent_name.as_deref(), &mut s.f);
+    let (name, pname) = (s.e.as_str(), s.f.as_str());
+    let sys = system_binaries();
+
+    text::lower_into(e.process_executable.as_deref().unwrap_or(""), &mut s.b);
+    let exe = s.b.as_str();
+    let pclass = path_class(exe);
+    let name_is_sys = sys.contains(name);
+    let (pe_mismatch, pe_renamed) = match e
+        .process_pe_original_file_name
+        .as_deref()
+        .filter(|x| !x.is_empty() && *x != "-" && *x != "?")
+    {
+        Some(pe) => {
+            text::lower_into(pe, &mut s.d);
+            let pe_l = s.d.strip_suffix(".mui").unwrap_or(&s.d);
+            (
+                bool_f(pe_l != name),
+                bool_f(pe_l != name && sys.contains(pe_l)),
+            )
+        }
+        None => (f32::NAN, 0.0),
+    };
+    let process = [
+        pclass.code(),
+        bool_f(pclass.user_writable()),
+        if exe.contains(['\\', '/']) {
+            exe.bytes().filter(|&c| c == b'\\' || c == b'/').count() as f32 - 1.0
+        } else {
+            f32::NAN
+        },
+        name.len() as f32,
+        bool_f(!name.ends_with(".exe")),
+        bool_f(has_double_ext(name)),
+        bool_f(name_is_sys),
+        match sys.outside_legit_dirs(name, exe) {
+            Some(b) => bool_f(b),
+            None if name_is_sys => f32::NAN,
+            None => 0.0,
+        },
+        // Names repeat across images (one name, many paths); the similarity scan is the
+        // costliest step of an image.
+        *LOOKALIKE_MEMO.with(|memo| {
+            memo.borrow_mut()
+                .get_or_insert(0, name.as_bytes(), || sys.lookalike(name))
+        }),
+        pe_mismatch,
+        pe_renamed,
+    ];
+
+    text::lower_into(e.parent_executable.as_deref().unwrap_or(""), &mut s.d);
+    let parent = [
+        path_class(&s.d).code(),
+        bool_f(is_office(pname)),
+        bool_f(is_script_host(pname)),
+        bool_f(is_browser(pname)),
+        bool_f(is_service_host(pname)),
+        bool_f(sys.contains(pname)),
+        bool_f(is_shell(name)),
+    ];
+    let pair = format!("{pname}|{name}").into_boxed_str();
+    let (name, parent_name) = (name.into(), pname.into());
+    ImageFeatures {
+        name,
+        parent_name,
+        pair,
+        process,
+        parent,
+        path_ngrams: path_ngrams(path_buckets, s),
+    }
 }
 
 /// Term frequencies of the path n-grams of the lower-cased process (`s.b`) and parent
 /// (`s.d`) executables, normalised as Elastic normalises paths.
-fn path_ngrams(path_buckets: usize, s: &mut crate::row::Scratch) -> Vec<(u16, f32)> {
+fn path_ngrams(path_buckets: usize, s: &mut crate::row::Scratch) -> TermFrequencies {
     let mut counts = std::mem::take(&mut s.counts);
     counts.resize(path_buckets, 0);
     let path_counts = &mut counts[..path_buckets];
@@ -550,24 +679,19 @@ fn path_ngrams(path_buckets: usize, s: &mut crate::row::Scratch) -> Vec<(u16, f3
     let mut total = hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
     text::elastic_normalize_path(&s.d, &mut norm, &mut s.c);
     total += hash_ngrams(norm.as_bytes(), SEED_PATH, path_counts);
-    let out = sparse_tf(path_counts, total);
+    let out = term_frequencies(path_counts, total);
     s.counts = counts;
     s.a = norm;
     out
 }
 
-/// Non-zero term frequencies `count / total` as (bucket, value), resetting `counts`.
-fn sparse_tf(counts: &mut [u32], total: u32) -> Vec<(u16, f32)> {
+/// Term frequencies `count / total` of every bucket, resetting `counts`.
+fn term_frequencies(counts: &mut [u32], total: u32) -> TermFrequencies {
     let inv = if total > 0 { 1.0 / total as f32 } else { 0.0 };
-    let mut out = Vec::new();
-    for (i, c) in counts.iter_mut().enumerate() {
-        if *c > 0 {
-            // Buckets are at most 65,536 (checked in `LotlRecipe::new`).
-            out.push((i as u16, *c as f32 * inv));
-            *c = 0;
-        }
-    }
-    out
+    counts
+        .iter_mut()
+        .map(|c| std::mem::take(c) as f32 * inv)
+        .collect()
 }
 
 fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClFeatures {
@@ -618,7 +742,7 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
     s.counts.resize(cl_buckets, 0);
     let counts = &mut s.counts[..cl_buckets];
     let total = hash_ngrams(s.a.as_bytes(), SEED_CL, counts);
-    let ngrams = sparse_tf(counts, total);
+    let ngrams = term_frequencies(counts, total);
     ClFeatures { scalars, ngrams }
 }
 
@@ -640,30 +764,20 @@ impl FeatureRecipe for LotlRecipe {
         out.clear();
         let mut s = std::mem::take(&mut out.scratch);
 
-        // Names.
-        text::lower_into(
-            e.process_name
-                .as_deref()
-                .filter(|x| !x.is_empty())
-                .unwrap_or("unknown"),
-            &mut s.e,
-        );
-        let name = std::mem::take(&mut s.e);
-        let mut pname = std::mem::take(&mut s.f);
-        text::lower_into(
-            e.parent_name
-                .as_deref()
-                .filter(|x| !x.is_empty())
-                .unwrap_or("unknown"),
-            &mut pname,
-        );
-        out.push_cat(Some(&name));
-        out.push_cat(Some(&pname));
-        let start = out.cat_begin();
-        out.cat_push_str(&pname);
-        out.cat_push_str("|");
-        out.cat_push_str(&name);
-        out.cat_end(start);
+        // Process and parent images: every feature that depends on them alone, memoised
+        // per thread (a fleet runs few distinct images, and they cost more than the rest).
+        let mut key = std::mem::take(&mut s.key);
+        image_key(e, &mut key);
+        let image = IMAGE_MEMO.with(|memo| {
+            memo.borrow_mut()
+                .get_or_insert(self.params.path_buckets, &key, || {
+                    image_features(e, self.params.path_buckets, &mut s)
+                })
+        });
+        s.key = key;
+        out.push_cat(Some(&image.name));
+        out.push_cat(Some(&image.parent_name));
+        out.push_cat(Some(&image.pair));
 
         // Command line: every feature that depends on it alone, memoised per thread.
         let mut raw_buf = std::mem::take(&mut s.c);
@@ -671,77 +785,18 @@ impl FeatureRecipe for LotlRecipe {
         let raw: &str = if has_cl { &raw_buf } else { "" };
         let cl = CL_MEMO.with(|memo| {
             memo.borrow_mut()
-                .get_or_insert(self.params.cl_buckets, raw, || {
+                .get_or_insert(self.params.cl_buckets, raw.as_bytes(), || {
                     cl_features(raw, self.params.cl_buckets, &mut s)
                 })
         });
         s.c = raw_buf;
         let num = &mut out.num;
+        num.reserve(CL_SCALARS + SCALARS.len() + self.params.cl_buckets + self.params.path_buckets);
         num.extend_from_slice(&cl.scalars);
-
-        // Process image.
-        let sys = system_binaries();
-        let exe_raw = e.process_executable.as_deref().unwrap_or("");
-        text::lower_into(exe_raw, &mut s.b);
-        let pclass = path_class(&s.b);
-        num.push(pclass.code());
-        num.push(bool_f(pclass.user_writable()));
-        num.push(if s.b.contains(['\\', '/']) {
-            s.b.bytes().filter(|&c| c == b'\\' || c == b'/').count() as f32 - 1.0
-        } else {
-            f32::NAN
-        });
-        num.push(name.len() as f32);
-        num.push(bool_f(!name.ends_with(".exe")));
-        num.push(bool_f(has_double_ext(&name)));
-        let name_is_sys = sys.contains(&name);
-        num.push(bool_f(name_is_sys));
-        num.push(match sys.outside_legit_dirs(&name, &s.b) {
-            Some(b) => bool_f(b),
-            None if name_is_sys => f32::NAN,
-            None => 0.0,
-        });
-        let look = match s.lookalike.get(name.as_str()) {
-            Some(v) => *v,
-            None => {
-                let v = sys.lookalike(&name);
-                if s.lookalike.len() >= 1 << 16 {
-                    s.lookalike.clear();
-                }
-                s.lookalike.insert(name.as_str().into(), v);
-                v
-            }
-        };
-        num.push(look);
-        match e
-            .process_pe_original_file_name
-            .as_deref()
-            .filter(|x| !x.is_empty() && *x != "-" && *x != "?")
-        {
-            Some(pe) => {
-                text::lower_into(pe, &mut s.d);
-                let pe_l = s.d.strip_suffix(".mui").unwrap_or(&s.d);
-                num.push(bool_f(pe_l != name));
-                num.push(bool_f(pe_l != name && sys.contains(pe_l)));
-            }
-            None => {
-                num.push(f32::NAN);
-                num.push(0.0);
-            }
-        }
+        num.extend_from_slice(&image.process);
         num.push(e.process_code_signature_exists.map_or(f32::NAN, bool_f));
         num.push(e.process_code_signature_trusted.map_or(f32::NAN, bool_f));
-
-        // Parent context.
-        let parent_exe_raw = e.parent_executable.as_deref().unwrap_or("");
-        text::lower_into(parent_exe_raw, &mut s.d);
-        num.push(path_class(&s.d).code());
-        num.push(bool_f(is_office(&pname)));
-        num.push(bool_f(is_script_host(&pname)));
-        num.push(bool_f(is_browser(&pname)));
-        num.push(bool_f(is_service_host(&pname)));
-        num.push(bool_f(sys.contains(&pname)));
-        num.push(bool_f(is_shell(&name)));
+        num.extend_from_slice(&image.parent);
         num.push(
             e.parent_command_line
                 .as_deref()
@@ -761,34 +816,9 @@ impl FeatureRecipe for LotlRecipe {
             (None, None) => f32::NAN,
         });
 
-        // Hashed n-grams: the command line's from the memo, the paths' counted here.
-        let block = out.push_num_block(self.params.cl_buckets);
-        for &(i, v) in &cl.ngrams {
-            block[usize::from(i)] = v;
-        }
-        // Process path (lower-cased in s.b), then parent path (lower-cased in s.d): the
-        // pair repeats even more than command lines, so its block is memoised too.
-        let mut key = std::mem::take(&mut s.g);
-        key.clear();
-        // Length-prefixed, so no pair of paths can spell another pair's key.
-        // Writing to a String cannot fail.
-        let _ = std::fmt::Write::write_fmt(&mut key, format_args!("{}:", s.b.len()));
-        key.push_str(&s.b);
-        key.push_str(&s.d);
-        let paths = PATH_MEMO.with(|memo| {
-            memo.borrow_mut()
-                .get_or_insert(self.params.path_buckets, &key, || {
-                    path_ngrams(self.params.path_buckets, &mut s)
-                })
-        });
-        s.g = key;
-        let block = out.push_num_block(self.params.path_buckets);
-        for &(i, v) in paths.iter() {
-            block[usize::from(i)] = v;
-        }
-
-        s.e = name;
-        s.f = pname;
+        // Hashed n-grams, both blocks from the memos.
+        num.extend_from_slice(&cl.ngrams);
+        num.extend_from_slice(&image.path_ngrams);
         out.scratch = s;
     }
 }

@@ -20,7 +20,7 @@ const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
 pub(crate) struct Memo<V> {
     variant: usize,
     key_bytes: usize,
-    map: std::collections::HashMap<Box<str>, Rc<V>, FastBuild>,
+    map: std::collections::HashMap<Box<[u8]>, Rc<V>, FastBuild>,
 }
 
 impl<V> Default for Memo<V> {
@@ -37,7 +37,7 @@ impl<V> Memo<V> {
     pub(crate) fn get_or_insert(
         &mut self,
         variant: usize,
-        key: &str,
+        key: &[u8],
         compute: impl FnOnce() -> V,
     ) -> Rc<V> {
         if self.variant != variant {

@@ -1,9 +1,7 @@
 //! The feature schema and the reusable per-event output buffer.
 
-use crate::fasthash::FastBuild;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// Whether a feature is a number the model reads directly or a string it must encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,11 +72,10 @@ pub(crate) struct Scratch {
     pub d: String,
     pub e: String,
     pub f: String,
-    pub g: String,
     /// N-gram bucket counts (all zero between uses).
     pub counts: Vec<u32>,
-    /// Memo of the look-alike similarity of process names (pure function of the name).
-    pub lookalike: HashMap<Box<str>, f32, FastBuild>,
+    /// Memo keys.
+    pub key: Vec<u8>,
 }
 
 impl FeatureRow {
@@ -111,13 +108,6 @@ impl FeatureRow {
         });
     }
 
-    /// Append `n` zeroed numeric slots and return them (for hashed-bucket blocks).
-    pub fn push_num_block(&mut self, n: usize) -> &mut [f32] {
-        let start = self.num.len();
-        self.num.resize(start + n, 0.0);
-        &mut self.num[start..]
-    }
-
     pub fn push_cat(&mut self, v: Option<&str>) {
         match v {
             Some(s) => {
@@ -130,21 +120,6 @@ impl FeatureRow {
             }
             None => self.cat_spans.push(MISSING),
         }
-    }
-
-    /// Start a categorical value written piecewise with [`FeatureRow::cat_push_str`].
-    pub(crate) fn cat_begin(&mut self) -> usize {
-        self.cat_text.len()
-    }
-
-    pub(crate) fn cat_push_str(&mut self, s: &str) {
-        self.cat_text.push_str(s);
-    }
-
-    pub(crate) fn cat_end(&mut self, start: usize) {
-        let start = u32::try_from(start).unwrap_or(u32::MAX - 1);
-        let end = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
-        self.cat_spans.push(Span { start, end });
     }
 
     pub fn numeric(&self) -> &[f32] {

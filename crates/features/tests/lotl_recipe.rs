@@ -189,7 +189,36 @@ fn parent_child_pair() {
 #[test]
 fn memoised_command_line_and_path_features_equal_fresh_ones() {
     let r = LotlRecipe::new(LotlParams::default()).unwrap();
+    let base = ev(r"C:\Windows\System32\cmd.exe", "cmd /c whoami /all");
+    // Each image input on its own: the image memo must tell every one of them apart.
+    let renamed = ProcessEvent {
+        process_pe_original_file_name: Some("net.exe".into()),
+        ..base.clone()
+    };
+    let empty_pe = ProcessEvent {
+        process_pe_original_file_name: Some("".into()),
+        ..base.clone()
+    };
+    let other_name = ProcessEvent {
+        process_name: Some("cnd.exe".into()),
+        ..base.clone()
+    };
+    let other_parent = ProcessEvent {
+        parent_executable: Some(r"C:\Program Files\Microsoft Office\WINWORD.EXE".into()),
+        parent_name: Some("WINWORD.EXE".into()),
+        ..base.clone()
+    };
+    let no_parent_path = ProcessEvent {
+        parent_executable: None,
+        ..base.clone()
+    };
     let events = [
+        base.clone(),
+        renamed,
+        empty_pe,
+        other_name,
+        other_parent,
+        no_parent_path,
         ev(r"C:\Windows\System32\cmd.exe", "cmd /c whoami /all"),
         ev(
             r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
@@ -229,7 +258,9 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
         assert_eq!(w, &cold[i % events.len()], "event {i}");
     }
     // Same command line, different image: the image features differ, the memo does not leak.
-    assert_ne!(warm[0], warm[2]);
+    for i in [1, 3, 4, 5, 8] {
+        assert_ne!(warm[0], warm[i], "event {i}");
+    }
     // Another bucket count on the same thread gets its own entries.
     let small = LotlRecipe::new(LotlParams {
         cl_buckets: 16,
@@ -239,4 +270,7 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
     let mut row = FeatureRow::new();
     small.featurize(&events[0], &mut row);
     assert_eq!(row.numeric().len(), warm[0].len() - (256 - 16) - (64 - 8));
+    let mut row = FeatureRow::new();
+    r.featurize(&events[0], &mut row);
+    assert_eq!(row.numeric().len(), warm[0].len());
 }
