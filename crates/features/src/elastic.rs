@@ -18,7 +18,9 @@
 use crate::recipe::FeatureRecipe;
 use crate::row::{FeatureRow, FeatureSpec};
 use crate::text::{self, path_class};
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::Anchored;
 use lotl_events::ProcessEvent;
 use std::sync::OnceLock;
 
@@ -198,44 +200,72 @@ const fn needle_index(n: &str) -> usize {
     panic!("needle not in NEEDLES_2026")
 }
 
-/// A full DFA: the needle sets are small, and it scans several times faster than the
-/// default contiguous NFA (same matches, same semantics).
-pub(crate) fn dfa<I, P>(needles: I) -> Result<AhoCorasick, aho_corasick::BuildError>
+/// A full DFA: the needle sets are small, and one table lookup per byte is all a scan
+/// costs (same matches, same semantics as the default automaton).
+pub(crate) fn dfa<I, P>(needles: I) -> Result<DFA, aho_corasick::BuildError>
 where
     I: IntoIterator<Item = P>,
     P: AsRef<[u8]>,
 {
-    AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(needles)
+    DFA::new(needles)
 }
 
-fn automaton_2026() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+/// Call `f` with the pattern index of every match of `dfa` in `haystack`, overlapping
+/// matches included, as `find_overlapping_iter` reports them. The loop walks the DFA
+/// directly: per call the iterator's set-up cost more than scanning a command line.
+#[inline]
+pub(crate) fn for_each_match(dfa: &DFA, haystack: &[u8], mut f: impl FnMut(usize)) {
+    // An unanchored start state exists for every DFA built by `DFA::new`.
+    let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in haystack {
+        sid = dfa.next_state(Anchored::No, sid, b);
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            for i in 0..dfa.match_len(sid) {
+                f(dfa.match_pattern(sid, i).as_usize());
+            }
+        }
+    }
+}
+
+/// The 2026 keyword needles followed by the 2021 blocklist, in one automaton: both are
+/// tested on the same normalised command line, so one scan serves both.
+fn keyword_automaton() -> &'static DFA {
+    static AC: OnceLock<DFA> = OnceLock::new();
     AC.get_or_init(|| {
-        // The needle list is a constant: building cannot fail at run time.
-        dfa(NEEDLES_2026).unwrap_or_else(|e| unreachable!("constant needles: {e}"))
+        // The needle lists are constants: building cannot fail at run time.
+        dfa(NEEDLES_2026.iter().chain(BLOCKLIST_2021.iter()))
+            .unwrap_or_else(|e| unreachable!("constant needles: {e}"))
     })
 }
 
-fn automaton_blocklist() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| dfa(BLOCKLIST_2021).unwrap_or_else(|e| unreachable!("constant needles: {e}")))
+/// Bit set of the 2026 needles found in `s`, and whether a 2021 blocklist keyword is.
+fn keyword_hits(s: &str) -> (u64, bool) {
+    const _: () = assert!(
+        NEEDLES_2026.len() <= 64,
+        "the needle hits are a u64 bit set"
+    );
+    let (mut m, mut blocklist) = (0u64, false);
+    for_each_match(keyword_automaton(), s.as_bytes(), |p| {
+        if p < NEEDLES_2026.len() {
+            m |= 1 << p;
+        } else {
+            blocklist = true;
+        }
+    });
+    (m, blocklist)
 }
 
-/// Bit set of the 2026 needles found in `s`.
-fn needle_hits(s: &str) -> u64 {
-    let mut m = 0u64;
-    for hit in automaton_2026().find_overlapping_iter(s) {
-        m |= 1 << hit.pattern().as_usize();
-    }
-    m
-}
-
-/// The eight 2026 family flags of a normalised command line, in [`FAMILIES_2026`] order.
+/// The eight 2026 keyword families of a normalised command line (spec section 3).
 pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
-    let m = needle_hits(normalized_command_line);
-    let bit = |i: usize| i < 64 && m & (1 << i) != 0;
+    families_and_blocklist(normalized_command_line).0
+}
+
+/// [`families_2026`] and [`blocklist_hit`] of one normalised command line, in one scan.
+pub fn families_and_blocklist(normalized_command_line: &str) -> ([bool; 8], bool) {
+    let (m, blocklist) = keyword_hits(normalized_command_line);
+    let bit = |i: usize| m & (1 << i) != 0;
     macro_rules! has {
         ($n:literal) => {{
             const I: usize = needle_index($n);
@@ -243,7 +273,7 @@ pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
         }};
     }
     let range = |a: usize, b: usize| m & (((1u64 << b) - 1) & !((1u64 << a) - 1)) != 0;
-    [
+    let families = [
         range(0, 9),
         range(9, 17),
         range(17, 21)
@@ -257,12 +287,13 @@ pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
             || (has!("schtasks") && has!("/create"))
             || (has!("reg add") && (has!("hklm") || has!("hkcu"))),
         range(40, 43) || (has!("certutil") && has!("-encode")),
-    ]
+    ];
+    (families, blocklist)
 }
 
 /// 2021's post-prediction blocklist: does the normalised command line hold a keyword?
 pub fn blocklist_hit(normalized_command_line: &str) -> bool {
-    automaton_blocklist().is_match(normalized_command_line)
+    keyword_hits(normalized_command_line).1
 }
 
 /// First non-empty string, else `"unknown"`.
@@ -544,5 +575,53 @@ impl FeatureRecipe for ElasticRecipe {
         out.scratch.c = norm;
         out.scratch.d = tmp;
         out.scratch.e = buf;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::AhoCorasick;
+    use proptest::prelude::*;
+
+    /// Haystacks stitched from needle pieces and noise, so that matches overlap and nest.
+    fn haystack() -> impl Strategy<Value = String> {
+        let pieces: Vec<&'static str> = NEEDLES_2026
+            .iter()
+            .chain(BLOCKLIST_2021.iter())
+            .copied()
+            .chain(["-", " ", "\\", "net", "iex", "x", "é"])
+            .collect();
+        prop::collection::vec((prop::sample::select(pieces), 0usize..4), 0..24).prop_map(|parts| {
+            parts
+                .into_iter()
+                // Cut some pieces short, so that partial needles are tried too.
+                .map(|(p, cut)| p.get(..p.len().saturating_sub(cut)).unwrap_or(p))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn dfa_walk_reports_what_the_overlapping_iterator_does(s in haystack()) {
+            let needles: Vec<&str> = NEEDLES_2026.iter().chain(BLOCKLIST_2021.iter()).copied().collect();
+            let reference = AhoCorasick::new(&needles).unwrap();
+            // The iterator reports matches by end position; the walk reports them in the
+            // same order (every match ending at a byte, as the byte is read).
+            let expected: Vec<usize> = reference
+                .find_overlapping_iter(&s)
+                .map(|m| m.pattern().as_usize())
+                .collect();
+            let mut got = Vec::new();
+            for_each_match(keyword_automaton(), s.as_bytes(), |p| got.push(p));
+            let (mut got_sorted, mut expected_sorted) = (got.clone(), expected.clone());
+            got_sorted.sort_unstable();
+            expected_sorted.sort_unstable();
+            prop_assert_eq!(got_sorted, expected_sorted);
+            let (families, blocklist) = families_and_blocklist(&s);
+            prop_assert_eq!(blocklist, expected.iter().any(|&p| p >= NEEDLES_2026.len()));
+            prop_assert_eq!(blocklist, reference.is_match(&s) && expected.iter().any(|&p| p >= NEEDLES_2026.len()));
+            prop_assert_eq!(families, families_2026(&s));
+        }
     }
 }

@@ -10,13 +10,13 @@
 //! - Every scan is a single forward pass; keyword tests use one Aho–Corasick automaton.
 //! - Missing inputs give `NaN` where "unknown" differs from "no" (signature, integrity).
 
-use crate::elastic::{self, command_line_source, families_2026};
+use crate::elastic::{self, command_line_source};
 use crate::error::Error;
 use crate::lolbas::system_binaries;
 use crate::recipe::FeatureRecipe;
 use crate::row::{FeatureRow, FeatureSpec};
 use crate::text::{self, path_class};
-use aho_corasick::AhoCorasick;
+use aho_corasick::dfa::DFA;
 use lotl_events::ProcessEvent;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -218,8 +218,8 @@ const LOTL_NEEDLES: &[(&str, usize)] = &[
     ("reverse", G_OBF),
 ];
 
-fn lotl_automaton() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+fn lotl_automaton() -> &'static DFA {
+    static AC: OnceLock<DFA> = OnceLock::new();
     AC.get_or_init(|| {
         elastic::dfa(LOTL_NEEDLES.iter().map(|(n, _)| n))
             .unwrap_or_else(|e| unreachable!("constant needles: {e}"))
@@ -704,10 +704,10 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
     let norm_cl = &s.a;
 
     let mut groups = [0u32; N_GROUPS];
-    for m in lotl_automaton().find_overlapping_iter(s.b.as_str()) {
-        groups[LOTL_NEEDLES[m.pattern().as_usize()].1] += 1;
-    }
-    let fam = families_2026(norm_cl);
+    elastic::for_each_match(lotl_automaton(), s.b.as_bytes(), |p| {
+        groups[LOTL_NEEDLES[p].1] += 1;
+    });
+    let (fam, blocklist) = elastic::families_and_blocklist(norm_cl);
     let mut scalars = [0.0f32; CL_SCALARS];
     let head = [
         n as f32,
@@ -737,7 +737,7 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
     for (slot, f) in scalars[head.len()..].iter_mut().zip(fam) {
         *slot = bool_f(f);
     }
-    scalars[CL_SCALARS - 1] = bool_f(elastic::blocklist_hit(norm_cl));
+    scalars[CL_SCALARS - 1] = bool_f(blocklist);
 
     s.counts.resize(cl_buckets, 0);
     let counts = &mut s.counts[..cl_buckets];
