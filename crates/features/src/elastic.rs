@@ -17,7 +17,7 @@
 
 use crate::recipe::FeatureRecipe;
 use crate::row::{FeatureRow, FeatureSpec};
-use crate::text::{self, path_class};
+use crate::text::{self, path_class, PathClass};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::Anchored;
@@ -400,6 +400,52 @@ fn normalize_command_uncached(
     caret
 }
 
+thread_local! {
+    /// What the recipes derive from the process and parent executables (see `crate::memo`).
+    static IMAGE_PATHS: std::cell::RefCell<crate::memo::Memo<ImagePaths>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
+}
+
+/// The executable's path class and both executables' normalised paths.
+struct ImagePaths {
+    class: PathClass,
+    process: Box<str>,
+    parent: Box<str>,
+}
+
+/// [`ImagePaths`] of an event, memoised per thread by the two raw executables (a fleet
+/// runs few distinct pairs; normalising and classifying a path costs more than the rest
+/// of an event's scalars).
+fn image_paths(e: &ProcessEvent, s: &mut crate::row::Scratch) -> std::rc::Rc<ImagePaths> {
+    let (exe, parent) = (
+        or_unknown(e.process_executable.as_deref()),
+        or_unknown(e.parent_executable.as_deref()),
+    );
+    let mut key = std::mem::take(&mut s.key);
+    key.clear();
+    // Length-prefixed, so no pair of paths can spell another pair's key.
+    key.extend_from_slice(&exe.len().to_le_bytes());
+    key.extend_from_slice(exe.as_bytes());
+    key.extend_from_slice(parent.as_bytes());
+    let paths = IMAGE_PATHS.with(|m| {
+        m.borrow_mut().get_or_insert(0, &key, || {
+            text::lower_into(exe, &mut s.b);
+            let class = path_class(&s.b);
+            text::elastic_normalize_path(&s.b, &mut s.c, &mut s.d);
+            let process = s.c.as_str().into();
+            text::lower_into(parent, &mut s.b);
+            text::elastic_normalize_path(&s.b, &mut s.c, &mut s.d);
+            ImagePaths {
+                class,
+                process,
+                parent: s.c.as_str().into(),
+            }
+        })
+    });
+    s.key = key;
+    paths
+}
+
 /// Either Elastic recipe.
 #[derive(Debug, Clone)]
 pub struct ElasticRecipe {
@@ -450,33 +496,7 @@ impl ElasticRecipe {
 
 /// Push the positional bigrams of `s` (cut to 100 characters) into `n` positions.
 fn push_bigrams(out: &mut FeatureRow, s: &str, n: usize) {
-    let t = text::take_chars(s, 100);
-    let mut pushed = 0;
-    if t.is_ascii() {
-        let len = t.len();
-        for i in 0..len.saturating_sub(1).min(n) {
-            out.push_cat(Some(&t[i..i + 2]));
-            pushed += 1;
-        }
-    } else {
-        let idx: Vec<usize> = t
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(t.len()))
-            .collect();
-        let len = idx.len() - 1;
-        for i in 0..len.saturating_sub(1).min(n) {
-            out.push_cat(Some(&t[idx[i]..idx[i + 2]]));
-            pushed += 1;
-        }
-    }
-    if pushed < n {
-        out.push_cat(Some(""));
-        pushed += 1;
-    }
-    for _ in pushed..n {
-        out.push_cat(None);
-    }
+    out.push_bigrams(text::take_chars(s, 100), n);
 }
 
 impl FeatureRecipe for ElasticRecipe {
@@ -529,9 +549,8 @@ impl FeatureRecipe for ElasticRecipe {
         lc(e.integrity_level.as_deref(), &mut buf);
         out.push_cat(Some(&buf));
 
-        let mut exe = std::mem::take(&mut out.scratch.b);
-        text::lower_into(or_unknown(e.process_executable.as_deref()), &mut exe);
-        out.push_cat(Some(path_class(&exe).as_str()));
+        let images = image_paths(e, &mut out.scratch);
+        out.push_cat(Some(images.class.as_str()));
 
         // Numeric scalars.
         let elevated = e
@@ -555,13 +574,8 @@ impl FeatureRecipe for ElasticRecipe {
             or_unknown(e.parent_name.as_deref()),
             BIGRAM_FIELDS[1].1,
         );
-        let mut tmp = std::mem::take(&mut out.scratch.d);
-        let mut norm = std::mem::take(&mut out.scratch.c);
-        text::elastic_normalize_path(&exe, &mut norm, &mut tmp);
-        push_bigrams(out, &norm, BIGRAM_FIELDS[2].1);
-        text::lower_into(or_unknown(e.parent_executable.as_deref()), &mut exe);
-        text::elastic_normalize_path(&exe, &mut norm, &mut tmp);
-        push_bigrams(out, &norm, BIGRAM_FIELDS[3].1);
+        push_bigrams(out, &images.process, BIGRAM_FIELDS[2].1);
+        push_bigrams(out, &images.parent, BIGRAM_FIELDS[3].1);
         push_bigrams(out, &cl, BIGRAM_FIELDS[4].1);
 
         if y26 {
@@ -571,9 +585,6 @@ impl FeatureRecipe for ElasticRecipe {
             }
         }
         out.scratch.a = cl;
-        out.scratch.b = exe;
-        out.scratch.c = norm;
-        out.scratch.d = tmp;
         out.scratch.e = buf;
     }
 }

@@ -139,44 +139,83 @@ impl FeatureRow {
         self.cat_text.get(sp.start as usize..sp.end as usize)
     }
 
-    /// Write into `key` bytes that identify the values of categorical features `cats`
-    /// (every value's length or missing, then their texts in order); `false` when a value is too long
-    /// to key (64 KiB or more).
+    /// Push the positional bigrams of `t` (two characters starting at each character)
+    /// as `n` categorical values: the bigrams, then `""` after the last one when a position
+    /// is left, then missing values. `t` is stored once and the bigrams point into it.
+    pub(crate) fn push_bigrams(&mut self, t: &str, n: usize) {
+        // Rows are bounded by the recipes' cuts; a row over 4 GiB cannot occur, but stay
+        // defined if it ever did.
+        let base = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
+        let end = u32::try_from(self.cat_text.len() + t.len()).unwrap_or(u32::MAX - 1);
+        self.cat_text.push_str(t);
+        self.cat_spans.reserve(n);
+        let mut pushed = 0;
+        if t.is_ascii() {
+            let bigrams = t.len().saturating_sub(1).min(n) as u32;
+            self.cat_spans.extend((0..bigrams).map(|i| Span {
+                start: base + i,
+                end: base + i + 2,
+            }));
+            pushed = bigrams as usize;
+        } else if t.chars().nth(1).is_some() {
+            // Start of each character, and of the character two further on (or the end).
+            let starts = t.char_indices().map(|(i, _)| i as u32);
+            let second_next = t
+                .char_indices()
+                .skip(2)
+                .map(|(i, _)| i as u32)
+                .chain(std::iter::once(t.len() as u32));
+            for (a, b) in starts.zip(second_next).take(n) {
+                self.cat_spans.push(Span {
+                    start: base + a,
+                    end: base + b,
+                });
+                pushed += 1;
+            }
+        }
+        if pushed < n {
+            self.cat_spans.push(Span { start: end, end });
+            pushed += 1;
+        }
+        self.cat_spans
+            .extend(std::iter::repeat_n(MISSING, n - pushed));
+    }
+
+    /// Write into `key` bytes that identify the values of categorical features `cats`:
+    /// for every value its length (or missing) and its offset in the text the values
+    /// cover, then that text; `false` when the text spans 64 KiB or more.
     pub(crate) fn categorical_key(&self, cats: std::ops::Range<usize>, key: &mut Vec<u8>) -> bool {
         key.clear();
         let spans = self.cat_spans.get(cats).unwrap_or_default();
-        // Values are pushed in order, so a group's text is one run of `cat_text`: its key is
-        // the lengths, then that run (checked, else each value is copied in turn).
-        let (mut first, mut end) = (None, 0u32);
-        let mut contiguous = true;
-        key.resize(2 * spans.len(), 0);
-        for (len, sp) in key.chunks_exact_mut(2).zip(spans) {
-            if *sp == MISSING {
-                len.copy_from_slice(&u16::MAX.to_le_bytes());
-                continue;
-            }
-            match u16::try_from(sp.end.saturating_sub(sp.start)) {
-                Ok(n) if n < u16::MAX => len.copy_from_slice(&n.to_le_bytes()),
-                _ => return false,
-            }
-            contiguous &= first.is_none() || sp.start == end;
-            first.get_or_insert(sp.start);
-            end = sp.end;
+        // A group's values are pushed in order, so they cover one run of `cat_text`
+        // (bigrams overlap in it): the lengths and offsets, then that run, name them all.
+        let (lo, hi) = spans
+            .iter()
+            .filter(|sp| **sp != MISSING)
+            .fold((u32::MAX, 0), |(lo, hi), sp| {
+                (lo.min(sp.start), hi.max(sp.end))
+            });
+        if lo != u32::MAX && hi - lo >= u32::from(u16::MAX) {
+            return false;
         }
-        let text = self.cat_text.as_bytes();
-        match first {
-            Some(start) if contiguous => {
-                key.extend_from_slice(text.get(start as usize..end as usize).unwrap_or_default());
-            }
-            Some(_) => {
-                for sp in spans.iter().filter(|sp| **sp != MISSING) {
-                    key.extend_from_slice(
-                        text.get(sp.start as usize..sp.end as usize)
-                            .unwrap_or_default(),
-                    );
-                }
-            }
-            None => {}
+        key.resize(4 * spans.len(), 0);
+        for (entry, sp) in key.chunks_exact_mut(4).zip(spans) {
+            let (len, offset) = if *sp == MISSING {
+                (u16::MAX, u16::MAX)
+            } else {
+                // Both below 64 KiB: every span lies inside lo..hi.
+                ((sp.end - sp.start) as u16, (sp.start - lo) as u16)
+            };
+            entry[..2].copy_from_slice(&len.to_le_bytes());
+            entry[2..].copy_from_slice(&offset.to_le_bytes());
+        }
+        if lo != u32::MAX {
+            key.extend_from_slice(
+                self.cat_text
+                    .as_bytes()
+                    .get(lo as usize..hi as usize)
+                    .unwrap_or_default(),
+            );
         }
         true
     }
@@ -241,5 +280,75 @@ impl FeatureRow {
             FeatureKind::Numeric => FeatureValue::Num(self.num.get(i).copied().unwrap_or(f32::NAN)),
             FeatureKind::Categorical => FeatureValue::Cat(self.categorical(i)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Elastic's positional bigrams, written plainly: the reference for `push_bigrams`.
+    fn bigrams(t: &str, n: usize) -> Vec<Option<String>> {
+        let chars: Vec<char> = t.chars().collect();
+        let mut out: Vec<Option<String>> = chars
+            .windows(2)
+            .take(n)
+            .map(|w| Some(w.iter().collect()))
+            .collect();
+        if out.len() < n {
+            out.push(Some(String::new()));
+        }
+        out.resize(n, None);
+        out
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::string::string_regex("[a-c\\\\é€😀 ]{0,12}").unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn bigrams_read_back_as_written_plainly(a in text(), b in text(), n in 0usize..16) {
+            let mut row = FeatureRow::new();
+            row.push_cat(Some("before"));
+            row.push_bigrams(&a, n);
+            row.push_bigrams(&b, n);
+            row.push_cat(None);
+            let got: Vec<Option<String>> = row.categoricals().map(|v| v.map(String::from)).collect();
+            let mut expected = vec![Some("before".to_string())];
+            expected.extend(bigrams(&a, n));
+            expected.extend(bigrams(&b, n));
+            expected.push(None);
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn equal_group_keys_mean_equal_values(
+            a in text(), b in text(), n in 1usize..8,
+            loose in prop::collection::vec(prop::option::of(text()), 3),
+        ) {
+            // One row holds a bigram group then a group of separately pushed values; the
+            // other the same shapes over other texts.
+            let fill = |t: &str, vals: &[Option<String>]| {
+                let mut row = FeatureRow::new();
+                row.push_cat(Some("x"));
+                row.push_bigrams(t, n);
+                for v in vals {
+                    row.push_cat(v.as_deref());
+                }
+                row
+            };
+            let other: Vec<Option<String>> = loose.iter().rev().cloned().collect();
+            let (ra, rb) = (fill(&a, &loose), fill(&b, &other));
+            for cats in [1..1 + n, 1 + n..4 + n] {
+                let (mut ka, mut kb) = (Vec::new(), Vec::new());
+                prop_assert!(ra.categorical_key(cats.clone(), &mut ka));
+                prop_assert!(rb.categorical_key(cats.clone(), &mut kb));
+                let va: Vec<_> = cats.clone().map(|i| ra.categorical(i)).collect();
+                let vb: Vec<_> = cats.clone().map(|i| rb.categorical(i)).collect();
+                prop_assert_eq!(ka == kb, va == vb, "{:?} vs {:?}", va, vb);
+            }
+        }
     }
 }
