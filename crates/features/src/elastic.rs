@@ -333,8 +333,8 @@ pub(crate) fn command_line_source(e: &ProcessEvent, joined: &mut String) -> bool
 /// `generation` sees it; also returns the 2026 caret flag.
 pub fn normalized_command_line(e: &ProcessEvent, generation: Generation) -> (String, bool) {
     let mut row = FeatureRow::new();
-    let (flag, _) = normalize_command_into(e, generation, &mut row);
-    (std::mem::take(&mut row.scratch.a), flag)
+    let cl = normalize_command_into(e, generation, &mut row);
+    (cl.normalized.to_string(), cl.caret)
 }
 
 thread_local! {
@@ -350,17 +350,24 @@ struct CommandLine {
     families: [bool; 8],
 }
 
-/// Leaves the normalised command line in `scratch.a`; returns the caret flag and, for the
-/// 2026 recipe, the keyword families.
+/// The normalised command line of an event, its caret flag and, for the 2026 recipe, its
+/// keyword families: memoised per thread by the raw command line.
 fn normalize_command_into(
     e: &ProcessEvent,
     generation: Generation,
     row: &mut FeatureRow,
-) -> (bool, [bool; 8]) {
+) -> std::rc::Rc<CommandLine> {
     let s = &mut row.scratch;
-    command_line_source(e, &mut s.c);
-    let (raw, lower, norm, tmp) = (&s.c, &mut s.b, &mut s.a, &mut s.d);
-    let memo = NORMALIZED_CL.with(|m| {
+    // The command line itself when present (read in place), else the spec's fallbacks.
+    let raw: &str = match e.process_command_line.as_deref() {
+        Some(cl) if !cl.is_empty() => cl,
+        _ => {
+            command_line_source(e, &mut s.c);
+            &s.c
+        }
+    };
+    let (lower, norm, tmp) = (&mut s.b, &mut s.a, &mut s.d);
+    NORMALIZED_CL.with(|m| {
         m.borrow_mut()
             .get_or_insert(generation as usize, raw.as_bytes(), || {
                 let caret = normalize_command_uncached(raw, generation, lower, norm, tmp);
@@ -373,10 +380,7 @@ fn normalize_command_into(
                     },
                 }
             })
-    });
-    norm.clear();
-    norm.push_str(&memo.normalized);
-    (memo.caret, memo.families)
+    })
 }
 
 fn normalize_command_uncached(
@@ -421,14 +425,9 @@ fn image_paths(e: &ProcessEvent, s: &mut crate::row::Scratch) -> std::rc::Rc<Ima
         or_unknown(e.process_executable.as_deref()),
         or_unknown(e.parent_executable.as_deref()),
     );
-    let mut key = std::mem::take(&mut s.key);
-    key.clear();
-    // Length-prefixed, so no pair of paths can spell another pair's key.
-    key.extend_from_slice(&exe.len().to_le_bytes());
-    key.extend_from_slice(exe.as_bytes());
-    key.extend_from_slice(parent.as_bytes());
     let paths = IMAGE_PATHS.with(|m| {
-        m.borrow_mut().get_or_insert(0, &key, || {
+        let parts = [Some(exe.as_bytes()), Some(parent.as_bytes())];
+        m.borrow_mut().get_or_insert_parts(0, &parts, || {
             text::lower_into(exe, &mut s.b);
             let class = path_class(&s.b);
             text::elastic_normalize_path(&s.b, &mut s.c, &mut s.d);
@@ -442,7 +441,6 @@ fn image_paths(e: &ProcessEvent, s: &mut crate::row::Scratch) -> std::rc::Rc<Ima
             }
         })
     });
-    s.key = key;
     paths
 }
 
@@ -529,9 +527,7 @@ impl FeatureRecipe for ElasticRecipe {
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let y26 = self.generation == Generation::Y2026;
-        let (caret, families) = normalize_command_into(e, self.generation, out);
-        // scratch.a = normalised command line. Move it out so `out` can be pushed to.
-        let cl = std::mem::take(&mut out.scratch.a);
+        let cl = normalize_command_into(e, self.generation, out);
 
         // Categorical scalars.
         out.push_cat(Some(or_unknown(e.event_action.as_deref())));
@@ -576,15 +572,14 @@ impl FeatureRecipe for ElasticRecipe {
         );
         push_bigrams(out, &images.process, BIGRAM_FIELDS[2].1);
         push_bigrams(out, &images.parent, BIGRAM_FIELDS[3].1);
-        push_bigrams(out, &cl, BIGRAM_FIELDS[4].1);
+        push_bigrams(out, &cl.normalized, BIGRAM_FIELDS[4].1);
 
         if y26 {
-            out.push_bool(caret);
-            for f in families {
+            out.push_bool(cl.caret);
+            for f in cl.families {
                 out.push_bool(f);
             }
         }
-        out.scratch.a = cl;
         out.scratch.e = buf;
     }
 }

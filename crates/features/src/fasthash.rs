@@ -22,17 +22,35 @@ impl FastHasher {
 impl Hasher for FastHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
+        let n = bytes.len();
+        let word = |at: usize| {
             let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+            w.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        if n >= 8 {
+            let mut at = 0;
+            while at + 8 <= n {
+                self.add(word(at));
+                at += 8;
+            }
+            // The tail as the last eight bytes (overlapping the last word): no copy of a
+            // variable length; the length, mixed last, keeps overlaps from aliasing.
+            if at < n {
+                self.add(word(n - 8));
+            }
+            self.add(n as u64);
+        } else if n >= 4 {
+            let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            let hi = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+            // Bytes 0..4 and n-4..n cover every byte; the length tells the overlap apart.
+            self.add((u64::from(lo) | (u64::from(hi) << 32)) ^ ((n as u64) << 61));
+        } else if n > 0 {
+            let w = u64::from(bytes[0])
+                | (u64::from(bytes[n / 2]) << 8)
+                | (u64::from(bytes[n - 1]) << 16)
+                | ((n as u64) << 24);
+            self.add(w);
         }
     }
 
@@ -93,5 +111,22 @@ mod tests {
         let h = |s: &str| FastBuild::default().hash_one(s);
         assert_eq!(h("cmd.exe"), h("cmd.exe"));
         assert_ne!(h("cmd.exe"), h("cmd.exf"));
+        // Every byte and the length count, including through the overlapping reads.
+        let bytes = |b: &[u8]| {
+            let mut x = FastHasher::default();
+            x.write(b);
+            x.finish()
+        };
+        for n in 1..40usize {
+            let base: Vec<u8> = (0..n as u8).collect();
+            for i in 0..n {
+                let mut other = base.clone();
+                other[i] ^= 0x40;
+                assert_ne!(bytes(&base), bytes(&other), "length {n}, byte {i}");
+            }
+            assert_ne!(bytes(&base[..n - 1]), bytes(&base), "length {n}");
+        }
+        assert_ne!(bytes(b"ab"), bytes(b"abb"));
+        assert_ne!(bytes(b"123456789"), bytes(b"1234567823456789"));
     }
 }

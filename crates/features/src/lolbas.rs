@@ -93,7 +93,7 @@ impl SystemBinaries {
         let mut best = 0.0f64;
         for len in l.saturating_sub(2)..=(l + 2) {
             for cand in self.by_len.get(len).map(Vec::as_slice).unwrap_or(&[]) {
-                let s = strsim::jaro_winkler(lower_name, cand);
+                let s = jaro_winkler(lower_name, cand);
                 if s > best {
                     best = s;
                 }
@@ -103,9 +103,70 @@ impl SystemBinaries {
     }
 }
 
+/// Jaro–Winkler similarity, as `strsim::jaro_winkler` computes it; ASCII names (all of
+/// the system names, nearly all process names) are compared as bytes with the match flags
+/// on the stack: the generic version counts and allocates per pair, and the look-alike scan
+/// runs a hundred pairs per new name.
+fn jaro_winkler(a_text: &str, b_text: &str) -> f64 {
+    const MAX: usize = 64;
+    let (a, b) = (a_text.as_bytes(), b_text.as_bytes());
+    if !a.is_ascii() || !b.is_ascii() || a.len() > MAX || b.len() > MAX {
+        return strsim::jaro_winkler(a_text, b_text);
+    }
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let range = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let (mut a_flags, mut b_flags) = ([false; MAX], [false; MAX]);
+    let mut matches = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        let lo = i.saturating_sub(range);
+        let hi = b.len().min(i + range + 1);
+        for j in lo..hi {
+            if x == b[j] && !b_flags[j] {
+                a_flags[i] = true;
+                b_flags[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut in_b = b.iter().zip(&b_flags).filter(|(_, f)| **f).map(|(c, _)| c);
+    for (x, _) in a.iter().zip(&a_flags).filter(|(_, f)| **f) {
+        if in_b.next() != Some(x) {
+            transpositions += 1;
+        }
+    }
+    transpositions /= 2;
+    let m = matches as f64;
+    let sim =
+        (m / a.len() as f64 + m / b.len() as f64 + (matches - transpositions) as f64 / m) / 3.0;
+    if sim > 0.7 {
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn jaro_winkler_equals_strsim(a in "[a-e.é]{0,14}", b in "[a-e.]{0,14}") {
+            prop_assert_eq!(jaro_winkler(&a, &b).to_bits(), strsim::jaro_winkler(&a, &b).to_bits());
+        }
+    }
 
     #[test]
     fn legit_dirs() {

@@ -247,18 +247,58 @@ struct Shape {
     ipv4: u32,
 }
 
-fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
-}
+// Byte classes of the command-line scan, one table look-up per byte.
+const WS: u8 = 1;
+const B64: u8 = 2;
+const UPPER: u8 = 4;
+const LOWER: u8 = 8;
+const DIGIT: u8 = 16;
+const PUNCT: u8 = 32;
+const NON_ASCII: u8 = 64;
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_whitespace() {
+            c |= WS;
+        }
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=' {
+            c |= B64;
+        }
+        if b.is_ascii_uppercase() {
+            c |= UPPER;
+        }
+        if b.is_ascii_lowercase() {
+            c |= LOWER;
+        }
+        if b.is_ascii_digit() {
+            c |= DIGIT;
+        }
+        if b.is_ascii_punctuation() {
+            c |= PUNCT;
+        }
+        if !b.is_ascii() {
+            c |= NON_ASCII;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
 
 fn shape(s: &[u8]) -> Shape {
     let mut sh = Shape::default();
     let mut tok_len = 0u32;
     let mut spaces = 0u32;
     let mut b64 = 0u32;
+    let mut prev_class = WS;
     let mut prev = b' ';
     for (i, &b) in s.iter().enumerate() {
-        if b.is_ascii_whitespace() {
+        let class = CLASS[usize::from(b)];
+        if class & WS != 0 {
             tok_len = 0;
             spaces += 1;
             if spaces == 3 {
@@ -275,27 +315,27 @@ fn shape(s: &[u8]) -> Shape {
             sh.max_token = sh.max_token.max(tok_len);
             spaces = 0;
         }
-        if is_b64(b) {
+        if class & B64 != 0 {
             b64 += 1;
             sh.b64_max = sh.b64_max.max(b64);
         } else {
             b64 = 0;
         }
-        if b.is_ascii_uppercase() {
+        if class & UPPER != 0 {
             sh.upper += 1;
             sh.letters += 1;
-            if prev.is_ascii_lowercase() {
+            if prev_class & LOWER != 0 {
                 sh.case_flips += 1;
             }
-        } else if b.is_ascii_lowercase() {
+        } else if class & LOWER != 0 {
             sh.letters += 1;
-        } else if b.is_ascii_digit() {
+        } else if class & DIGIT != 0 {
             sh.digits += 1;
             // An IPv4 literal starts at a digit not preceded by a digit or dot.
-            if !prev.is_ascii_digit() && prev != b'.' && is_ipv4_at(&s[i..]) {
+            if prev_class & DIGIT == 0 && prev != b'.' && is_ipv4_at(&s[i..]) {
                 sh.ipv4 += 1;
             }
-        } else if b.is_ascii_punctuation() {
+        } else if class & PUNCT != 0 {
             sh.punct += 1;
             match b {
                 b'"' | b'\'' => sh.quotes += 1,
@@ -308,10 +348,11 @@ fn shape(s: &[u8]) -> Shape {
                 }
                 _ => {}
             }
-        } else if !b.is_ascii() {
+        } else if class & NON_ASCII != 0 {
             sh.nonascii += 1;
         }
         prev = b;
+        prev_class = class;
     }
     sh
 }
@@ -564,29 +605,6 @@ struct ImageFeatures {
     path_ngrams: TermFrequencies,
 }
 
-/// The memo key of an event's images: each input string, length-prefixed (absent and
-/// empty differ), so no two inputs spell the same key.
-fn image_key(e: &ProcessEvent, key: &mut Vec<u8>) {
-    key.clear();
-    for v in [
-        e.process_name.as_deref(),
-        e.process_executable.as_deref(),
-        e.process_pe_original_file_name.as_deref(),
-        e.parent_name.as_deref(),
-        e.parent_executable.as_deref(),
-    ] {
-        match v {
-            Some(v) => {
-                // Lengths past u32 cannot occur in a record; saturating keeps keys defined.
-                let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
-                key.extend_from_slice(&n.to_le_bytes());
-                key.extend_from_slice(v.as_bytes());
-            }
-            None => key.extend_from_slice(&u32::MAX.to_le_bytes()),
-        }
-    }
-}
-
 fn image_features(
     e: &ProcessEvent,
     path_buckets: usize,
@@ -766,23 +784,32 @@ impl FeatureRecipe for LotlRecipe {
 
         // Process and parent images: every feature that depends on them alone, memoised
         // per thread (a fleet runs few distinct images, and they cost more than the rest).
-        let mut key = std::mem::take(&mut s.key);
-        image_key(e, &mut key);
+        let image_parts = [
+            e.process_name.as_deref(),
+            e.process_executable.as_deref(),
+            e.process_pe_original_file_name.as_deref(),
+            e.parent_name.as_deref(),
+            e.parent_executable.as_deref(),
+        ]
+        .map(|v| v.map(str::as_bytes));
         let image = IMAGE_MEMO.with(|memo| {
             memo.borrow_mut()
-                .get_or_insert(self.params.path_buckets, &key, || {
+                .get_or_insert_parts(self.params.path_buckets, &image_parts, || {
                     image_features(e, self.params.path_buckets, &mut s)
                 })
         });
-        s.key = key;
         out.push_cat(Some(&image.name));
         out.push_cat(Some(&image.parent_name));
         out.push_cat(Some(&image.pair));
 
         // Command line: every feature that depends on it alone, memoised per thread.
+        // The command line itself when present (read in place), else the arguments joined.
         let mut raw_buf = std::mem::take(&mut s.c);
-        let has_cl = command_line_source(e, &mut raw_buf);
-        let raw: &str = if has_cl { &raw_buf } else { "" };
+        let raw: &str = match e.process_command_line.as_deref() {
+            Some(cl) if !cl.is_empty() => cl,
+            _ if command_line_source(e, &mut raw_buf) => &raw_buf,
+            _ => "",
+        };
         let cl = CL_MEMO.with(|memo| {
             memo.borrow_mut()
                 .get_or_insert(self.params.cl_buckets, raw.as_bytes(), || {
@@ -820,5 +847,110 @@ impl FeatureRecipe for LotlRecipe {
         num.extend_from_slice(&cl.ngrams);
         num.extend_from_slice(&image.path_ngrams);
         out.scratch = s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The scan written with `u8`'s own predicates: the reference for the class table.
+    fn shape_reference(s: &[u8]) -> [u32; 16] {
+        let mut sh = Shape::default();
+        let (mut tok_len, mut spaces, mut b64, mut prev) = (0u32, 0u32, 0u32, b' ');
+        for (i, &b) in s.iter().enumerate() {
+            if b.is_ascii_whitespace() {
+                tok_len = 0;
+                spaces += 1;
+                if spaces == 3 {
+                    sh.space_runs += 1;
+                }
+            } else {
+                if tok_len == 0 {
+                    sh.tokens += 1;
+                    if b == b'-' || b == b'/' {
+                        sh.flags += 1;
+                    }
+                }
+                tok_len += 1;
+                sh.max_token = sh.max_token.max(tok_len);
+                spaces = 0;
+            }
+            if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=' {
+                b64 += 1;
+                sh.b64_max = sh.b64_max.max(b64);
+            } else {
+                b64 = 0;
+            }
+            if b.is_ascii_uppercase() {
+                sh.upper += 1;
+                sh.letters += 1;
+                if prev.is_ascii_lowercase() {
+                    sh.case_flips += 1;
+                }
+            } else if b.is_ascii_lowercase() {
+                sh.letters += 1;
+            } else if b.is_ascii_digit() {
+                sh.digits += 1;
+                if !prev.is_ascii_digit() && prev != b'.' && is_ipv4_at(&s[i..]) {
+                    sh.ipv4 += 1;
+                }
+            } else if b.is_ascii_punctuation() {
+                sh.punct += 1;
+                match b {
+                    b'"' | b'\'' => sh.quotes += 1,
+                    b'^' => sh.carets += 1,
+                    b'`' => sh.backticks += 1,
+                    b'\\'
+                        if prev == b'\\'
+                            && s.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) =>
+                    {
+                        sh.unc += 1
+                    }
+                    _ => {}
+                }
+            } else if !b.is_ascii() {
+                sh.nonascii += 1;
+            }
+            prev = b;
+        }
+        fields(&sh)
+    }
+
+    fn fields(sh: &Shape) -> [u32; 16] {
+        [
+            sh.tokens,
+            sh.max_token,
+            sh.flags,
+            sh.punct,
+            sh.upper,
+            sh.letters,
+            sh.digits,
+            sh.nonascii,
+            sh.quotes,
+            sh.carets,
+            sh.backticks,
+            sh.case_flips,
+            sh.space_runs,
+            sh.b64_max,
+            sh.unc,
+            sh.ipv4,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn class_table_scan_equals_the_predicates(
+            s in prop::collection::vec(
+                prop_oneof![
+                    any::<u8>(),
+                    prop::sample::select(b" \t\\./-^`'\"aZ09+=".to_vec()),
+                ],
+                0..64,
+            )
+        ) {
+            prop_assert_eq!(fields(&shape(&s)), shape_reference(&s));
+        }
     }
 }

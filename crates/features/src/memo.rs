@@ -8,19 +8,30 @@
 //! they are the most expensive to featurise, and an agent's long encoded script repeats as
 //! often as a short one.
 
-use crate::fasthash::FastBuild;
+use crate::fasthash::{FastBuild, FastHasher};
+use std::hash::Hasher;
 use std::rc::Rc;
 
 const MEMO_ENTRIES: usize = 4096;
 const MEMO_KEY_BYTES: usize = 4 << 20;
 const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
 
+/// Marks an absent part in a stored key (a present part's length is below it).
+const ABSENT: u32 = u32::MAX;
+
 /// One thread's memo of `f(variant, key)`, where `variant` stands for the function's other
 /// inputs (a bucket count, a recipe generation): a new variant empties the memo.
+///
+/// A key is a few parts (an event's fields), each present or absent. Lookups hash and
+/// compare the parts where they lie, so a hit copies nothing; the parts are copied into
+/// one stored key (each length-prefixed, so no two keys spell the same bytes) only when
+/// a value is stored.
 pub(crate) struct Memo<V> {
     variant: usize,
     key_bytes: usize,
-    map: std::collections::HashMap<Box<[u8]>, Rc<V>, FastBuild>,
+    /// By the key's 64-bit hash: the stored key and the value. Two keys with one hash share
+    /// an entry, the later replacing the earlier: a miss, never a wrong hit.
+    map: std::collections::HashMap<u64, (Box<[u8]>, Rc<V>), FastBuild>,
 }
 
 impl<V> Default for Memo<V> {
@@ -33,27 +44,93 @@ impl<V> Default for Memo<V> {
     }
 }
 
+fn part_len(part: Option<&[u8]>) -> u32 {
+    // A part of 4 GiB cannot occur in a record; saturating keeps keys defined.
+    part.map_or(ABSENT, |p| u32::try_from(p.len()).unwrap_or(ABSENT - 1))
+}
+
+fn hash_parts(parts: &[Option<&[u8]>]) -> u64 {
+    let mut h = FastHasher::default();
+    for &p in parts {
+        // Tagged: a zero word would leave the hasher's state unchanged, so an empty first
+        // part would hash as if it were not there.
+        h.write_u64((1 << 40) | u64::from(part_len(p)));
+        if let Some(p) = p {
+            h.write(p);
+        }
+    }
+    h.finish()
+}
+
+/// Whether `stored` is the key `parts` spell.
+fn same_key(stored: &[u8], parts: &[Option<&[u8]>]) -> bool {
+    let mut rest = stored;
+    for &p in parts {
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return false;
+        };
+        let len = u32::from_le_bytes(*len);
+        if len != part_len(p) {
+            return false;
+        }
+        rest = tail;
+        if let Some(p) = p {
+            match rest.split_at_checked(p.len()) {
+                Some((text, tail)) if text == p => rest = tail,
+                _ => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
+fn stored_key(parts: &[Option<&[u8]>]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(parts.iter().map(|p| 4 + p.map_or(0, <[u8]>::len)).sum());
+    for &p in parts {
+        key.extend_from_slice(&part_len(p).to_le_bytes());
+        key.extend_from_slice(p.unwrap_or_default());
+    }
+    key.into_boxed_slice()
+}
+
 impl<V> Memo<V> {
+    /// The value for one string key.
     pub(crate) fn get_or_insert(
         &mut self,
         variant: usize,
         key: &[u8],
         compute: impl FnOnce() -> V,
     ) -> Rc<V> {
+        self.get_or_insert_parts(variant, &[Some(key)], compute)
+    }
+
+    /// The value for the key made of `parts` (absent parts differ from empty ones).
+    pub(crate) fn get_or_insert_parts(
+        &mut self,
+        variant: usize,
+        parts: &[Option<&[u8]>],
+        compute: impl FnOnce() -> V,
+    ) -> Rc<V> {
         if self.variant != variant {
             self.variant = variant;
             self.clear();
         }
-        if let Some(v) = self.map.get(key) {
-            return v.clone();
+        let hash = hash_parts(parts);
+        if let Some((stored, v)) = self.map.get(&hash) {
+            if same_key(stored, parts) {
+                return v.clone();
+            }
         }
         let v = Rc::new(compute());
-        if key.len() <= MEMO_MAX_KEY {
-            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + key.len() > MEMO_KEY_BYTES {
+        let len: usize = parts.iter().map(|p| 4 + p.map_or(0, <[u8]>::len)).sum();
+        if len <= MEMO_MAX_KEY {
+            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + len > MEMO_KEY_BYTES {
                 self.clear();
             }
-            self.key_bytes += key.len();
-            self.map.insert(key.into(), v.clone());
+            self.key_bytes += len;
+            if let Some((old, _)) = self.map.insert(hash, (stored_key(parts), v.clone())) {
+                self.key_bytes -= old.len();
+            }
         }
         v
     }
@@ -100,5 +177,38 @@ impl<V: Copy> BlockMemo<V> {
             self.slots.resize(Self::SLOTS, None);
         }
         self.slots[Self::slot(key)] = Some((key.into(), values.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_keys_tell_absent_empty_and_split_apart() {
+        let mut memo = Memo::default();
+        let keys: [&[Option<&[u8]>]; 6] = [
+            &[Some(b"ab"), None],
+            &[Some(b"a"), Some(b"b")],
+            &[Some(b"ab"), Some(b"")],
+            &[None, Some(b"ab")],
+            &[Some(b""), Some(b"ab")],
+            &[Some(b"ab")],
+        ];
+        let mut computed = 0;
+        for round in 0..2 {
+            for (i, k) in keys.iter().enumerate() {
+                let v = memo.get_or_insert_parts(7, k, || {
+                    computed += 1;
+                    i
+                });
+                assert_eq!(*v, i, "round {round}, key {i}");
+            }
+        }
+        // Every key computed once: the second round hit each stored value.
+        assert_eq!(computed, keys.len());
+        // A new variant starts over.
+        let v = memo.get_or_insert_parts(8, keys[0], || 99);
+        assert_eq!(*v, 99);
     }
 }

@@ -74,8 +74,6 @@ pub(crate) struct Scratch {
     pub f: String,
     /// N-gram bucket counts (all zero between uses).
     pub counts: Vec<u32>,
-    /// Memo keys.
-    pub key: Vec<u8>,
 }
 
 impl FeatureRow {
