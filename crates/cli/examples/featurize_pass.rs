@@ -111,6 +111,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|e| e.process_command_line.clone())
         .collect();
+    if std::env::var_os("NORMALISED").is_some() {
+        let norm: std::collections::HashSet<_> = fleet
+            .iter()
+            .map(|e| {
+                lotl_features::elastic::normalized_command_line(
+                    e,
+                    lotl_features::elastic::Generation::Y2021,
+                )
+                .0
+            })
+            .collect();
+        println!("{} distinct normalised command lines", norm.len());
+    }
     let bytes: usize = distinct.iter().flatten().map(|c| c.len()).sum();
     println!(
         "{name}: {} events, {} distinct command lines ({} bytes mean), {:.0} events/s ({n})",

@@ -19,6 +19,7 @@ use crate::text::{self, path_class};
 use aho_corasick::dfa::DFA;
 use lotl_events::ProcessEvent;
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 /// Bytes of a string fed to the n-gram hash and the entropy estimate.
@@ -566,6 +567,17 @@ const CL_SCALARS: usize = 31;
 #[derive(Debug, Clone, PartialEq)]
 struct ClFeatures {
     scalars: [f32; CL_SCALARS],
+    /// What the normalised command line gives, shared by every raw line normalising to it.
+    normalised: Rc<NormalisedFeatures>,
+}
+
+/// What the recipe derives from the normalised command line alone. Raw lines that differ
+/// only where Elastic's normalisation substitutes (numbers, GUIDs, hex, user names) share
+/// it: a synthetic fleet's 5,201 distinct command lines normalise to 1,196.
+#[derive(Debug, Clone, PartialEq)]
+struct NormalisedFeatures {
+    /// The eight 2026 keyword families, then the 2021 blocklist, as 0/1.
+    keywords: [f32; 9],
     /// N-gram term frequency of every bucket.
     ngrams: TermFrequencies,
 }
@@ -576,6 +588,8 @@ type TermFrequencies = Box<[f32]>;
 
 thread_local! {
     static CL_MEMO: std::cell::RefCell<crate::memo::Memo<ClFeatures>> =
+        std::cell::RefCell::new(crate::memo::Memo::default());
+    static NORMALISED_MEMO: std::cell::RefCell<crate::memo::Memo<NormalisedFeatures>> =
         std::cell::RefCell::new(crate::memo::Memo::default());
     static IMAGE_MEMO: std::cell::RefCell<crate::memo::Memo<ImageFeatures>> =
         std::cell::RefCell::new(crate::memo::Memo::default());
@@ -725,7 +739,24 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
     elastic::for_each_match(lotl_automaton(), s.b.as_bytes(), |p| {
         groups[LOTL_NEEDLES[p].1] += 1;
     });
-    let (fam, blocklist) = elastic::families_and_blocklist(norm_cl);
+    let normalised = NORMALISED_MEMO.with(|memo| {
+        memo.borrow_mut()
+            .get_or_insert(cl_buckets, norm_cl.as_bytes(), || {
+                let (families, blocklist) = elastic::families_and_blocklist(norm_cl);
+                let mut keywords = [0.0; 9];
+                for (slot, f) in keywords.iter_mut().zip(families) {
+                    *slot = bool_f(f);
+                }
+                keywords[8] = bool_f(blocklist);
+                s.counts.resize(cl_buckets, 0);
+                let counts = &mut s.counts[..cl_buckets];
+                let total = hash_ngrams(norm_cl.as_bytes(), SEED_CL, counts);
+                NormalisedFeatures {
+                    keywords,
+                    ngrams: term_frequencies(counts, total),
+                }
+            })
+    });
     let mut scalars = [0.0f32; CL_SCALARS];
     let head = [
         n as f32,
@@ -752,16 +783,12 @@ fn cl_features(raw: &str, cl_buckets: usize, s: &mut crate::row::Scratch) -> ClF
         groups[G_OBF] as f32,
     ];
     scalars[..head.len()].copy_from_slice(&head);
-    for (slot, f) in scalars[head.len()..].iter_mut().zip(fam) {
-        *slot = bool_f(f);
-    }
-    scalars[CL_SCALARS - 1] = bool_f(blocklist);
+    scalars[head.len()..].copy_from_slice(&normalised.keywords);
 
-    s.counts.resize(cl_buckets, 0);
-    let counts = &mut s.counts[..cl_buckets];
-    let total = hash_ngrams(s.a.as_bytes(), SEED_CL, counts);
-    let ngrams = term_frequencies(counts, total);
-    ClFeatures { scalars, ngrams }
+    ClFeatures {
+        scalars,
+        normalised,
+    }
 }
 
 impl FeatureRecipe for LotlRecipe {
@@ -844,7 +871,7 @@ impl FeatureRecipe for LotlRecipe {
         });
 
         // Hashed n-grams, both blocks from the memos.
-        num.extend_from_slice(&cl.ngrams);
+        num.extend_from_slice(&cl.normalised.ngrams);
         num.extend_from_slice(&image.path_ngrams);
         out.scratch = s;
     }
