@@ -212,7 +212,18 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
         parent_executable: None,
         ..base.clone()
     };
+    // Raw lines that normalise alike (case, numbers): the n-gram block is shared, the raw
+    // shape features are not.
+    let shouted = ev(r"C:\Windows\System32\cmd.exe", "CMD /C WHOAMI /ALL");
+    let numbered = ev(r"C:\Windows\System32\cmd.exe", "cmd /c ping -n 123456 host");
+    let renumbered = ev(
+        r"C:\Windows\System32\cmd.exe",
+        "cmd /c ping -n 9876543 host",
+    );
     let events = [
+        shouted,
+        numbered,
+        renumbered,
         base.clone(),
         renamed,
         empty_pe,
@@ -258,9 +269,12 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
         assert_eq!(w, &cold[i % events.len()], "event {i}");
     }
     // Same command line, different image: the image features differ, the memo does not leak.
-    for i in [1, 3, 4, 5, 8] {
-        assert_ne!(warm[0], warm[i], "event {i}");
+    for i in [4, 6, 7, 8, 11] {
+        assert_ne!(warm[3], warm[i], "event {i}");
     }
+    // Upper case changes the shape (upper share), not the normalised n-grams.
+    assert_ne!(warm[0], warm[3]);
+    assert_ne!(warm[1], warm[2]);
     // Another bucket count on the same thread gets its own entries.
     let small = LotlRecipe::new(LotlParams {
         cl_buckets: 16,
@@ -268,8 +282,8 @@ fn memoised_command_line_and_path_features_equal_fresh_ones() {
     })
     .unwrap();
     let mut row = FeatureRow::new();
-    small.featurize(&events[0], &mut row);
-    assert_eq!(row.numeric().len(), warm[0].len() - (256 - 16) - (64 - 8));
+    small.featurize(&events[3], &mut row);
+    assert_eq!(row.numeric().len(), warm[3].len() - (256 - 16) - (64 - 8));
     let mut row = FeatureRow::new();
     r.featurize(&events[0], &mut row);
     assert_eq!(row.numeric().len(), warm[0].len());
