@@ -31,8 +31,11 @@ pub(crate) struct Memo<V> {
     key_bytes: usize,
     /// By the key's 64-bit hash: the stored key and the value. Two keys with one hash share
     /// an entry, the later replacing the earlier: a miss, never a wrong hit.
-    map: std::collections::HashMap<u64, (Box<[u8]>, Rc<V>), FastBuild>,
+    map: std::collections::HashMap<u64, Entry<V>, FastBuild>,
 }
+
+/// A stored key and its value.
+type Entry<V> = (Box<[u8]>, Rc<V>);
 
 impl<V> Default for Memo<V> {
     fn default() -> Self {
