@@ -257,7 +257,7 @@ fn keyword_hits(s: &str) -> (u64, bool) {
     (m, blocklist)
 }
 
-/// The eight 2026 keyword families of a normalised command line (spec section 3).
+/// The eight 2026 family flags of a normalised command line, in [`FAMILIES_2026`] order.
 pub fn families_2026(normalized_command_line: &str) -> [bool; 8] {
     families_and_blocklist(normalized_command_line).0
 }

@@ -151,8 +151,8 @@ impl FeatureRow {
         if t.is_ascii() {
             let bigrams = t.len().saturating_sub(1).min(n) as u32;
             self.cat_spans.extend((0..bigrams).map(|i| Span {
-                start: base + i,
-                end: base + i + 2,
+                start: base.saturating_add(i),
+                end: base.saturating_add(i + 2),
             }));
             pushed = bigrams as usize;
         } else if t.chars().nth(1).is_some() {
@@ -165,8 +165,8 @@ impl FeatureRow {
                 .chain(std::iter::once(t.len() as u32));
             for (a, b) in starts.zip(second_next).take(n) {
                 self.cat_spans.push(Span {
-                    start: base + a,
-                    end: base + b,
+                    start: base.saturating_add(a),
+                    end: base.saturating_add(b),
                 });
                 pushed += 1;
             }
