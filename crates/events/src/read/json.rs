@@ -194,7 +194,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string (the cursor on its opening quote), borrowed unless it holds escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<Str<'a>> {
         let start = self.i + 1;
         let end = scan_string(self.b, start)?;
@@ -329,6 +329,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Any value, as a [`Leaf`]: containers are validated and skipped.
+    #[inline]
     pub(crate) fn leaf(&mut self) -> Option<Leaf<'a>> {
         Some(match self.peek()? {
             b'"' => Leaf(Some(self.string()?), LeafKind::Str),
