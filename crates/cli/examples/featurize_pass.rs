@@ -1,6 +1,13 @@
-//! Cold passes of a recipe over a fresh synthetic fleet (`RUNS` passes, each on a new
-//! thread so that the memos start empty; the best is printed), for profilers:
-//! `valgrind --tool=callgrind --toggle-collect='featurize_pass::pass*' <binary> lotl`.
+//! Cold passes of a recipe (`lotl`, `elastic2021`, `elastic2026`) over a fresh synthetic
+//! fleet of 40 host-days, each pass on a new thread so that the memos start empty, for
+//! profilers: `valgrind --tool=callgrind --toggle-collect='featurize_pass::pass*'
+//! <binary> lotl`.
+//!
+//! - default: one pass over the whole fleet in memory (`RUNS` passes, the best printed);
+//!   `NORMALISED=1` also counts the distinct normalised command lines;
+//! - `STREAM=1`: each host-day's batch featurised right after it is made, as a reader hands
+//!   batches over (what `cargo bench --bench featurize` times); best and median of `RUNS`;
+//! - `touch` instead of a recipe: the memory floor, only reading the strings a recipe reads.
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 use lotl_features::{FeatureRow, RecipeConfig};
 use std::hint::black_box;
@@ -93,10 +100,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
     let mut best = f64::INFINITY;
     let mut n = 0;
     for _ in 0..runs {
