@@ -5,9 +5,10 @@
 //!
 //! - default: one pass over the whole fleet in memory (`RUNS` passes, the best printed);
 //!   `NORMALISED=1` also counts the distinct normalised command lines;
-//! - `STREAM=1`: each host-day's batch featurised right after it is made, as a reader hands
-//!   batches over (what `cargo bench --bench featurize` times); best and median of `RUNS`;
 //! - `touch` instead of a recipe: the memory floor, only reading the strings a recipe reads.
+//!
+//! Wall-clock rates of passes over reader-sized batches: `cargo bench --bench featurize`
+//! (`featurize/one_pass_fleet`).
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 use lotl_features::{FeatureRow, RecipeConfig};
 use std::hint::black_box;
@@ -65,41 +66,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1)
         .max(1);
-    if std::env::var_os("STREAM").is_some() {
-        // As `lotl` featurises: each host-day's events right after they are made (a reader
-        // hands over batches the same way), so they are still in cache; memos start empty
-        // (a new thread per run).
-        let mut rates = Vec::new();
-        let mut n = 0;
-        for _ in 0..runs {
-            let (busy, count, sum) = std::thread::scope(|s| {
-                s.spawn(|| {
-                    let (mut busy, mut count, mut n) = (0.0, 0usize, 0);
-                    let mut batch = Vec::new();
-                    for h in 0..40 {
-                        batch.clear();
-                        generator.host_day(h, 0, &mut batch);
-                        let t = std::time::Instant::now();
-                        n += pass(recipe.as_ref(), &batch);
-                        busy += t.elapsed().as_secs_f64();
-                        count += batch.len();
-                    }
-                    (busy, count, n)
-                })
-                .join()
-            })
-            .map_err(|_| "featurisation panicked")?;
-            n = sum;
-            rates.push(count as f64 / busy);
-        }
-        rates.sort_by(f64::total_cmp);
-        println!(
-            "{name}, streamed: {runs} runs, best {:.0} events/s, median {:.0} events/s ({n})",
-            rates[rates.len() - 1],
-            rates[rates.len() / 2]
-        );
-        return Ok(());
-    }
     let mut best = f64::INFINITY;
     let mut n = 0;
     for _ in 0..runs {

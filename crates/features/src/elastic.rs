@@ -16,7 +16,7 @@
 //! - The 2021 blocklist is not a model input: see [`blocklist_hit`].
 
 use crate::recipe::FeatureRecipe;
-use crate::row::{FeatureRow, FeatureSpec};
+use crate::row::{FeatureRow, FeatureSpec, Scratch};
 use crate::text::{self, path_class, PathClass};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
@@ -297,43 +297,39 @@ pub fn blocklist_hit(normalized_command_line: &str) -> bool {
 }
 
 /// First non-empty string, else `"unknown"`.
-fn or_unknown(v: Option<&str>) -> &str {
+pub(crate) fn or_unknown(v: Option<&str>) -> &str {
     match v {
         Some(s) if !s.is_empty() => s,
         _ => "unknown",
     }
 }
 
-/// The spec's command-line source: the command line, else the arguments joined by a
-/// space, else `"unknown"`.
-pub(crate) fn command_line_source(e: &ProcessEvent, joined: &mut String) -> bool {
-    joined.clear();
+/// The spec's command-line source: the command line (borrowed from the event), else the
+/// arguments joined by a space (built in `joined`); `None` when the event has neither.
+pub(crate) fn command_line_source<'a>(
+    e: &'a ProcessEvent,
+    joined: &'a mut String,
+) -> Option<&'a str> {
     match e.process_command_line.as_deref() {
-        Some(s) if !s.is_empty() => {
-            joined.push_str(s);
-            true
-        }
+        Some(s) if !s.is_empty() => Some(s),
         _ if !e.process_args.is_empty() => {
+            joined.clear();
             for (i, a) in e.process_args.iter().enumerate() {
                 if i > 0 {
                     joined.push(' ');
                 }
                 joined.push_str(a);
             }
-            true
+            Some(joined)
         }
-        _ => {
-            joined.push_str("unknown");
-            false
-        }
+        _ => None,
     }
 }
 
 /// Normalised (lower-cased, substituted) command line of an event, as Elastic's recipe of
 /// `generation` sees it; also returns the 2026 caret flag.
 pub fn normalized_command_line(e: &ProcessEvent, generation: Generation) -> (String, bool) {
-    let mut row = FeatureRow::new();
-    let cl = normalize_command_into(e, generation, &mut row);
+    let cl = normalize_command_into(e, generation, &mut Scratch::default());
     (cl.normalized.to_string(), cl.caret)
 }
 
@@ -355,17 +351,9 @@ struct CommandLine {
 fn normalize_command_into(
     e: &ProcessEvent,
     generation: Generation,
-    row: &mut FeatureRow,
+    s: &mut Scratch,
 ) -> std::rc::Rc<CommandLine> {
-    let s = &mut row.scratch;
-    // The command line itself when present (read in place), else the spec's fallbacks.
-    let raw: &str = match e.process_command_line.as_deref() {
-        Some(cl) if !cl.is_empty() => cl,
-        _ => {
-            command_line_source(e, &mut s.c);
-            &s.c
-        }
-    };
+    let raw = command_line_source(e, &mut s.c).unwrap_or("unknown");
     let (lower, norm, tmp) = (&mut s.b, &mut s.a, &mut s.d);
     NORMALIZED_CL.with(|m| {
         m.borrow_mut()
@@ -527,7 +515,7 @@ impl FeatureRecipe for ElasticRecipe {
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let y26 = self.generation == Generation::Y2026;
-        let cl = normalize_command_into(e, self.generation, out);
+        let cl = normalize_command_into(e, self.generation, &mut out.scratch);
 
         // Categorical scalars.
         out.push_cat(Some(or_unknown(e.event_action.as_deref())));

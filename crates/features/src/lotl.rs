@@ -10,7 +10,7 @@
 //! - Every scan is a single forward pass; keyword tests use one Aho–Corasick automaton.
 //! - Missing inputs give `NaN` where "unknown" differs from "no" (signature, integrity).
 
-use crate::elastic::{self, command_line_source};
+use crate::elastic::{self, command_line_source, or_unknown};
 use crate::error::Error;
 use crate::lolbas::system_binaries;
 use crate::recipe::FeatureRecipe;
@@ -624,11 +624,8 @@ fn image_features(
     path_buckets: usize,
     s: &mut crate::row::Scratch,
 ) -> ImageFeatures {
-    let lower_or_unknown = |v: Option<&str>, buf: &mut String| {
-        text::lower_into(v.filter(|x| !x.is_empty()).unwrap_or("unknown"), buf)
-    };
-    lower_or_unknown(e.process_name.as_deref(), &mut s.e);
-    lower_or_unknown(e.parent_name.as_deref(), &mut s.f);
+    text::lower_into(or_unknown(e.process_name.as_deref()), &mut s.e);
+    text::lower_into(or_unknown(e.parent_name.as_deref()), &mut s.f);
     let (name, pname) = (s.e.as_str(), s.f.as_str());
     let sys = system_binaries();
 
@@ -830,13 +827,8 @@ impl FeatureRecipe for LotlRecipe {
         out.push_cat(Some(&image.pair));
 
         // Command line: every feature that depends on it alone, memoised per thread.
-        // The command line itself when present (read in place), else the arguments joined.
         let mut raw_buf = std::mem::take(&mut s.c);
-        let raw: &str = match e.process_command_line.as_deref() {
-            Some(cl) if !cl.is_empty() => cl,
-            _ if command_line_source(e, &mut raw_buf) => &raw_buf,
-            _ => "",
-        };
+        let raw = command_line_source(e, &mut raw_buf).unwrap_or("");
         let cl = CL_MEMO.with(|memo| {
             memo.borrow_mut()
                 .get_or_insert(self.params.cl_buckets, raw.as_bytes(), || {
@@ -845,7 +837,7 @@ impl FeatureRecipe for LotlRecipe {
         });
         s.c = raw_buf;
         let num = &mut out.num;
-        num.reserve(CL_SCALARS + SCALARS.len() + self.params.cl_buckets + self.params.path_buckets);
+        num.reserve(self.features.len());
         num.extend_from_slice(&cl.scalars);
         num.extend_from_slice(&image.process);
         num.push(e.process_code_signature_exists.map_or(f32::NAN, bool_f));

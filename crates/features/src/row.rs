@@ -142,17 +142,20 @@ impl FeatureRow {
     /// is left, then missing values. `t` is stored once and the bigrams point into it.
     pub(crate) fn push_bigrams(&mut self, t: &str, n: usize) {
         // Rows are bounded by the recipes' cuts; a row over 4 GiB cannot occur, but stay
-        // defined if it ever did.
-        let base = u32::try_from(self.cat_text.len()).unwrap_or(u32::MAX - 1);
-        let end = u32::try_from(self.cat_text.len() + t.len()).unwrap_or(u32::MAX - 1);
+        // defined if it ever did (missing values). Below it, no span offset can overflow.
+        let Ok(end) = u32::try_from(self.cat_text.len() + t.len()) else {
+            self.cat_spans.extend(std::iter::repeat_n(MISSING, n));
+            return;
+        };
+        let base = end - t.len() as u32;
         self.cat_text.push_str(t);
         self.cat_spans.reserve(n);
         let mut pushed = 0;
         if t.is_ascii() {
             let bigrams = t.len().saturating_sub(1).min(n) as u32;
             self.cat_spans.extend((0..bigrams).map(|i| Span {
-                start: base.saturating_add(i),
-                end: base.saturating_add(i + 2),
+                start: base + i,
+                end: base + i + 2,
             }));
             pushed = bigrams as usize;
         } else if t.chars().nth(1).is_some() {
@@ -165,8 +168,8 @@ impl FeatureRow {
                 .chain(std::iter::once(t.len() as u32));
             for (a, b) in starts.zip(second_next).take(n) {
                 self.cat_spans.push(Span {
-                    start: base.saturating_add(a),
-                    end: base.saturating_add(b),
+                    start: base + a,
+                    end: base + b,
                 });
                 pushed += 1;
             }
