@@ -252,36 +252,62 @@ pub fn split_domain_user(s: &str) -> (Option<Text>, Option<Text>) {
 }
 
 pub(crate) fn non_empty(s: &str) -> Option<Text> {
-    let t = s.trim();
+    let t = trim(s);
     (!t.is_empty() && t != "-").then(|| Text::from(t))
+}
+
+/// `str::trim`, with the common case (printable ASCII at both ends) decided from two
+/// bytes: the Unicode whitespace test at each end cost more than copying a short field.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x7f);
+    if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// `raw` lower-cased into a [`Text`] (no intermediate `String`: inline up to 24 bytes).
+fn ascii_lowercase(raw: &str) -> Text {
+    let mut t = Text::from(raw);
+    t.make_ascii_lowercase();
+    t
 }
 
 /// Lower-case integrity level name from Sysmon/ECS words or a mandatory-label SID.
 pub fn normalize_integrity_level(raw: &str) -> Option<Text> {
-    let r = raw.trim();
-    let name = match r.to_ascii_uppercase().as_str() {
-        "" | "-" => return None,
-        "S-1-16-0" => "untrusted",
-        "S-1-16-4096" => "low",
-        "S-1-16-8192" => "medium",
-        "S-1-16-8448" => "medium", // medium plus
-        "S-1-16-12288" => "high",
-        "S-1-16-16384" => "system",
-        "S-1-16-20480" => "protected",
-        _ => return Some(Text::from(r.to_ascii_lowercase())),
+    let r = trim(raw);
+    if r.is_empty() || r == "-" {
+        return None;
+    }
+    // A mandatory-label SID's prefix is matched without regard to case.
+    let rid = r
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("S-1-16-"))
+        .map(|_| &r[7..]);
+    let name = match rid {
+        Some("0") => "untrusted",
+        Some("4096") => "low",
+        Some("8192") => "medium",
+        Some("8448") => "medium", // medium plus
+        Some("12288") => "high",
+        Some("16384") => "system",
+        Some("20480") => "protected",
+        _ => return Some(ascii_lowercase(r)),
     };
     Some(Text::const_new(name))
 }
 
 /// Elastic Defend's elevation words from 4688's `%%193x` codes or Elastic's own words.
 pub fn normalize_elevation_type(raw: &str) -> Option<Text> {
-    let r = raw.trim();
+    let r = trim(raw);
     let name = match r {
         "" | "-" => return None,
         "%%1936" | "TokenElevationTypeDefault" | "1" => "default",
         "%%1937" | "TokenElevationTypeFull" | "2" => "full",
         "%%1938" | "TokenElevationTypeLimited" | "3" => "limited",
-        _ => return Some(Text::from(r.to_ascii_lowercase())),
+        _ => return Some(ascii_lowercase(r)),
     };
     Some(Text::const_new(name))
 }

@@ -302,5 +302,5 @@ fn parse_row<'a>(get: &dyn Fn(&str) -> Option<&'a str>, source: Option<EventSour
     if ev.source.is_none() {
         ev.source = Some(EventSource::Mde);
     }
-    Parsed::Event(ev)
+    Parsed::Event(ev.into())
 }

@@ -9,16 +9,15 @@ use super::ecs_typed::{Doc, Leaf, LeafKind, Str};
 use super::windows::{from_event_data, parse_pid};
 use super::{parse_timestamp_ms, Parsed, SkipReason};
 use crate::event::{
-    non_empty, normalize_elevation_type, normalize_integrity_level, EventSource, Label,
-    ProcessEvent, Text,
+    non_empty, normalize_elevation_type, normalize_integrity_level, trim, EventSource, Label, Text,
 };
 use serde_json::Value;
 
 /// A line that is not NXLog's (see [`super::nxlog::is_nxlog`]), as the typed walker read
 /// it when it could.
-pub(crate) fn parse_line(line: &str, typed: Option<Doc<'_>>) -> Parsed {
-    if let Some(mut doc) = typed {
-        return from_document(&mut doc);
+pub(crate) fn parse_line(line: &str, typed: Option<&mut Doc<'_>>) -> Parsed {
+    if let Some(doc) = typed {
+        return from_document(doc);
     }
     match serde_json::from_str::<Value>(line) {
         Ok(mut v) if v.is_object() => from_document(&mut v),
@@ -268,7 +267,7 @@ impl View for Doc<'_> {
 /// kept when nothing is trimmed.
 fn non_empty_str(s: Str<'_>) -> Option<Text> {
     match s {
-        Str::Owned(o) if !o.is_empty() && o.trim().len() == o.len() && o != "-" => Some(o),
+        Str::Owned(o) if !o.is_empty() && trim(&o).len() == o.len() && o != "-" => Some(o),
         s => non_empty(&s),
     }
 }
@@ -338,10 +337,10 @@ pub(crate) fn from_document(doc: &mut impl View) -> Parsed {
             match from_event_data(id, &get, Some(ts)) {
                 Parsed::Event(e) => e,
                 // ECS fields may still carry what the raw data lacks.
-                Parsed::Skip(_) => ProcessEvent::default(),
+                Parsed::Skip(_) => Box::default(),
             }
         }
-        _ => ProcessEvent::default(),
+        _ => Box::default(),
     };
     ev.timestamp_ms = ts;
     ev.source = Some(match windows_id {

@@ -83,12 +83,20 @@ macro_rules! members {
     };
 }
 
-/// Parse one JSON document into a [`Doc`]. `None` when the text is not valid JSON, or is
-/// valid but shaped in a way the typed view does not represent (the caller then takes the
-/// generic path, which tells the two apart).
+/// [`parse_doc_into`] a fresh [`Doc`].
+#[cfg(test)]
 pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
-    let mut c = Cursor::new(text);
     let mut doc = Doc::default();
+    parse_doc_into(text, &mut doc)?;
+    Some(doc)
+}
+
+/// Parse one JSON document into `doc`, fresh from `Doc::default()` (held by the caller: a
+/// `Doc` is a couple of kilobytes, and returning one cost a copy per move). `None` when the
+/// text is not valid JSON, or is valid but shaped in a way the typed view does not
+/// represent (the caller then takes the generic path, which tells the two apart).
+pub(crate) fn parse_doc_into<'a>(text: &'a str, doc: &mut Doc<'a>) -> Option<()> {
+    let mut c = Cursor::new(text);
     c.object(|c, key| {
         match &*key {
             "@timestamp" => doc.timestamp = c.leaf()?,
@@ -151,7 +159,7 @@ pub(crate) fn parse_doc(text: &str) -> Option<Doc<'_>> {
         }
         Some(())
     })?;
-    c.at_end().then_some(doc)
+    c.at_end().then_some(())
 }
 
 fn process<'a>(c: &mut Cursor<'a>, key: &str, p: &mut ProcessF<'a>) -> Option<()> {

@@ -203,52 +203,61 @@ impl<'a> Cursor<'a> {
             // On character boundaries: both ends are ASCII.
             return Some(Str::Borrowed(&self.s[start..end]));
         }
-        self.unescape(start, end)
+        self.unescape(start)
     }
 
-    /// The rest of [`Cursor::string`] for a string with escapes, `end` at the first one. Kept
+    /// The rest of [`Cursor::string`] for a string from `start` that holds escapes. Kept
     /// out of line: the escape-free path is most of the calls (every key) and stays small.
+    /// The first run is scanned again while it is copied: cheaper than a call to copy it.
+    /// Runs between escapes are copied sixteen bytes a step into a buffer with room to
+    /// spare, then the write position moves back to the stop: a Windows path escapes
+    /// every separator, and a call to copy each short run cost more than the run.
     #[inline(never)]
-    fn unescape(&mut self, start: usize, end: usize) -> Option<Str<'a>> {
+    fn unescape(&mut self, start: usize) -> Option<Str<'a>> {
         thread_local! {
             /// Unescaped text is built here, then copied once into a `Text` of its size.
-            static UNESCAPED: RefCell<String> = const { RefCell::new(String::new()) };
+            static UNESCAPED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         UNESCAPED.with_borrow_mut(|out| {
-            out.clear();
-            out.push_str(&self.s[start..end]);
-            let mut i = end;
+            let b = self.b;
+            let (mut i, mut n) = copy_to_stop(b, start, out, 0)?;
             loop {
-                if self.b[i] == b'"' {
+                if b[i] == b'"' {
                     self.i = i + 1;
-                    let text = Text::from(out.as_str());
+                    // SAFETY: `out[..n]` holds runs of `self.s` (a `str`) cut at stops,
+                    // which are ASCII, so each run starts and ends on a character
+                    // boundary, and between runs ASCII bytes and `char::encode_utf8`
+                    // output. Bytes a block copy wrote past a stop lie at or beyond the
+                    // next write, so none of them is left inside `..n`.
+                    let text = Text::from(unsafe { std::str::from_utf8_unchecked(&out[..n]) });
                     // A huge command line must not keep its buffer for the thread's life.
-                    if out.capacity() > 1 << 20 {
-                        *out = String::new();
+                    if out.len() > 1 << 20 {
+                        *out = Vec::new();
                     }
                     return Some(Str::Owned(text));
                 }
-                let esc = *self.b.get(i + 1)?;
+                let esc = *b.get(i + 1)?;
                 i += 2;
-                match esc {
-                    b'"' => out.push('"'),
-                    b'\\' => out.push('\\'),
-                    b'/' => out.push('/'),
-                    b'b' => out.push('\u{8}'),
-                    b'f' => out.push('\u{c}'),
-                    b'n' => out.push('\n'),
-                    b'r' => out.push('\r'),
-                    b't' => out.push('\t'),
+                let byte = match esc {
+                    b'"' | b'\\' | b'/' => esc,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
                     b'u' => {
                         let (ch, used) = self.unicode_escape(i)?;
-                        out.push(ch);
                         i += used;
+                        reserve(out, n + 4);
+                        n += ch.encode_utf8(&mut out[n..n + 4]).len();
+                        (i, n) = copy_to_stop(b, i, out, n)?;
+                        continue;
                     }
                     _ => return None,
-                }
-                let next = scan_string(self.b, i)?;
-                out.push_str(&self.s[i..next]);
-                i = next;
+                };
+                reserve(out, n + 1);
+                out[n] = byte;
+                (i, n) = copy_to_stop(b, i, out, n + 1)?;
             }
         })
     }
@@ -329,7 +338,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Any value, as a [`Leaf`]: containers are validated and skipped.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn leaf(&mut self) -> Option<Leaf<'a>> {
         Some(match self.peek()? {
             b'"' => Leaf(Some(self.string()?), LeafKind::Str),
@@ -408,6 +417,44 @@ impl<'a> Cursor<'a> {
             i = scan_string(self.b, i)?;
         }
     }
+}
+
+/// Copy the string text from `b[i..]` to `out[n..]` up to its next stop (see
+/// [`scan_string`]); returns where both positions stop. Whole sixteen-byte blocks are
+/// copied and scanned in one step while they fit in `b` (`out` grows to hold them): the
+/// bytes copied past the stop are overwritten by whatever follows.
+#[inline(always)]
+fn copy_to_stop(b: &[u8], mut i: usize, out: &mut Vec<u8>, mut n: usize) -> Option<(usize, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    while let Some(block) = b.get(i..i + 16) {
+        reserve(out, n + 16);
+        out[n..n + 16].copy_from_slice(block);
+        if let Some(at) = sse2::first_stop(block) {
+            i += at;
+            return (b[i] >= 0x20).then_some((i, n + at));
+        }
+        i += 16;
+        n += 16;
+    }
+    let stop = scan_words(b, i)?;
+    let len = stop - i;
+    reserve(out, n + len);
+    out[n..n + len].copy_from_slice(&b[i..stop]);
+    Some((stop, n + len))
+}
+
+/// Make `out` at least `len` long (it is only ever written, never read past what was
+/// written, so its length is its room).
+#[inline(always)]
+fn reserve(out: &mut Vec<u8>, len: usize) {
+    if out.len() < len {
+        grow(out, len);
+    }
+}
+
+#[cold]
+fn grow(out: &mut Vec<u8>, len: usize) {
+    out.resize(len.max(256).next_power_of_two(), 0);
 }
 
 /// Where the string text from `from` stops: the index of the next `"` or `\`. `None` at the
@@ -489,7 +536,8 @@ fn scan_words(b: &[u8], from: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::scan_string;
+    use super::{scan_string, Cursor, Leaf, LeafKind};
+    use proptest::prelude::Strategy;
 
     proptest::proptest! {
         /// The vector and word-at-a-time scans find what a byte loop finds, wherever they
@@ -511,6 +559,34 @@ mod tests {
                 _ => None,
             }).flatten();
             proptest::prop_assert_eq!(scan_string(&bytes, from), naive);
+        }
+    }
+
+    proptest::proptest! {
+        /// A string of runs and escapes (runs long enough to cross the sixteen-byte blocks,
+        /// escapes that lengthen nothing, invalid ones) reads as serde_json reads it, and
+        /// is refused where serde_json refuses it.
+        #[test]
+        fn strings_read_as_serde_json_reads_them(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (0usize..40).prop_map(|n| "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"[..n].to_string()),
+                    proptest::sample::select(vec![
+                        "\\\\", "\\\"", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u00e9",
+                        "\\u0041", "\\ud83d\\ude00", "\u{e9}", "\u{1F600}", "\\x", "\\ud83d", "\t",
+                    ]).prop_map(str::to_string),
+                ],
+                0..12,
+            ),
+            tail in 0usize..20,
+        ) {
+            let text = format!("\"{}\"{}", pieces.concat(), " ".repeat(tail));
+            let ours = match Cursor::new(&text).leaf() {
+                Some(Leaf(Some(s), LeafKind::Str)) => Some(s.to_string()),
+                _ => None,
+            };
+            let theirs = serde_json::from_str::<String>(&text).ok();
+            proptest::prop_assert_eq!(ours, theirs, "{}", text);
         }
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn from_event_data<'a>(
         }
         _ => return Parsed::Skip(SkipReason::NotProcessStart),
     }
-    Parsed::Event(ev)
+    Parsed::Event(ev.into())
 }
 
 /// Process ids come as decimal (Sysmon) or `0x` hex (4688).
