@@ -650,7 +650,8 @@ impl<'o> Reader<'o> {
             .par_iter()
             .map(|&(record, ref range)| {
                 let bytes = &bytes[range.clone()];
-                let (text, repaired) = match std::str::from_utf8(bytes) {
+                // Checked with SIMD: std's word-at-a-time check was a fortieth of reading.
+                let (text, repaired) = match simdutf8::basic::from_utf8(bytes) {
                     Ok(s) => (std::borrow::Cow::Borrowed(s), false),
                     Err(_) => (String::from_utf8_lossy(bytes), true),
                 };
