@@ -9,6 +9,10 @@
 //!
 //! Run: `cargo bench -p lotl --bench featurize`.
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lotl_events::{ProcessEvent, Text};
 use lotl_features::{EncoderParams, FeaturePipeline, FeatureRow, RecipeConfig};

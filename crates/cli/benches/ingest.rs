@@ -4,6 +4,10 @@
 //! 2. EVTX: the real files under ../shared/datasets/real, lotl's reader against the evtx
 //!    crate's own JSON output (`records_json`) over the same files, both on one thread.
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lotl_events::{read_paths, read_paths_streaming, ReadOptions};
 use std::io::Write;
 use std::path::PathBuf;

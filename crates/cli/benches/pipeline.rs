@@ -8,6 +8,10 @@
 //! Run: `cargo bench -p lotl --bench pipeline` (`LOTL_BENCH_HOSTS`, `LOTL_BENCH_DAYS` size
 //! the scored fleet; default 100 hosts × 2 days ≈ 250,000 events).
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lotl_cluster::{ClusterModel, ScoredEvent};
 use lotl_events::{read_paths, ReadOptions};
 use lotl_export::Bundle;

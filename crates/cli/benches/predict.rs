@@ -8,6 +8,10 @@
 //!
 //! `cargo bench -p lotl --bench predict`
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lotl_classifier::experiment::{synthesize, SynthSource};
 use lotl_classifier::{Classifier, Dataset, GbdtModel, GbdtParams, Matrix};

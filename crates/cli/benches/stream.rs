@@ -7,6 +7,10 @@
 //! engine's own. Reports events/s through datafeed + buckets + cluster model + rule, and
 //! separately the cost of parsing scored NDJSON lines.
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lotl_cluster::{fit_cluster, ClusterConfig, ScoredEvent};
 use lotl_events::ProcessEvent;
 use lotl_scorer::{Engine, RuleConfig};

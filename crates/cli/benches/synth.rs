@@ -1,6 +1,10 @@
 //! Generator throughput per host-day (events/s); the 10-million-event figure comes from
 //! `examples/synth_throughput.rs`.
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 

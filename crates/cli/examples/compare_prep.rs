@@ -6,6 +6,10 @@
 //!
 //! Usage: compare_prep <train.parquet> <test.parquet> <out dir> [recipe]
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::Path;
 

@@ -9,6 +9,10 @@
 //!
 //! Wall-clock rates of passes over reader-sized batches: `cargo bench --bench featurize`
 //! (`featurize/one_pass_fleet`).
+
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use lotl_datasets::synth::{Generator, SynthConfig, TemplateBank};
 use lotl_features::{FeatureRow, RecipeConfig};
 use std::hint::black_box;

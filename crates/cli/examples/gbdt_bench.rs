@@ -3,6 +3,10 @@
 //!
 //! Usage: gbdt_bench <data dir> <trees> <leaves> <learning rate> <threads>
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::Instant;
 

@@ -3,6 +3,10 @@
 //! generates about 10 million events; with `--ndjson` it also serialises them to ECS
 //! NDJSON (into a sink) to show the cost of the writer.
 
+/// The allocator the `lotl` binary runs with (see `src/main.rs`), so the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lotl_datasets::synth::{ndjson::write_ecs_ndjson, Generator, SynthConfig, TemplateBank};
 use std::time::Instant;
 
