@@ -139,13 +139,23 @@ impl Default for Datafeed {
 impl Datafeed {
     /// Whether the jobs see this event.
     pub fn accepts(&self, e: &ScoredEvent) -> bool {
-        if self.require_prediction && e.prediction != 1 {
+        self.accepts_verdict(e.event.process_name.as_deref(), e.prediction, e.probability)
+    }
+
+    /// [`Datafeed::accepts`] before the event and its verdict are put together.
+    pub fn accepts_verdict(
+        &self,
+        process_name: Option<&str>,
+        prediction: u8,
+        probability: f32,
+    ) -> bool {
+        if self.require_prediction && prediction != 1 {
             return false;
         }
-        if e.probability.is_nan() || e.probability < self.min_probability {
+        if probability.is_nan() || probability < self.min_probability {
             return false;
         }
-        match e.event.process_name.as_deref() {
+        match process_name {
             Some(name) => !self
                 .excluded_process_names
                 .iter()

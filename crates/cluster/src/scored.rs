@@ -85,6 +85,49 @@ pub fn read_events_file(path: &Path) -> Result<EventsFile> {
         })
 }
 
+/// [`read_events_file`] a slice of at most `rows` rows at a time, in file order: the file is
+/// read a row group at a time and never held whole.
+pub fn read_events_file_in_slices(
+    path: &Path,
+    rows: usize,
+    each: &mut dyn FnMut(EventsFile),
+) -> Result<()> {
+    let rows = rows.max(1);
+    let mut first_row = 0usize;
+    lotl_events::parquet::read_frames(path, rows, &mut |df| -> Result<()> {
+        let scored = df.column(PREDICTION_COLUMN).is_ok();
+        for offset in (0..df.height()).step_by(rows) {
+            let slice = df.slice(offset as i64, rows);
+            let shifted = |message: String| Error::Scored {
+                path: path.to_owned(),
+                message: shift_row_number(&message, first_row + offset),
+            };
+            each(if scored {
+                EventsFile::Scored(scored_from_frame(path, &slice).map_err(|e| match e {
+                    Error::Scored { message, .. } => shifted(message),
+                    other => other,
+                })?)
+            } else {
+                EventsFile::Unscored(lotl_events::parquet::from_dataframe(&slice).map_err(shifted)?)
+            });
+        }
+        first_row += df.height();
+        Ok(())
+    })
+}
+
+/// `row 5: ...` of a slice starting at `offset` names the file's row `offset + 5`.
+fn shift_row_number(message: &str, offset: usize) -> String {
+    let parsed = message.strip_prefix("row ").and_then(|rest| {
+        let (n, tail) = rest.split_once(':')?;
+        Some((n.parse::<usize>().ok()?, tail))
+    });
+    match parsed {
+        Some((n, tail)) => format!("row {}:{tail}", n + offset),
+        None => message.to_owned(),
+    }
+}
+
 fn scored_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ScoredEvent>> {
     let bad = |message: String| Error::Scored {
         path: path.to_owned(),
@@ -283,6 +326,51 @@ mod tests {
         lotl_events::parquet::write_parquet(&plain, &bare).unwrap();
         let err = read_scored(&plain).unwrap_err().to_string();
         assert!(err.contains("prediction"), "{err}");
+    }
+
+    fn slices(path: &Path, rows: usize) -> (Vec<usize>, Vec<ProcessEvent>) {
+        let (mut sizes, mut events) = (Vec::new(), Vec::new());
+        read_events_file_in_slices(path, rows, &mut |slice| match slice {
+            EventsFile::Scored(v) => {
+                sizes.push(v.len());
+                events.extend(v.into_iter().map(|e| e.event));
+            }
+            EventsFile::Unscored(v) => {
+                sizes.push(v.len());
+                events.extend(v);
+            }
+        })
+        .unwrap();
+        (sizes, events)
+    }
+
+    #[test]
+    fn slices_cover_the_file_in_order_across_row_groups_and_name_file_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut scored: Vec<ScoredEvent> = (0..23)
+            .map(|i| ScoredEvent {
+                probability: i as f32 / 23.0,
+                ..sample(i)
+            })
+            .collect();
+        let events: Vec<ProcessEvent> = scored.iter().map(|e| e.event.clone()).collect();
+        let path = dir.path().join("s.parquet");
+        write_scored(&path, &scored).unwrap();
+        assert_eq!(slices(&path, 5), (vec![5, 5, 5, 5, 3], events.clone()));
+        // Three row groups of 7, 7 and 9 rows: groups are merged up to the slice size.
+        let plain = dir.path().join("p.parquet");
+        let frames = [0..7, 7..14, 14..23].map(|r| lotl_events::parquet::to_dataframe(&events[r]));
+        lotl_events::parquet::write_batches_atomic(&plain, frames.into_iter(), false).unwrap();
+        assert_eq!(slices(&plain, 8), (vec![8, 6, 8, 1], events));
+        // An error in a later slice names the row of the file.
+        scored[13].probability = 1.5;
+        write_scored(&path, &scored).unwrap();
+        let mut seen = 0;
+        let err = read_events_file_in_slices(&path, 5, &mut |_| seen += 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 13:"), "{err}");
+        assert_eq!(seen, 2);
     }
 
     #[test]

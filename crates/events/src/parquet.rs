@@ -352,6 +352,41 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
         })
 }
 
+/// Read a Parquet file as frames of whole row groups, in file order, each at least
+/// `min_rows` rows (but the last): a file is never held whole, only its current row groups.
+/// `each` may fail with its own error type; the read stops there.
+pub fn read_frames<E: From<Error>>(
+    path: &Path,
+    min_rows: usize,
+    each: &mut dyn FnMut(DataFrame) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let parquet = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
+    let metadata = ParquetReader::new(open()?)
+        .get_metadata()
+        .map_err(parquet)?
+        .clone();
+    let mut offset = 0usize;
+    let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
+    while groups.peek().is_some() {
+        let mut rows = 0usize;
+        while rows < min_rows.max(1) {
+            match groups.next() {
+                Some(n) => rows += n,
+                None => break,
+            }
+        }
+        let mut reader = ParquetReader::new(open()?).with_slice(Some((offset, rows)));
+        reader.set_metadata(metadata.clone());
+        each(reader.finish().map_err(parquet)?)?;
+        offset += rows;
+    }
+    Ok(())
+}
+
 /// Read events written by [`write_parquet`] (extra columns are ignored).
 pub fn read_parquet(path: &Path) -> Result<Vec<ProcessEvent>> {
     from_dataframe(&read_frame(path)?).map_err(|message| Error::Schema {

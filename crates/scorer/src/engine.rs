@@ -131,24 +131,59 @@ impl Engine {
     /// Feed one event (in time order; events of already closed buckets are counted as late
     /// and dropped). Returns the alerts of every execution the event's time has reached.
     pub fn push(&mut self, e: &ScoredEvent) -> Result<Vec<Alert>> {
-        let st = &mut self.state;
-        st.stats.events += 1;
+        let kept = self
+            .state
+            .model
+            .params()
+            .datafeed
+            .accepts(e)
+            .then(|| e.clone());
+        self.push_kept(e.event.timestamp_ms, kept)
+    }
+
+    /// [`Engine::push`] of an event the caller no longer needs (no copy is made).
+    pub(crate) fn push_owned(&mut self, e: ScoredEvent) -> Result<Vec<Alert>> {
         let t = e.event.timestamp_ms;
-        let span = st.model.params().bucket_span_ms();
-        if st.next_bucket_ms.is_none() {
-            let interval = self.rule.interval_ms();
-            st.next_bucket_ms = Some(t.div_euclid(span) * span);
-            st.next_execution_ms = Some((t.div_euclid(interval) + 1) * interval);
-        }
-        if st.model.params().datafeed.accepts(e) {
+        let kept = self.state.model.params().datafeed.accepts(&e).then_some(e);
+        self.push_kept(t, kept)
+    }
+
+    /// Feed an event the datafeed does not keep (see [`crate::ReplayInput`]): it counts and
+    /// moves event time, exactly as [`Engine::push`] would, without the event itself.
+    pub(crate) fn push_dropped(&mut self, t: i64) -> Result<Vec<Alert>> {
+        self.push_kept(t, None)
+    }
+
+    /// One event at time `t`; `kept` is the event when the datafeed accepts it.
+    fn push_kept(&mut self, t: i64, kept: Option<ScoredEvent>) -> Result<Vec<Alert>> {
+        self.state.stats.events += 1;
+        self.start_at(t);
+        let st = &mut self.state;
+        if let Some(e) = kept {
+            let span = st.model.params().bucket_span_ms();
             let bucket = t.div_euclid(span) * span;
             if st.next_bucket_ms.is_some_and(|nb| bucket < nb) {
                 st.stats.late += 1;
             } else {
                 st.stats.accepted += 1;
-                st.open.entry(bucket).or_default().push(e.clone());
+                st.open.entry(bucket).or_default().push(e);
             }
         }
+        self.observe_time(t)
+    }
+
+    fn start_at(&mut self, t: i64) {
+        let st = &mut self.state;
+        if st.next_bucket_ms.is_none() {
+            let span = st.model.params().bucket_span_ms();
+            let interval = self.rule.interval_ms();
+            st.next_bucket_ms = Some(t.div_euclid(span) * span);
+            st.next_execution_ms = Some((t.div_euclid(interval) + 1) * interval);
+        }
+    }
+
+    fn observe_time(&mut self, t: i64) -> Result<Vec<Alert>> {
+        let st = &mut self.state;
         if st.watermark_ms.is_none_or(|w| t > w) {
             st.watermark_ms = Some(t);
             let now = t - self.rule.latency_ms();
@@ -502,22 +537,13 @@ pub fn replay(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<(Vec<Alert>, usize)> {
-    // Sorted as (time, index) pairs: stable for equal times, and the comparisons never
-    // reach into the events themselves.
-    let mut order: Vec<(i64, usize)> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.event.timestamp_ms, i))
-        .filter(|&(t, _)| from.is_none_or(|f| t >= f) && to.is_none_or(|x| t < x))
-        .collect();
-    order.sort_unstable();
-    let mut alerts = Vec::new();
-    for &(_, i) in &order {
-        alerts.extend(engine.push(&events[i])?);
+    let mut input = crate::ReplayInput::new(engine.model(), from, to);
+    for e in events {
+        if input.keeps(&e.event, e.prediction, e.probability) {
+            input.push(e.clone());
+        } else {
+            input.push_dropped(e.event.timestamp_ms);
+        }
     }
-    alerts.extend(match to {
-        Some(t) => engine.advance_to(t)?,
-        None => engine.finish()?,
-    });
-    Ok((alerts, order.len()))
+    input.run(engine)
 }

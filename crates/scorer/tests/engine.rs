@@ -1,7 +1,7 @@
 mod common;
 
 use common::*;
-use lotl_scorer::{detect, Alert, Engine, Exceptions, RuleConfig};
+use lotl_scorer::{detect, Alert, Engine, Exceptions, ReplayInput, RuleConfig};
 use std::collections::BTreeSet;
 
 fn parent_alerts<'a>(alerts: &'a [Alert], parent: &str) -> Vec<&'a Alert> {
@@ -264,6 +264,61 @@ fn overlapping_lookbacks_never_repeat_an_alert() {
     let mut engine = Engine::new(model.clone(), rule).unwrap();
     lotl_scorer::replay(&mut engine, &events, None, None).unwrap();
     assert!(engine.stats().executions >= 2 * 96, "{:?}", engine.stats());
+}
+
+#[test]
+fn a_replay_holding_only_kept_events_matches_pushing_every_event_in_time_order() {
+    let mut fleet = Fleet::new(11);
+    let model = fitted(&mut fleet, 7);
+    let mut events = fleet.normal(T0, T0 + DAY);
+    events.extend(fleet.burst(T0 + 9 * 60 * MIN + 4 * MIN, "ws05", "excel.exe", 7));
+    // A monitoring agent's own process, confidently malicious: the datafeed never sees it,
+    // so the replay must not hold it (its name is what decides).
+    events.push(fleet.event(
+        T0 + 9 * 60 * MIN + 5 * MIN,
+        "ws05",
+        "excel.exe",
+        "elastic-agent.exe",
+        "run",
+        1,
+        0.99,
+    ));
+    events.sort_by_key(|e| e.event.timestamp_ms);
+    let mut reference = Engine::new(model.clone(), RuleConfig::default()).unwrap();
+    let mut expected = Vec::new();
+    for e in &events {
+        expected.extend(reference.push(e).unwrap());
+    }
+    expected.extend(reference.finish().unwrap());
+    assert!(!parent_alerts(&expected, "excel.exe").is_empty());
+
+    // The same events in another order: times in random order, equal times in their order.
+    let mut groups: Vec<(u64, &[lotl_cluster::ScoredEvent])> = events
+        .chunk_by(|a, b| a.event.timestamp_ms == b.event.timestamp_ms)
+        .map(|g| (fleet.rng.next_u64(), g))
+        .collect();
+    groups.sort_unstable_by_key(|g| g.0);
+    let mut input = ReplayInput::new(&model, None, None);
+    for e in groups.iter().flat_map(|g| g.1) {
+        input.push(e.clone());
+    }
+    let datafeed = &model.params().datafeed;
+    let accepted = events.iter().filter(|e| datafeed.accepts(e)).count();
+    assert_eq!(input.len(), events.len());
+    assert_eq!(input.kept(), accepted);
+    assert!(
+        accepted * 4 < events.len(),
+        "{accepted} of {}",
+        events.len()
+    );
+    let mut engine = Engine::new(model.clone(), RuleConfig::default()).unwrap();
+    let (alerts, pushed) = input.run(&mut engine).unwrap();
+    assert_eq!(pushed, events.len());
+    assert_eq!(
+        serde_json::to_string(&alerts).unwrap(),
+        serde_json::to_string(&expected).unwrap()
+    );
+    assert_eq!(engine.to_json().unwrap(), reference.to_json().unwrap());
 }
 
 fn run_with_restarts(

@@ -64,7 +64,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("3/4 scoring {} events", week.len());
     let bundle = Bundle::load(&bundle_dir)?;
-    let scored = super::predict::score_events(&bundle, week, super::predict::Explain::All(3));
+    let scored = lotl_scorer::score_events(&bundle, week, lotl_scorer::Explain::All(3));
     let scored_path = a.output.join("scored.parquet");
     lotl_cluster::write_scored(&scored_path, &scored)?;
 

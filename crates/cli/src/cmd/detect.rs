@@ -1,28 +1,36 @@
 //! `lotl detect`: replay scored events through the rule as scheduled executions.
 
-use super::predict::{score_events, Explain};
 use crate::args::{DetectArgs, RuleFlags};
 use anyhow::Context;
-use lotl_cluster::{read_events_file, ClusterModel, EventsFile, ScoredEvent};
+use lotl_cluster::{read_events_file_in_slices, ClusterModel, EventsFile};
 use lotl_events::read::ReadOptions;
-use lotl_scorer::{summary_table, Engine, Exceptions, RuleConfig};
+use lotl_events::ProcessEvent;
+use lotl_export::Bundle;
+use lotl_scorer::{
+    score_into, summary_table, Engine, Exceptions, Explain, ReplayInput, RuleConfig,
+};
 use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let model = load_bundle_model(&a.bundle)?;
+    let mut model = load_bundle_model(&a.bundle)?;
     let rule = rule_config(&a.rule)?;
     let from = a.from.as_deref().map(parse_time).transpose()?;
     let to = a.to.as_deref().map(parse_time).transpose()?;
-    let events = read_inputs(&a.bundle, &a.inputs, from, to)?;
-    let mut model = model;
-    let first = events
-        .iter()
-        .map(|e| e.event.timestamp_ms)
-        .filter(|&t| from.is_none_or(|f| t >= f) && to.is_none_or(|x| t < x))
-        .min();
-    if let Some(first) = first {
+    let mut input = ReplayInput::new(&model, from, to);
+    read_inputs(&a.bundle, &a.inputs, &mut input)?;
+    if input.is_empty() {
+        anyhow::bail!(
+            "no process-start events in the given inputs{}; nothing to detect",
+            if from.is_some() || to.is_some() {
+                " between --from and --to"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(first) = input.first_ms() {
         let last = model.last_bucket_ms();
         let weeks = model.rewind_before(first);
         if weeks > 0 {
@@ -34,7 +42,7 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut engine = Engine::new(model, rule)?;
-    let (alerts, pushed) = lotl_scorer::replay(&mut engine, &events, from, to)?;
+    let (alerts, pushed) = input.run(&mut engine)?;
     write_alerts(&a.output, &alerts)?;
     print!("{}", summary_table(&alerts));
     let s = engine.stats();
@@ -52,36 +60,63 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Alerts list each child's top contributing features: as many as the demo shows.
-const ALERT_EXPLAIN: usize = 3;
+const ALERT_EXPLAIN: Explain = Explain::Flagged(3);
+
+/// Events scored at a time: enough to keep every core busy, few enough that a chunk's
+/// events are dropped (all but the few the datafeed keeps) while their memory is reused.
+const SCORE_CHUNK: usize = 8_192;
 
 /// Scored Parquet files are taken as scored; every other input (unscored Parquet, or any
-/// format `lotl ingest` reads) is scored here with the bundle's classifier, only the events
-/// inside `[from, to)`.
+/// format `lotl ingest` reads) is scored here with the bundle's classifier, a chunk at a
+/// time, only the events inside the replay's window.
 fn read_inputs(
-    bundle: &std::path::Path,
+    bundle_dir: &std::path::Path,
     inputs: &[std::path::PathBuf],
-    from: Option<i64>,
-    to: Option<i64>,
-) -> anyhow::Result<Vec<ScoredEvent>> {
-    let mut scored = Vec::new();
-    let mut unscored = Vec::new();
+    input: &mut ReplayInput,
+) -> anyhow::Result<()> {
+    let mut bundle: Option<Bundle> = None;
     let mut raw_paths = Vec::new();
+    let spinner = super::spinner("reading and scoring events");
     for p in inputs {
-        if p.is_file() && is_parquet(p)? {
-            match read_events_file(p)? {
-                EventsFile::Scored(mut v) => scored.append(&mut v),
-                EventsFile::Unscored(mut v) => unscored.append(&mut v),
-            }
-        } else {
+        if !(p.is_file() && is_parquet(p)?) {
             raw_paths.push(p.clone());
+            continue;
+        }
+        let mut failed = None;
+        read_events_file_in_slices(p, SCORE_CHUNK, &mut |slice| match slice {
+            EventsFile::Scored(v) => v.into_iter().for_each(|e| input.push(e)),
+            EventsFile::Unscored(mut v) => {
+                if failed.is_some() {
+                    return;
+                }
+                match loaded(&mut bundle, bundle_dir) {
+                    Ok(b) => score_window(b, &mut v, input),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     if !raw_paths.is_empty() {
-        let spinner = super::spinner("reading events");
-        let outcome = lotl_events::read_paths(&raw_paths, &ReadOptions::default())?;
-        spinner.finish_and_clear();
-        let skipped = outcome
-            .stats
+        let b = loaded(&mut bundle, bundle_dir)?;
+        let mut chunk: Vec<ProcessEvent> = Vec::with_capacity(SCORE_CHUNK);
+        let stats = lotl_events::read_paths_streaming(
+            &raw_paths,
+            &ReadOptions::default(),
+            &mut |_| {},
+            &mut |batch| {
+                chunk.append(batch);
+                if chunk.len() >= SCORE_CHUNK {
+                    score_window(b, &mut chunk, input);
+                    chunk.clear();
+                }
+                Ok(())
+            },
+        )?;
+        score_window(b, &mut chunk, input);
+        let skipped = stats
             .by_format
             .values()
             .map(|s| s.skipped_total())
@@ -89,32 +124,23 @@ fn read_inputs(
         if skipped > 0 {
             eprintln!("note: {skipped} input records were not process starts or could not be read (`lotl ingest` shows why)");
         }
-        unscored.extend(outcome.events);
     }
-    unscored.retain(|e| {
-        from.is_none_or(|f| e.timestamp_ms >= f) && to.is_none_or(|t| e.timestamp_ms < t)
-    });
-    if !unscored.is_empty() {
-        let model = lotl_export::Bundle::load(bundle)?;
-        let spinner = super::spinner(&format!("scoring {} events", unscored.len()));
-        scored.extend(score_events(
-            &model,
-            unscored,
-            Explain::Flagged(ALERT_EXPLAIN),
-        ));
-        spinner.finish_and_clear();
+    spinner.finish_and_clear();
+    Ok(())
+}
+
+/// The bundle, loaded the first time events need scoring.
+fn loaded<'b>(bundle: &'b mut Option<Bundle>, dir: &std::path::Path) -> anyhow::Result<&'b Bundle> {
+    if bundle.is_none() {
+        *bundle = Some(Bundle::load(dir)?);
     }
-    if scored.is_empty() {
-        anyhow::bail!(
-            "no process-start events in the given inputs{}; nothing to detect",
-            if from.is_some() || to.is_some() {
-                " between --from and --to"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(scored)
+    bundle.as_ref().context("the bundle was loaded just above")
+}
+
+/// Score the chunk's events inside the replay's window into it.
+fn score_window(bundle: &Bundle, chunk: &mut Vec<ProcessEvent>, input: &mut ReplayInput) {
+    chunk.retain(|e| input.in_window(e.timestamp_ms));
+    score_into(bundle, chunk, ALERT_EXPLAIN, input);
 }
 
 fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {

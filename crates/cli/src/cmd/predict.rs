@@ -3,7 +3,7 @@ use anyhow::Context;
 use lotl_cluster::scored::{write_scored, ScoredEvent};
 use lotl_events::read::ReadOptions;
 use lotl_export::Bundle;
-use rayon::prelude::*;
+use lotl_scorer::{score_events, Explain};
 use std::process::ExitCode;
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
@@ -35,52 +35,6 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         a.output.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Which scored events get their top feature contributions, and how many.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Explain {
-    None,
-    All(usize),
-    /// Only events predicted malicious: the only ones the detection rule can put in an
-    /// alert, and a few percent of the cost of explaining all.
-    Flagged(usize),
-}
-
-/// Score events with a bundle, keeping every event column, with top feature contributions
-/// as `explain` asks.
-pub(crate) fn score_events(
-    bundle: &Bundle,
-    events: Vec<lotl_events::ProcessEvent>,
-    explain: Explain,
-) -> Vec<ScoredEvent> {
-    let scores = bundle.score(&events);
-    events
-        .into_par_iter()
-        .zip(scores)
-        .map_init(Vec::new, |row, (event, s)| {
-            let explain = match explain {
-                Explain::All(k) => k,
-                Explain::Flagged(k) if s.prediction == 1 => k,
-                Explain::Flagged(_) | Explain::None => 0,
-            };
-            let top_features = if explain > 0 {
-                bundle
-                    .explain_one(&event, explain, row)
-                    .into_iter()
-                    .map(|(n, v)| (n, v as f32))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            ScoredEvent {
-                event,
-                prediction: s.prediction,
-                probability: s.probability,
-                top_features,
-            }
-        })
-        .collect()
 }
 
 /// `lotl predict model.json ...`: score with an Elasticsearch trained-model file.
