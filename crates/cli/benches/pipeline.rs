@@ -1,5 +1,8 @@
 //! End to end on one core: ECS NDJSON in → alerts out, with a GBDT bundle and with a burn
-//! bundle, stage by stage (read, score = featurise + encode + predict, detect).
+//! bundle, as `lotl detect` runs it (events read, scored a chunk at a time and dropped but
+//! for those the datafeed keeps, then the rule's replay). Stages: read (a streamed pass on
+//! its own), read + score (featurise, encode, predict, explain what is kept), detect (the
+//! replay).
 //!
 //! The bench trains its own bundles with the `lotl` binary on a small synthetic fleet, then
 //! scores a fresh synthetic fleet written as Elastic Defend NDJSON. One rayon thread, so the
@@ -12,10 +15,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use lotl_cluster::{ClusterModel, ScoredEvent};
-use lotl_events::{read_paths, ReadOptions};
+use lotl_cluster::ClusterModel;
+use lotl_events::{read_paths_streaming, ReadOptions};
 use lotl_export::Bundle;
-use lotl_scorer::{Engine, RuleConfig};
+use lotl_scorer::{score_paths_into, Engine, Explain, ReplayInput, RuleConfig};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -77,39 +80,42 @@ fn per_s(n: usize, secs: f64) -> String {
 fn run(bundle_dir: &Path, ndjson: &Path, label: &str) {
     let bundle = Bundle::load(bundle_dir).expect("load bundle");
     let cluster = ClusterModel::load(&bundle_dir.join("cluster.json")).expect("cluster model");
-    let total = Instant::now();
+    let paths = [ndjson.to_path_buf()];
 
+    // Reading alone, streamed as `lotl detect` reads (the events are dropped batch by batch).
     let t = Instant::now();
-    let outcome =
-        read_paths(&[ndjson.to_path_buf()], &ReadOptions::default()).expect("read NDJSON");
+    let mut n = 0usize;
+    read_paths_streaming(&paths, &ReadOptions::default(), &mut |_| {}, &mut |batch| {
+        n += batch.len();
+        Ok(())
+    })
+    .expect("read NDJSON");
     let read_s = t.elapsed().as_secs_f64();
-    let n = outcome.events.len();
 
+    // End to end as `lotl detect` runs it: read, score a chunk at a time, replay, alerts.
+    let total = Instant::now();
+    let mut input = ReplayInput::new(&cluster, None, None);
+    score_paths_into(
+        &bundle,
+        &paths,
+        &ReadOptions::default(),
+        Explain::Flagged(3),
+        &mut input,
+    )
+    .expect("score NDJSON");
+    let read_score_s = total.elapsed().as_secs_f64();
+    let kept = input.kept();
     let t = Instant::now();
-    let scores = bundle.score(&outcome.events);
-    let score_s = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let scored: Vec<ScoredEvent> = outcome
-        .events
-        .into_iter()
-        .zip(scores)
-        .map(|(event, s)| ScoredEvent {
-            event,
-            prediction: s.prediction,
-            probability: s.probability,
-            top_features: Vec::new(),
-        })
-        .collect();
     let mut engine = Engine::new(cluster, RuleConfig::default()).expect("engine");
-    let (alerts, _) = lotl_scorer::replay(&mut engine, &scored, None, None).expect("replay");
+    let (alerts, pushed) = input.run(&mut engine).expect("replay");
     let detect_s = t.elapsed().as_secs_f64();
     let total_s = total.elapsed().as_secs_f64();
+    assert_eq!(pushed, n);
 
     println!(
-        "{label:<5} {n} events: read {} | score {} | detect {} | end to end {} ({:.2}s, {} alerts)",
+        "{label:<5} {n} events: read alone {} | read + score {} | detect {} ({kept} kept) | end to end {} ({:.2}s, {} alerts)",
         per_s(n, read_s),
-        per_s(n, score_s),
+        per_s(n, read_score_s),
         per_s(n, detect_s),
         per_s(n, total_s),
         total_s,

@@ -24,4 +24,4 @@ pub use config::{Exceptions, RuleConfig, RuleParams};
 pub use engine::{detect, replay, Checkpoint, Engine, EngineStats};
 pub use error::{Error, Result};
 pub use replay::ReplayInput;
-pub use score::{score_events, score_into, Explain};
+pub use score::{score_events, score_into, score_paths_into, Explain, SCORE_CHUNK};

@@ -2,9 +2,10 @@
 
 use crate::replay::ReplayInput;
 use lotl_cluster::ScoredEvent;
-use lotl_events::ProcessEvent;
+use lotl_events::{ProcessEvent, ReadOptions, ReadStats};
 use lotl_export::Bundle;
 use rayon::prelude::*;
+use std::path::PathBuf;
 
 /// Which scored events get their top feature contributions, and how many.
 #[derive(Debug, Clone, Copy)]
@@ -91,4 +92,31 @@ pub fn score_into(
         };
         input.push_verdict(event, s.prediction, s.probability, top);
     }
+}
+
+/// Events scored at a time: enough to keep every core busy, few enough that a chunk's
+/// events are dropped (all but the few a replay keeps) while their memory is reused.
+pub const SCORE_CHUNK: usize = 8_192;
+
+/// Read process starts from files in any format `lotl ingest` reads and score them into a
+/// replay a chunk at a time, only those inside its window; returns the read counts.
+pub fn score_paths_into(
+    bundle: &Bundle,
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    explain: Explain,
+    input: &mut ReplayInput,
+) -> lotl_events::Result<ReadStats> {
+    let mut chunk: Vec<ProcessEvent> = Vec::with_capacity(SCORE_CHUNK);
+    let stats = lotl_events::read_paths_streaming(paths, opts, &mut |_| {}, &mut |batch| {
+        batch.retain(|e| input.in_window(e.timestamp_ms));
+        chunk.append(batch);
+        if chunk.len() >= SCORE_CHUNK {
+            score_into(bundle, &mut chunk, explain, input);
+            chunk.clear();
+        }
+        Ok(())
+    })?;
+    score_into(bundle, &mut chunk, explain, input);
+    Ok(stats)
 }

@@ -7,7 +7,8 @@ use lotl_events::read::ReadOptions;
 use lotl_events::ProcessEvent;
 use lotl_export::Bundle;
 use lotl_scorer::{
-    score_into, summary_table, Engine, Exceptions, Explain, ReplayInput, RuleConfig,
+    score_into, score_paths_into, summary_table, Engine, Exceptions, Explain, ReplayInput,
+    RuleConfig,
 };
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,10 +63,6 @@ pub fn run(a: DetectArgs) -> anyhow::Result<ExitCode> {
 /// Alerts list each child's top contributing features: as many as the demo shows.
 const ALERT_EXPLAIN: Explain = Explain::Flagged(3);
 
-/// Events scored at a time: enough to keep every core busy, few enough that a chunk's
-/// events are dropped (all but the few the datafeed keeps) while their memory is reused.
-const SCORE_CHUNK: usize = 8_192;
-
 /// Scored Parquet files are taken as scored; every other input (unscored Parquet, or any
 /// format `lotl ingest` reads) is scored here with the bundle's classifier, a chunk at a
 /// time, only the events inside the replay's window.
@@ -83,7 +80,7 @@ fn read_inputs(
             continue;
         }
         let mut failed = None;
-        read_events_file_in_slices(p, SCORE_CHUNK, &mut |slice| match slice {
+        read_events_file_in_slices(p, lotl_scorer::SCORE_CHUNK, &mut |slice| match slice {
             EventsFile::Scored(v) => v.into_iter().for_each(|e| input.push(e)),
             EventsFile::Unscored(mut v) => {
                 if failed.is_some() {
@@ -101,21 +98,7 @@ fn read_inputs(
     }
     if !raw_paths.is_empty() {
         let b = loaded(&mut bundle, bundle_dir)?;
-        let mut chunk: Vec<ProcessEvent> = Vec::with_capacity(SCORE_CHUNK);
-        let stats = lotl_events::read_paths_streaming(
-            &raw_paths,
-            &ReadOptions::default(),
-            &mut |_| {},
-            &mut |batch| {
-                chunk.append(batch);
-                if chunk.len() >= SCORE_CHUNK {
-                    score_window(b, &mut chunk, input);
-                    chunk.clear();
-                }
-                Ok(())
-            },
-        )?;
-        score_window(b, &mut chunk, input);
+        let stats = score_paths_into(b, &raw_paths, &ReadOptions::default(), ALERT_EXPLAIN, input)?;
         let skipped = stats
             .by_format
             .values()
