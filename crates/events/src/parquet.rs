@@ -352,6 +352,17 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
         })
 }
 
+/// Rows of a Parquet file, from its footer.
+pub fn parquet_rows(path: &Path) -> Result<usize> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .num_rows()
+        .map_err(|source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Read a Parquet file as frames of whole row groups, in file order, each at least
 /// `min_rows` rows (but the last): a file is never held whole, only its current row groups.
 /// `each` may fail with its own error type; the read stops there.

@@ -77,6 +77,6 @@ pub use lotl::LotlParams;
 pub use recipe::{FeatureRecipe, RecipeConfig};
 pub use row::{FeatureKind, FeatureRow, FeatureSpec, FeatureValue};
 pub use table::{
-    featurize_batch, featurize_batch_with_progress, featurize_frame, featurize_parquet, CatColumn,
-    FeatureTable,
+    featurize_batch, featurize_batch_with_progress, featurize_frame, featurize_parquet,
+    featurize_parquet_file, CatColumn, FeatureTable, FeaturizeFileStats,
 };

@@ -234,9 +234,12 @@ impl FeatureTable {
     pub fn rows_to_dataframe(&self, rows: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
         let rows = rows.start.min(self.n_rows)..rows.end.min(self.n_rows);
         let idx = kind_indices(&self.features);
-        let mut cols = Vec::with_capacity(self.features.len());
-        for (f, &i) in self.features.iter().zip(&idx) {
-            let col = match f.kind {
+        // Columns are built in parallel: turning codes into strings is most of the work.
+        let cols: Vec<Column> = self
+            .features
+            .par_iter()
+            .zip(idx.par_iter())
+            .map(|(f, &i)| match f.kind {
                 FeatureKind::Numeric => Float32Chunked::from_slice(
                     f.name.as_ref().into(),
                     &self.numeric[i][rows.clone()],
@@ -247,9 +250,8 @@ impl FeatureTable {
                     let ca: StringChunked = rows.clone().map(|r| c.get(r)).collect();
                     ca.with_name(f.name.as_ref().into()).into_column()
                 }
-            };
-            cols.push(col);
-        }
+            })
+            .collect();
         DataFrame::new(rows.len(), cols)
     }
 
@@ -260,17 +262,17 @@ impl FeatureTable {
         path: &Path,
         events: &[ProcessEvent],
     ) -> Result<(), Error> {
-        let ids: StringChunked = events.iter().map(|e| Some(e.event_id.as_str())).collect();
-        let hosts: StringChunked = events.iter().map(|e| Some(e.host_name.as_str())).collect();
-        let labels: StringChunked = events.iter().map(|e| e.label.map(|l| l.as_str())).collect();
-        self.write_parquet(
-            path,
-            vec![
-                ids.with_name("event.id".into()).into_column(),
-                hosts.with_name("host.name".into()).into_column(),
-                labels.with_name("lotl.label".into()).into_column(),
-            ],
-        )
+        self.write_parquet(path, id_columns(events))
+    }
+
+    /// The frame of every row with the `event.id`, `host.name` and `lotl.label` columns of
+    /// `events` (this table's rows, in order).
+    fn frame_with_ids(&self, events: &[ProcessEvent]) -> Result<DataFrame, Error> {
+        let mut df = self.to_dataframe()?;
+        for c in id_columns(events) {
+            df.with_column(c)?;
+        }
+        Ok(df)
     }
 
     /// Write the frame (plus `extra` columns such as ids and labels) atomically as Parquet.
@@ -292,6 +294,90 @@ impl FeatureTable {
         lotl_events::parquet::write_batches_atomic(path, frames, false)?;
         Ok(())
     }
+}
+
+/// The columns that join features back to their events.
+fn id_columns(events: &[ProcessEvent]) -> Vec<Column> {
+    let ids: StringChunked = events.iter().map(|e| Some(e.event_id.as_str())).collect();
+    let hosts: StringChunked = events.iter().map(|e| Some(e.host_name.as_str())).collect();
+    let labels: StringChunked = events.iter().map(|e| e.label.map(|l| l.as_str())).collect();
+    vec![
+        ids.with_name("event.id".into()).into_column(),
+        hosts.with_name("host.name".into()).into_column(),
+        labels.with_name("lotl.label".into()).into_column(),
+    ]
+}
+
+/// What [`featurize_parquet_file`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeaturizeFileStats {
+    pub rows: usize,
+    /// Time spent featurising, summed over row groups (reading and writing excluded).
+    pub featurize_secs: f64,
+}
+
+/// Featurise a Parquet file of events (as `lotl_events::parquet` writes them) into a
+/// Parquet file of features with their `event.id`, `host.name` and `lotl.label` columns,
+/// as [`FeatureTable::write_parquet_with_ids`] writes them, a row group at a time: neither
+/// file is ever held whole, and one row group is written while the next is featurised.
+/// The output appears only when complete (temp file, then rename).
+pub fn featurize_parquet_file(
+    recipe: &dyn FeatureRecipe,
+    input: &Path,
+    output: &Path,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<FeaturizeFileStats, Error> {
+    let mut stats = FeaturizeFileStats::default();
+    // `None` says the input was read whole: only then is the output finished.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);
+    std::thread::scope(|scope| {
+        let writing = scope.spawn(move || -> Result<(), Error> {
+            let mut writer = lotl_events::parquet::BatchWriter::new(output, false);
+            for frame in receive {
+                match frame {
+                    Some(mut frame) => writer.write(&mut frame)?,
+                    None => return Ok(writer.finish()?),
+                }
+            }
+            // The reader stopped on an error: the writer is dropped, nothing appears.
+            Ok(())
+        });
+        let writer_gone = || Error::Schema("the Parquet writer stopped".into());
+        let read = lotl_events::parquet::read_frames(
+            input,
+            lotl_events::parquet::BATCH_ROWS,
+            &mut |df| -> Result<(), Error> {
+                let events = lotl_events::parquet::from_dataframe(&df).map_err(|m| {
+                    Error::Schema(format!(
+                        "{}: rows from {}: {m}",
+                        input.display(),
+                        stats.rows
+                    ))
+                })?;
+                let start = std::time::Instant::now();
+                let table = featurize_batch_with_progress(recipe, &events, progress);
+                stats.featurize_secs += start.elapsed().as_secs_f64();
+                let frame = table.frame_with_ids(&events)?;
+                stats.rows += events.len();
+                send.send(Some(frame)).map_err(|_| writer_gone())
+            },
+        )
+        .and_then(|()| {
+            if stats.rows == 0 {
+                // An empty input still gives a file with the feature columns.
+                let empty = featurize_batch(recipe, &[]).frame_with_ids(&[])?;
+                send.send(Some(empty)).map_err(|_| writer_gone())?;
+            }
+            send.send(None).map_err(|_| writer_gone())
+        });
+        drop(send);
+        // The writer's own error explains a reader's "writer stopped".
+        writing
+            .join()
+            .unwrap_or_else(|_| Err(Error::Schema("the Parquet writer thread panicked".into())))?;
+        read
+    })?;
+    Ok(stats)
 }
 
 /// Featurise the events of a polars frame laid out as `lotl_events::parquet` writes them.

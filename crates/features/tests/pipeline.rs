@@ -2,8 +2,8 @@
 
 use lotl_events::{Label, ProcessEvent, Text};
 use lotl_features::{
-    featurize_batch, EncoderParams, FeaturePipeline, FeatureRow, FeatureValue, LotlParams,
-    RecipeConfig,
+    featurize_batch, featurize_parquet_file, EncoderParams, FeaturePipeline, FeatureRow,
+    FeatureValue, LotlParams, RecipeConfig,
 };
 use proptest::prelude::*;
 use std::time::Instant;
@@ -413,6 +413,39 @@ fn written_table_reads_back_whole() {
     }
     let ids = back.column("event.id").unwrap().str().unwrap();
     assert_eq!(ids.get(n - 1), Some(format!("e{}", n - 1).as_str()));
+
+    // The same from an events file, a row group at a time: the same frame.
+    let events_path = dir.path().join("events.parquet");
+    lotl_events::parquet::write_parquet(&events_path, &events).unwrap();
+    let streamed = dir.path().join("streamed.parquet");
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let stats = featurize_parquet_file(recipe.as_ref(), &events_path, &streamed, &|k| {
+        done.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!((stats.rows, done.into_inner()), (n, n));
+    let again = ParquetReader::new(std::fs::File::open(&streamed).unwrap())
+        .finish()
+        .unwrap();
+    assert!(again.equals_missing(&back));
+
+    // No events: a file with the columns and no rows.
+    let none = dir.path().join("none.parquet");
+    lotl_events::parquet::write_parquet(&none, &[]).unwrap();
+    featurize_parquet_file(recipe.as_ref(), &none, &streamed, &|_| {}).unwrap();
+    let empty = ParquetReader::new(std::fs::File::open(&streamed).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!((empty.height(), empty.width()), (0, back.width()));
+
+    // A broken input is an error naming it, and the last good output is left as it was.
+    let broken = dir.path().join("broken.parquet");
+    let bytes = std::fs::read(&events_path).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    let before = std::fs::read(&streamed).unwrap();
+    let err = featurize_parquet_file(recipe.as_ref(), &broken, &streamed, &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("broken.parquet"), "{err}");
+    assert_eq!(std::fs::read(&streamed).unwrap(), before);
 }
 
 /// The per-thread memos (command line, paths) never change a value: featurising events

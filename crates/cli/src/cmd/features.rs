@@ -1,8 +1,7 @@
 use crate::args::FeaturesArgs;
 use anyhow::Context;
-use lotl_features::{featurize_batch_with_progress, LotlParams, RecipeConfig};
+use lotl_features::{featurize_parquet_file, LotlParams, RecipeConfig};
 use std::process::ExitCode;
-use std::time::Instant;
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     let config = match args.recipe.as_str() {
@@ -32,9 +31,9 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     let (Some(input), Some(output)) = (args.input.as_deref(), args.output.as_deref()) else {
         anyhow::bail!("an input file and -o/--output are required");
     };
-    let events = lotl_events::parquet::read_parquet(input)
+    let rows = lotl_events::parquet::parquet_rows(input)
         .with_context(|| format!("reading events from {}", input.display()))?;
-    let bar = indicatif::ProgressBar::new(events.len() as u64);
+    let bar = indicatif::ProgressBar::new(rows as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "featurising [{bar:40}] {pos}/{len} events ({per_sec}, {eta})",
@@ -42,22 +41,18 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let start = Instant::now();
-    let table = featurize_batch_with_progress(recipe.as_ref(), &events, &|n| bar.inc(n as u64));
+    let stats = featurize_parquet_file(recipe.as_ref(), input, output, &|n| bar.inc(n as u64))
+        .with_context(|| format!("featurising {} into {}", input.display(), output.display()))?;
     bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
-    table
-        .write_parquet_with_ids(output, &events)
-        .with_context(|| format!("writing {}", output.display()))?;
     println!(
         "{} v{}: {} events x {} features ({} numeric, {} categorical) in {:.2}s -> {}",
         recipe.name(),
         recipe.version(),
-        table.n_rows(),
+        stats.rows,
         recipe.features().len(),
         recipe.n_numeric(),
         recipe.n_categorical(),
-        secs,
+        stats.featurize_secs,
         output.display()
     );
     Ok(ExitCode::SUCCESS)
