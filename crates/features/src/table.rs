@@ -347,19 +347,26 @@ pub fn featurize_parquet_file(
             input,
             lotl_events::parquet::BATCH_ROWS,
             &mut |df| -> Result<(), Error> {
-                let events = lotl_events::parquet::from_dataframe(&df).map_err(|m| {
-                    Error::Schema(format!(
-                        "{}: rows from {}: {m}",
-                        input.display(),
-                        stats.rows
-                    ))
-                })?;
-                let start = std::time::Instant::now();
-                let table = featurize_batch_with_progress(recipe, &events, progress);
-                stats.featurize_secs += start.elapsed().as_secs_f64();
-                let frame = table.frame_with_ids(&events)?;
-                stats.rows += events.len();
-                send.send(Some(frame)).map_err(|_| writer_gone())
+                // Other writers' row groups can be a whole file: slices keep the events
+                // and feature strings of one batch in memory at a time.
+                let batch = lotl_events::parquet::BATCH_ROWS;
+                for offset in (0..df.height()).step_by(batch) {
+                    let slice = df.slice(offset as i64, batch);
+                    let events = lotl_events::parquet::from_dataframe(&slice).map_err(|m| {
+                        Error::Schema(format!(
+                            "{}: rows from {}: {m}",
+                            input.display(),
+                            stats.rows
+                        ))
+                    })?;
+                    let start = std::time::Instant::now();
+                    let table = featurize_batch_with_progress(recipe, &events, progress);
+                    stats.featurize_secs += start.elapsed().as_secs_f64();
+                    let frame = table.frame_with_ids(&events)?;
+                    stats.rows += events.len();
+                    send.send(Some(frame)).map_err(|_| writer_gone())?;
+                }
+                Ok(())
             },
         )
         .and_then(|()| {

@@ -428,6 +428,15 @@ fn written_table_reads_back_whole() {
         .finish()
         .unwrap();
     assert!(again.equals_missing(&back));
+    // One row group holding every event (as other writers often make it): the same.
+    let one_group = dir.path().join("one-group.parquet");
+    let frame = lotl_events::parquet::to_dataframe(&events);
+    lotl_events::parquet::write_batches_atomic(&one_group, std::iter::once(frame), false).unwrap();
+    featurize_parquet_file(recipe.as_ref(), &one_group, &streamed, &|_| {}).unwrap();
+    let again = ParquetReader::new(std::fs::File::open(&streamed).unwrap())
+        .finish()
+        .unwrap();
+    assert!(again.equals_missing(&back));
 
     // No events: a file with the columns and no rows.
     let none = dir.path().join("none.parquet");
