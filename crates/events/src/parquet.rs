@@ -341,26 +341,19 @@ pub fn write_parquet(path: &Path, events: &[ProcessEvent]) -> Result<()> {
     write_batches_atomic(path, batches, true)
 }
 
+fn open_reader(path: &Path) -> Result<ParquetReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(ParquetReader::new(file))
+}
+
 /// Read a whole Parquet file as a frame.
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        })
+    open_reader(path)?.finish().map_err(parquet_err(path))
 }
 
 /// Rows of a Parquet file, from its footer.
 pub fn parquet_rows(path: &Path) -> Result<usize> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file)
-        .num_rows()
-        .map_err(|source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        })
+    open_reader(path)?.num_rows().map_err(parquet_err(path))
 }
 
 /// Read a Parquet file as frames of whole row groups, in file order, each at least
@@ -371,14 +364,9 @@ pub fn read_frames<E: From<Error>>(
     min_rows: usize,
     each: &mut dyn FnMut(DataFrame) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
-    let parquet = |source| Error::Parquet {
-        path: path.to_owned(),
-        source,
-    };
-    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
-    let metadata = ParquetReader::new(open()?)
+    let metadata = open_reader(path)?
         .get_metadata()
-        .map_err(parquet)?
+        .map_err(parquet_err(path))?
         .clone();
     let mut offset = 0usize;
     let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
@@ -390,9 +378,9 @@ pub fn read_frames<E: From<Error>>(
                 None => break,
             }
         }
-        let mut reader = ParquetReader::new(open()?).with_slice(Some((offset, rows)));
+        let mut reader = open_reader(path)?.with_slice(Some((offset, rows)));
         reader.set_metadata(metadata.clone());
-        each(reader.finish().map_err(parquet)?)?;
+        each(reader.finish().map_err(parquet_err(path))?)?;
         offset += rows;
     }
     Ok(())
