@@ -62,7 +62,7 @@ pub fn parse_scored_line(line: &str) -> std::result::Result<ScoredEvent, serde_j
 /// Read a scored Parquet file (see the module documentation for its columns).
 pub fn read_scored(path: &Path) -> Result<Vec<ScoredEvent>> {
     let df = lotl_events::parquet::read_frame(path)?;
-    scored_from_frame(path, &df)
+    scored_from_frame(path, &df, 0)
 }
 
 /// A Parquet file of events, scored (by `lotl predict`) or not (by `lotl ingest`).
@@ -71,86 +71,64 @@ pub enum EventsFile {
     Unscored(Vec<ProcessEvent>),
 }
 
-/// Read a Parquet file of events, scored when it has a `prediction` column.
-pub fn read_events_file(path: &Path) -> Result<EventsFile> {
-    let df = lotl_events::parquet::read_frame(path)?;
-    if df.column(PREDICTION_COLUMN).is_ok() {
-        return scored_from_frame(path, &df).map(EventsFile::Scored);
-    }
-    lotl_events::parquet::from_dataframe(&df)
-        .map(EventsFile::Unscored)
-        .map_err(|message| Error::Scored {
-            path: path.to_owned(),
-            message,
-        })
-}
-
-/// [`read_events_file`] a slice of at most `rows` rows at a time, in file order: the file is
-/// read a row group at a time and never held whole.
-pub fn read_events_file_in_slices(
+/// Read a Parquet file of events (scored when it has a `prediction` column) a slice of at
+/// most `rows` rows at a time, in file order: the file is read a row group at a time and
+/// never held whole. `each` may fail with its own error type; the read stops there.
+pub fn read_events_file_in_slices<E: From<Error> + From<lotl_events::Error>>(
     path: &Path,
     rows: usize,
-    each: &mut dyn FnMut(EventsFile),
-) -> Result<()> {
+    each: &mut dyn FnMut(EventsFile) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     let rows = rows.max(1);
     let mut first_row = 0usize;
-    lotl_events::parquet::read_frames(path, rows, &mut |df| -> Result<()> {
+    lotl_events::parquet::read_frames(path, rows, &mut |df| -> std::result::Result<(), E> {
         let scored = df.column(PREDICTION_COLUMN).is_ok();
         for offset in (0..df.height()).step_by(rows) {
             let slice = df.slice(offset as i64, rows);
-            let shifted = |message: String| Error::Scored {
-                path: path.to_owned(),
-                message: shift_row_number(&message, first_row + offset),
-            };
-            each(if scored {
-                EventsFile::Scored(scored_from_frame(path, &slice).map_err(|e| match e {
-                    Error::Scored { message, .. } => shifted(message),
-                    other => other,
-                })?)
+            let at = first_row + offset;
+            let events = if scored {
+                EventsFile::Scored(scored_from_frame(path, &slice, at)?)
             } else {
-                EventsFile::Unscored(lotl_events::parquet::from_dataframe(&slice).map_err(shifted)?)
-            });
+                EventsFile::Unscored(lotl_events::parquet::from_dataframe_at(&slice, at).map_err(
+                    |message| Error::Scored {
+                        path: path.to_owned(),
+                        message,
+                    },
+                )?)
+            };
+            each(events)?;
         }
         first_row += df.height();
         Ok(())
     })
 }
 
-/// `row 5: ...` of a slice starting at `offset` names the file's row `offset + 5`.
-fn shift_row_number(message: &str, offset: usize) -> String {
-    let parsed = message.strip_prefix("row ").and_then(|rest| {
-        let (n, tail) = rest.split_once(':')?;
-        Some((n.parse::<usize>().ok()?, tail))
-    });
-    match parsed {
-        Some((n, tail)) => format!("row {}:{tail}", n + offset),
-        None => message.to_owned(),
-    }
-}
-
-fn scored_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ScoredEvent>> {
+/// The scored events of a frame whose first row is row `first_row` of `path`.
+fn scored_from_frame(path: &Path, df: &DataFrame, first_row: usize) -> Result<Vec<ScoredEvent>> {
     let bad = |message: String| Error::Scored {
         path: path.to_owned(),
         message,
     };
-    let events = lotl_events::parquet::from_dataframe(df).map_err(bad)?;
-    let predictions = prediction_column(df).map_err(bad)?;
+    let events = lotl_events::parquet::from_dataframe_at(df, first_row).map_err(bad)?;
+    let predictions = prediction_column(df, first_row).map_err(bad)?;
     let probabilities = probability_column(df).map_err(bad)?;
     let top = top_features_column(df).map_err(bad)?;
     let mut out = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
-        let prediction = predictions[i].ok_or_else(|| bad(format!("row {i}: null prediction")))?;
-        let probability =
-            probabilities[i].ok_or_else(|| bad(format!("row {i}: null prediction_probability")))?;
+        let row = first_row + i;
+        let prediction =
+            predictions[i].ok_or_else(|| bad(format!("row {row}: null prediction")))?;
+        let probability = probabilities[i]
+            .ok_or_else(|| bad(format!("row {row}: null prediction_probability")))?;
         if !(0.0..=1.0).contains(&probability) {
             return Err(bad(format!(
-                "row {i}: prediction_probability {probability} outside [0, 1]"
+                "row {row}: prediction_probability {probability} outside [0, 1]"
             )));
         }
         let top_features = match top.as_ref().and_then(|t| t[i].as_deref()) {
             None | Some("") => Vec::new(),
             Some(s) => {
-                parse_top_features(s).map_err(|e| bad(format!("row {i}: top_features: {e}")))?
+                parse_top_features(s).map_err(|e| bad(format!("row {row}: top_features: {e}")))?
             }
         };
         out.push(ScoredEvent {
@@ -192,7 +170,10 @@ pub fn write_scored(path: &Path, events: &[ScoredEvent]) -> Result<()> {
     Ok(())
 }
 
-fn prediction_column(df: &DataFrame) -> std::result::Result<Vec<Option<u8>>, String> {
+fn prediction_column(
+    df: &DataFrame,
+    first_row: usize,
+) -> std::result::Result<Vec<Option<u8>>, String> {
     let c = df
         .column(PREDICTION_COLUMN)
         .map_err(|_| format!("missing column `{PREDICTION_COLUMN}` (not a scored file?)"))?;
@@ -224,7 +205,10 @@ fn prediction_column(df: &DataFrame) -> std::result::Result<Vec<Option<u8>>, Str
         .map(|(i, v)| match v {
             None => Ok(None),
             Some(x @ 0..=1) => Ok(Some(x as u8)),
-            Some(x) => Err(format!("row {i}: prediction {x} is neither 0 nor 1")),
+            Some(x) => Err(format!(
+                "row {}: prediction {x} is neither 0 nor 1",
+                first_row + i
+            )),
         })
         .collect()
 }
@@ -330,15 +314,18 @@ mod tests {
 
     fn slices(path: &Path, rows: usize) -> (Vec<usize>, Vec<ProcessEvent>) {
         let (mut sizes, mut events) = (Vec::new(), Vec::new());
-        read_events_file_in_slices(path, rows, &mut |slice| match slice {
-            EventsFile::Scored(v) => {
-                sizes.push(v.len());
-                events.extend(v.into_iter().map(|e| e.event));
+        read_events_file_in_slices(path, rows, &mut |slice| -> Result<()> {
+            match slice {
+                EventsFile::Scored(v) => {
+                    sizes.push(v.len());
+                    events.extend(v.into_iter().map(|e| e.event));
+                }
+                EventsFile::Unscored(v) => {
+                    sizes.push(v.len());
+                    events.extend(v);
+                }
             }
-            EventsFile::Unscored(v) => {
-                sizes.push(v.len());
-                events.extend(v);
-            }
+            Ok(())
         })
         .unwrap();
         (sizes, events)
@@ -366,9 +353,12 @@ mod tests {
         scored[13].probability = 1.5;
         write_scored(&path, &scored).unwrap();
         let mut seen = 0;
-        let err = read_events_file_in_slices(&path, 5, &mut |_| seen += 1)
-            .unwrap_err()
-            .to_string();
+        let err = read_events_file_in_slices(&path, 5, &mut |_| -> Result<()> {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("row 13:"), "{err}");
         assert_eq!(seen, 2);
     }

@@ -396,6 +396,15 @@ pub fn read_parquet(path: &Path) -> Result<Vec<ProcessEvent>> {
 
 /// Events from a frame holding the documented columns.
 pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, String> {
+    from_dataframe_at(df, 0)
+}
+
+/// [`from_dataframe`] of a slice whose first row is row `first_row` of its file: errors
+/// name the file's row.
+pub fn from_dataframe_at(
+    df: &DataFrame,
+    first_row: usize,
+) -> std::result::Result<Vec<ProcessEvent>, String> {
     let col = |name: &str| {
         df.column(name)
             .map_err(|_| format!("missing column `{name}`"))
@@ -545,17 +554,18 @@ pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, 
             None => None,
             Some(s) => Some(
                 EventSource::parse(s)
-                    .ok_or_else(|| format!("row {i}: unknown event.source `{s}`"))?,
+                    .ok_or_else(|| format!("row {}: unknown event.source `{s}`", first_row + i))?,
             ),
         };
         let label = match label[i].as_deref() {
             None => None,
-            Some(s) => {
-                Some(Label::parse(s).ok_or_else(|| format!("row {i}: unknown lotl.label `{s}`"))?)
-            }
+            Some(s) => Some(
+                Label::parse(s)
+                    .ok_or_else(|| format!("row {}: unknown lotl.label `{s}`", first_row + i))?,
+            ),
         };
         out.push(ProcessEvent {
-            timestamp_ms: ts[i].ok_or_else(|| format!("row {i}: null @timestamp"))?,
+            timestamp_ms: ts[i].ok_or_else(|| format!("row {}: null @timestamp", first_row + i))?,
             event_id: event_id[i].take().unwrap_or_default(),
             host_name: host_name[i].take().unwrap_or_default(),
             host_id: host_id[i].take(),

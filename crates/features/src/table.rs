@@ -352,13 +352,8 @@ pub fn featurize_parquet_file(
                 let batch = lotl_events::parquet::BATCH_ROWS;
                 for offset in (0..df.height()).step_by(batch) {
                     let slice = df.slice(offset as i64, batch);
-                    let events = lotl_events::parquet::from_dataframe(&slice).map_err(|m| {
-                        Error::Schema(format!(
-                            "{}: rows from {}: {m}",
-                            input.display(),
-                            stats.rows
-                        ))
-                    })?;
+                    let events = lotl_events::parquet::from_dataframe_at(&slice, stats.rows)
+                        .map_err(|m| Error::Schema(format!("{}: {m}", input.display())))?;
                     let start = std::time::Instant::now();
                     let table = featurize_batch_with_progress(recipe, &events, progress);
                     stats.featurize_secs += start.elapsed().as_secs_f64();

@@ -23,8 +23,6 @@ pub struct ReplayInput {
     order: Vec<(i64, u64)>,
     /// The kept events with their arrival numbers, in arrival order.
     kept: Vec<(u64, ScoredEvent)>,
-    arrivals: u64,
-    first_ms: Option<i64>,
 }
 
 impl ReplayInput {
@@ -37,8 +35,6 @@ impl ReplayInput {
             to,
             order: Vec::new(),
             kept: Vec::new(),
-            arrivals: 0,
-            first_ms: None,
         }
     }
 
@@ -99,10 +95,9 @@ impl ReplayInput {
         }
     }
 
+    /// Record an event's time; returns its arrival number.
     fn arrive(&mut self, t: i64, keep: bool) -> u64 {
-        let arrival = self.arrivals;
-        self.arrivals += 1;
-        self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+        let arrival = self.order.len() as u64;
         self.order.push((t, arrival << 1 | u64::from(keep)));
         arrival
     }
@@ -123,7 +118,7 @@ impl ReplayInput {
 
     /// The earliest event time inside the window.
     pub fn first_ms(&self) -> Option<i64> {
-        self.first_ms
+        self.order.iter().map(|&(t, _)| t).min()
     }
 
     /// Push every event through `engine` in time order (stable for equal times). With `to`,

@@ -63,33 +63,30 @@ pub fn score_events(
         .collect()
 }
 
-/// Score a chunk of events into a replay: only the events it keeps are taken out of
-/// `events` (and explained, as `explain` asks); the chunk can be cleared and refilled.
+/// Score a chunk of events into a replay: events outside its window are dropped unscored,
+/// only the events it keeps are taken out of `events` (and explained, as `explain` asks);
+/// the chunk can be cleared and refilled.
 pub fn score_into(
     bundle: &Bundle,
-    events: &mut [ProcessEvent],
+    events: &mut Vec<ProcessEvent>,
     explain: Explain,
     input: &mut ReplayInput,
 ) {
+    events.retain(|e| input.in_window(e.timestamp_ms));
     let scores = bundle.score(events);
-    let explained: Vec<usize> = (0..events.len())
-        .filter(|&i| {
-            let s = &scores[i];
-            explain.count(s.prediction) > 0 && input.keeps(&events[i], s.prediction, s.probability)
-        })
-        .collect();
-    let mut tops: Vec<Vec<(String, f32)>> = explained
+    let tops: Vec<Vec<(String, f32)>> = events
         .par_iter()
-        .map_init(Vec::new, |row, &i| {
-            top_features(bundle, &events[i], explain.count(scores[i].prediction), row)
+        .zip(&scores)
+        .map_init(Vec::new, |row, (e, s)| {
+            let k = explain.count(s.prediction);
+            if k > 0 && input.keeps(e, s.prediction, s.probability) {
+                top_features(bundle, e, k, row)
+            } else {
+                Vec::new()
+            }
         })
         .collect();
-    let mut next = explained.iter().zip(tops.iter_mut()).peekable();
-    for (i, (event, s)) in events.iter_mut().zip(&scores).enumerate() {
-        let top = match next.next_if(|(&j, _)| j == i) {
-            Some((_, top)) => std::mem::take(top),
-            None => Vec::new(),
-        };
+    for ((event, s), top) in events.iter_mut().zip(&scores).zip(tops) {
         input.push_verdict(event, s.prediction, s.probability, top);
     }
 }
@@ -109,7 +106,6 @@ pub fn score_paths_into(
 ) -> lotl_events::Result<ReadStats> {
     let mut chunk: Vec<ProcessEvent> = Vec::with_capacity(SCORE_CHUNK);
     let stats = lotl_events::read_paths_streaming(paths, opts, &mut |_| {}, &mut |batch| {
-        batch.retain(|e| input.in_window(e.timestamp_ms));
         chunk.append(batch);
         if chunk.len() >= SCORE_CHUNK {
             score_into(bundle, &mut chunk, explain, input);

@@ -4,7 +4,6 @@ use crate::args::{DetectArgs, RuleFlags};
 use anyhow::Context;
 use lotl_cluster::{read_events_file_in_slices, ClusterModel, EventsFile};
 use lotl_events::read::ReadOptions;
-use lotl_events::ProcessEvent;
 use lotl_export::Bundle;
 use lotl_scorer::{
     score_into, score_paths_into, summary_table, Engine, Exceptions, Explain, ReplayInput,
@@ -79,22 +78,22 @@ fn read_inputs(
             raw_paths.push(p.clone());
             continue;
         }
-        let mut failed = None;
-        read_events_file_in_slices(p, lotl_scorer::SCORE_CHUNK, &mut |slice| match slice {
-            EventsFile::Scored(v) => v.into_iter().for_each(|e| input.push(e)),
-            EventsFile::Unscored(mut v) => {
-                if failed.is_some() {
-                    return;
+        read_events_file_in_slices(
+            p,
+            lotl_scorer::SCORE_CHUNK,
+            &mut |slice| -> anyhow::Result<()> {
+                match slice {
+                    EventsFile::Scored(v) => v.into_iter().for_each(|e| input.push(e)),
+                    EventsFile::Unscored(mut v) => score_into(
+                        loaded(&mut bundle, bundle_dir)?,
+                        &mut v,
+                        ALERT_EXPLAIN,
+                        input,
+                    ),
                 }
-                match loaded(&mut bundle, bundle_dir) {
-                    Ok(b) => score_window(b, &mut v, input),
-                    Err(e) => failed = Some(e),
-                }
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
+                Ok(())
+            },
+        )?;
     }
     if !raw_paths.is_empty() {
         let b = loaded(&mut bundle, bundle_dir)?;
@@ -118,12 +117,6 @@ fn loaded<'b>(bundle: &'b mut Option<Bundle>, dir: &std::path::Path) -> anyhow::
         *bundle = Some(Bundle::load(dir)?);
     }
     bundle.as_ref().context("the bundle was loaded just above")
-}
-
-/// Score the chunk's events inside the replay's window into it.
-fn score_window(bundle: &Bundle, chunk: &mut Vec<ProcessEvent>, input: &mut ReplayInput) {
-    chunk.retain(|e| input.in_window(e.timestamp_ms));
-    score_into(bundle, chunk, ALERT_EXPLAIN, input);
 }
 
 fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
