@@ -411,6 +411,17 @@ pub fn from_dataframe_at(
     };
     let strs = |name: &str| -> std::result::Result<Vec<Option<Text>>, String> {
         let c = col(name)?;
+        // Other writers store repetitive strings as dictionaries (pandas' `category`).
+        let decoded;
+        let c = match c.dtype() {
+            DataType::Categorical(..) | DataType::Enum(..) => {
+                decoded = c
+                    .cast(&DataType::String)
+                    .map_err(|e| format!("column `{name}`: {e}"))?;
+                &decoded
+            }
+            _ => c,
+        };
         let ca = c
             .str()
             .map_err(|_| format!("column `{name}` is {}, expected String", c.dtype()))?;

@@ -158,3 +158,31 @@ fn a_non_lotl_parquet_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Another writer's dictionary (categorical) string columns read as the strings they hold.
+#[test]
+fn categorical_string_columns_read_as_strings() {
+    use polars::prelude::*;
+    let events: Vec<ProcessEvent> = (0..5)
+        .map(|i| ProcessEvent {
+            event_id: format!("e{i}").into(),
+            host_name: format!("h{}", i % 2).into(),
+            process_name: (i % 3 != 0).then(|| "cmd.exe".into()),
+            ..Default::default()
+        })
+        .collect();
+    let mut frame = lotl_events::parquet::to_dataframe(&events).unwrap();
+    let cat = DataType::from_categories(Categories::global());
+    for name in ["host.name", "process.name"] {
+        let c = frame.column(name).unwrap().cast(&cat).unwrap();
+        frame.with_column(c).unwrap();
+    }
+    assert!(matches!(
+        frame.column("host.name").unwrap().dtype(),
+        DataType::Categorical(..)
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cat.parquet");
+    lotl_events::parquet::write_frame_atomic(&p, &mut frame).unwrap();
+    assert_eq!(read_parquet(&p).unwrap(), events);
+}

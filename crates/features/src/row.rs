@@ -45,6 +45,11 @@ pub(crate) struct Span {
     end: u32,
 }
 
+/// First byte of a [`FeatureRow::categorical_key`] naming a group by its bigrams' text.
+const BIGRAM_KEY: u8 = 1;
+/// First byte of a key naming a group value by value.
+const SPANS_KEY: u8 = 0;
+
 const MISSING: Span = Span {
     start: u32::MAX,
     end: u32::MAX,
@@ -60,7 +65,18 @@ pub struct FeatureRow {
     pub(crate) num: Vec<f32>,
     cat_text: String,
     cat_spans: Vec<Span>,
+    /// Where [`FeatureRow::push_bigrams`] put each text's bigrams: their values are a
+    /// function of the text and the position count alone, so the text is their key.
+    bigram_runs: Vec<BigramRun>,
     pub(crate) scratch: Scratch,
+}
+
+/// The positions `first..first + n` hold the bigrams of the text at `text`.
+#[derive(Debug, Clone, Copy)]
+struct BigramRun {
+    first: u32,
+    n: u32,
+    text: Span,
 }
 
 /// Per-thread working memory of the recipes (never part of the output).
@@ -86,6 +102,7 @@ impl FeatureRow {
         self.num.clear();
         self.cat_text.clear();
         self.cat_spans.clear();
+        self.bigram_runs.clear();
     }
 
     pub fn push_num(&mut self, v: f32) {
@@ -148,6 +165,13 @@ impl FeatureRow {
             return;
         };
         let base = end - t.len() as u32;
+        if let (Ok(first), Ok(n)) = (u32::try_from(self.cat_spans.len()), u32::try_from(n)) {
+            self.bigram_runs.push(BigramRun {
+                first,
+                n,
+                text: Span { start: base, end },
+            });
+        }
         self.cat_text.push_str(t);
         self.cat_spans.reserve(n);
         let mut pushed = 0;
@@ -183,10 +207,29 @@ impl FeatureRow {
     }
 
     /// Write into `key` bytes that identify the values of categorical features `cats`:
-    /// for every value its length (or missing) and its offset in the text the values
-    /// cover, then that text; `false` when the text spans 64 KiB or more.
+    /// when they are exactly the bigrams of one text, a tag, the position count and that
+    /// text; otherwise another tag, then for every value its length (or missing) and its
+    /// offset in the text the values cover, then that text. `false` when that text spans
+    /// 64 KiB or more.
     pub(crate) fn categorical_key(&self, cats: std::ops::Range<usize>, key: &mut Vec<u8>) -> bool {
         key.clear();
+        let run = self
+            .bigram_runs
+            .iter()
+            .find(|r| r.first as usize == cats.start && r.n as usize == cats.len());
+        if let Some(run) = run {
+            // 4 bytes per position plus the text was most of the cost of coding a row.
+            key.push(BIGRAM_KEY);
+            key.extend_from_slice(&run.n.to_le_bytes());
+            key.extend_from_slice(
+                self.cat_text
+                    .as_bytes()
+                    .get(run.text.start as usize..run.text.end as usize)
+                    .unwrap_or_default(),
+            );
+            return true;
+        }
+        key.push(SPANS_KEY);
         let spans = self.cat_spans.get(cats).unwrap_or_default();
         // A group's values are pushed in order, so they cover one run of `cat_text`
         // (bigrams overlap in it): the lengths and offsets, then that run, name them all.
@@ -199,8 +242,8 @@ impl FeatureRow {
         if lo != u32::MAX && hi - lo >= u32::from(u16::MAX) {
             return false;
         }
-        key.resize(4 * spans.len(), 0);
-        for (entry, sp) in key.chunks_exact_mut(4).zip(spans) {
+        key.resize(1 + 4 * spans.len(), 0);
+        for (entry, sp) in key[1..].chunks_exact_mut(4).zip(spans) {
             let (len, offset) = if *sp == MISSING {
                 (u16::MAX, u16::MAX)
             } else {
@@ -342,13 +385,27 @@ mod tests {
             };
             let other: Vec<Option<String>> = loose.iter().rev().cloned().collect();
             let (ra, rb) = (fill(&a, &loose), fill(&b, &other));
-            for cats in [1..1 + n, 1 + n..4 + n] {
+            // A whole bigram group is named by its text: texts that give the same values
+            // (one character or none, or equal up to the cut) may differ in key, which
+            // costs a memo miss, never a wrong hit. Other ranges are named by their values
+            // and the text those cover (which may hold bytes no value shows).
+            let bigram_group = 1..1 + n;
+            let loose_group = 1 + n..4 + n;
+            for cats in [bigram_group.clone(), loose_group.clone(), 1..n, 0..4 + n] {
                 let (mut ka, mut kb) = (Vec::new(), Vec::new());
                 prop_assert!(ra.categorical_key(cats.clone(), &mut ka));
                 prop_assert!(rb.categorical_key(cats.clone(), &mut kb));
                 let va: Vec<_> = cats.clone().map(|i| ra.categorical(i)).collect();
                 let vb: Vec<_> = cats.clone().map(|i| rb.categorical(i)).collect();
-                prop_assert_eq!(ka == kb, va == vb, "{:?} vs {:?}", va, vb);
+                if ka == kb {
+                    prop_assert_eq!(&va, &vb);
+                }
+                if cats == bigram_group {
+                    prop_assert_eq!(ka == kb, a == b);
+                }
+                if cats == loose_group {
+                    prop_assert_eq!(ka == kb, va == vb, "{:?} vs {:?}", va, vb);
+                }
             }
         }
     }

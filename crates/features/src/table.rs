@@ -7,6 +7,7 @@ use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
 use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -118,19 +119,22 @@ impl FeatureTable {
     }
 
     /// Featurise a run of events sequentially (one work unit of the batch).
+    ///
+    /// A row's codes are written side by side, then the block is turned into columns a
+    /// tile of rows at a time: writing each row's 470 codes (elastic2021) straight into
+    /// 470 column vectors touched a different cache line per code and was most of the
+    /// work.
     fn build(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> Self {
         let mut t = Self::empty(recipe);
         for c in &mut t.numeric {
             c.reserve(events.len());
         }
-        for c in &mut t.categorical {
-            c.codes.reserve(events.len());
-        }
-        let mut dicts: Vec<Dict> = vec![Dict::default(); t.categorical.len()];
+        let n_cat = t.categorical.len();
+        let mut dicts: Vec<Dict> = vec![Dict::default(); n_cat];
         let mut groups: Vec<GroupCodes> = recipe
             .categorical_groups()
             .into_iter()
-            .filter(|g| g.end <= t.categorical.len() && g.len() > 1)
+            .filter(|g| g.end <= n_cat && g.len() > 1)
             .map(GroupCodes::new)
             .collect();
         groups.sort_by_key(|g| g.cats.start);
@@ -142,16 +146,31 @@ impl FeatureTable {
         });
         let mut row = FeatureRow::new();
         let mut key = Vec::new();
-        for e in events {
+        let mut block = vec![MISSING_CODE; events.len() * n_cat];
+        for (i, e) in events.iter().enumerate() {
             recipe.featurize(e, &mut row);
-            t.push_row(&row, &mut dicts, &mut groups, &mut key);
+            let codes = &mut block[i * n_cat..(i + 1) * n_cat];
+            t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
+        }
+        const TILE: usize = 64;
+        for c in &mut t.categorical {
+            c.codes.reserve_exact(events.len());
+        }
+        for tile in block.chunks(TILE * n_cat.max(1)) {
+            for (j, c) in t.categorical.iter_mut().enumerate() {
+                c.codes
+                    .extend(tile.chunks_exact(n_cat).map(|codes| codes[j]));
+            }
         }
         t
     }
 
+    /// Append `row`'s numeric values to their columns and write its categorical codes
+    /// into `codes` (one per categorical feature), new values added to the dictionaries.
     fn push_row(
         &mut self,
         row: &FeatureRow,
+        codes: &mut [u32],
         dicts: &mut [Dict],
         groups: &mut [GroupCodes],
         key: &mut Vec<u8>,
@@ -161,33 +180,26 @@ impl FeatureTable {
         }
         let mut j = 0;
         let mut groups = groups.iter_mut().peekable();
-        while j < self.categorical.len() {
+        while j < codes.len() {
             if let Some(g) = groups.next_if(|g| g.cats.start == j) {
                 let cats = g.cats.clone();
                 j = cats.end;
-                if row.categorical_key(cats.clone(), key) {
-                    if let Some(codes) = g.memo.get(key) {
-                        for (col, &code) in self.categorical[cats].iter_mut().zip(codes) {
-                            col.codes.push(code);
-                        }
+                let known = row.categorical_key(cats.clone(), key);
+                if known {
+                    if let Some(stored) = g.memo.get(key) {
+                        codes[cats].copy_from_slice(stored);
                         continue;
                     }
-                    let codes: Vec<u32> =
-                        cats.clone().map(|c| self.code_of(row, dicts, c)).collect();
-                    for (col, &code) in self.categorical[cats].iter_mut().zip(&codes) {
-                        col.codes.push(code);
-                    }
-                    g.memo.put(key, &codes);
-                } else {
-                    for c in cats {
-                        let code = self.code_of(row, dicts, c);
-                        self.categorical[c].codes.push(code);
-                    }
+                }
+                for c in cats.clone() {
+                    codes[c] = self.code_of(row, dicts, c);
+                }
+                if known {
+                    g.memo.put(key, &codes[cats]);
                 }
                 continue;
             }
-            let code = self.code_of(row, dicts, j);
-            self.categorical[j].codes.push(code);
+            codes[j] = self.code_of(row, dicts, j);
             j += 1;
         }
         self.n_rows += 1;
@@ -201,57 +213,87 @@ impl FeatureTable {
         }
     }
 
-    /// Append `other` (same recipe), merging dictionaries.
-    fn append(&mut self, other: FeatureTable, dicts: &mut [Dict]) {
-        for (a, b) in self.numeric.iter_mut().zip(other.numeric) {
-            a.extend(b);
-        }
-        for ((a, b), d) in self
-            .categorical
-            .iter_mut()
-            .zip(other.categorical)
-            .zip(dicts.iter_mut())
-        {
-            let remap: Vec<u32> = b.dict.iter().map(|v| d.code(a, v)).collect();
-            a.codes.extend(b.codes.into_iter().map(|c| {
-                if c == MISSING_CODE {
-                    c
-                } else {
-                    remap[c as usize]
+    /// The parts' rows in order (same recipe), `n_rows` in all. Columns are independent:
+    /// each is merged on its own worker, its dictionaries joined in part order (so codes
+    /// are as a sequential featurisation numbers them) and its codes written once into
+    /// their final place.
+    fn concat(recipe: &dyn FeatureRecipe, parts: Vec<FeatureTable>, n_rows: usize) -> Self {
+        let mut table = Self::empty(recipe);
+        table.n_rows = parts.iter().map(|p| p.n_rows).sum();
+        debug_assert_eq!(table.n_rows, n_rows);
+        table.numeric = (0..table.numeric.len())
+            .into_par_iter()
+            .map(|j| {
+                let mut col = Vec::with_capacity(n_rows);
+                for p in &parts {
+                    col.extend_from_slice(&p.numeric[j]);
                 }
-            }));
-        }
-        self.n_rows += other.n_rows;
+                col
+            })
+            .collect();
+        table.categorical = (0..table.categorical.len())
+            .into_par_iter()
+            .map(|j| {
+                let mut col = CatColumn {
+                    dict: Vec::new(),
+                    codes: Vec::with_capacity(n_rows),
+                };
+                let mut dict = Dict::default();
+                for p in &parts {
+                    let part = &p.categorical[j];
+                    let remap: Vec<u32> =
+                        part.dict.iter().map(|v| dict.code(&mut col, v)).collect();
+                    col.codes.extend(part.codes.iter().map(|&c| {
+                        if c == MISSING_CODE {
+                            c
+                        } else {
+                            remap[c as usize]
+                        }
+                    }));
+                }
+                col
+            })
+            .collect();
+        table
     }
 
-    /// Features as a polars frame: `Float32` numeric columns and nullable `String`
-    /// categorical columns, in the recipe's feature order.
+    /// Features as a polars frame: `Float32` numeric columns and nullable categorical
+    /// columns, in the recipe's feature order.
     pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
-        self.rows_to_dataframe(0..self.n_rows)
+        self.rows_to_dataframe(
+            0..self.n_rows,
+            &FrameCategories::new(self.categorical.len()),
+        )
     }
 
-    /// [`FeatureTable::to_dataframe`] of the rows in `rows` only.
-    pub fn rows_to_dataframe(&self, rows: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    /// [`FeatureTable::to_dataframe`] of the rows in `rows` only, a categorical value
+    /// taking its id from `categories` (new values added), so that frames of one file
+    /// share a schema.
+    pub fn rows_to_dataframe(
+        &self,
+        rows: std::ops::Range<usize>,
+        categories: &FrameCategories,
+    ) -> PolarsResult<DataFrame> {
         let rows = rows.start.min(self.n_rows)..rows.end.min(self.n_rows);
         let idx = kind_indices(&self.features);
-        // Columns are built in parallel: turning codes into strings is most of the work.
         let cols: Vec<Column> = self
             .features
             .par_iter()
             .zip(idx.par_iter())
             .map(|(f, &i)| match f.kind {
-                FeatureKind::Numeric => Float32Chunked::from_slice(
+                FeatureKind::Numeric => Ok(Float32Chunked::from_slice(
                     f.name.as_ref().into(),
                     &self.numeric[i][rows.clone()],
                 )
-                .into_column(),
-                FeatureKind::Categorical => {
-                    let c = &self.categorical[i];
-                    let ca: StringChunked = rows.clone().map(|r| c.get(r)).collect();
-                    ca.with_name(f.name.as_ref().into()).into_column()
-                }
+                .into_column()),
+                FeatureKind::Categorical => categories.column(
+                    i,
+                    f.name.as_ref().into(),
+                    &self.categorical[i],
+                    rows.clone(),
+                ),
             })
-            .collect();
+            .collect::<PolarsResult<_>>()?;
         DataFrame::new(rows.len(), cols)
     }
 
@@ -267,8 +309,12 @@ impl FeatureTable {
 
     /// The frame of every row with the `event.id`, `host.name` and `lotl.label` columns of
     /// `events` (this table's rows, in order).
-    fn frame_with_ids(&self, events: &[ProcessEvent]) -> Result<DataFrame, Error> {
-        let mut df = self.to_dataframe()?;
+    fn frame_with_ids(
+        &self,
+        events: &[ProcessEvent],
+        categories: &FrameCategories,
+    ) -> Result<DataFrame, Error> {
+        let mut df = self.rows_to_dataframe(0..self.n_rows, categories)?;
         for c in id_columns(events) {
             df.with_column(c)?;
         }
@@ -283,8 +329,9 @@ impl FeatureTable {
     pub fn write_parquet(&self, path: &Path, extra: Vec<Column>) -> Result<(), Error> {
         let batch = lotl_events::parquet::BATCH_ROWS;
         let starts = (0..self.n_rows.max(1)).step_by(batch);
+        let categories = FrameCategories::new(self.categorical.len());
         let frames = starts.map(|start| {
-            let mut df = self.rows_to_dataframe(start..start + batch)?;
+            let mut df = self.rows_to_dataframe(start..start + batch, &categories)?;
             for c in &extra {
                 df.with_column(c.slice(start as i64, df.height()))?;
             }
@@ -293,6 +340,69 @@ impl FeatureTable {
         // A feature matrix is read whole, never filtered by value: no statistics.
         lotl_events::parquet::write_batches_atomic(path, frames, false)?;
         Ok(())
+    }
+}
+
+/// The category dictionaries of one output's categorical columns. Feature frames are
+/// written as categorical (Parquet dictionary) columns straight from the table's codes:
+/// materialising hundreds of string columns for the Parquet writer to dictionary-encode
+/// again was most of `lotl features`' time. A value keeps its id in every frame built
+/// with the same `FrameCategories`, so the frames of one file share one schema.
+pub struct FrameCategories {
+    dtypes: Vec<DataType>,
+}
+
+impl FrameCategories {
+    /// Empty dictionaries for `n` categorical columns.
+    pub fn new(n: usize) -> Self {
+        let dtypes = (0..n)
+            .map(|_| {
+                DataType::from_categories(Categories::random(
+                    "lotl.features".into(),
+                    CategoricalPhysical::U32,
+                ))
+            })
+            .collect();
+        FrameCategories { dtypes }
+    }
+
+    /// Categorical column `j` of a frame: `col`'s values in `rows`, missing as null.
+    fn column(
+        &self,
+        j: usize,
+        name: PlSmallStr,
+        col: &CatColumn,
+        rows: std::ops::Range<usize>,
+    ) -> PolarsResult<Column> {
+        let dtype = &self.dtypes[j];
+        let DataType::Categorical(_, mapping) = dtype else {
+            unreachable!("FrameCategories holds categorical dtypes only")
+        };
+        let ids: Vec<u32> = col
+            .dict
+            .iter()
+            .map(|v| mapping.insert_cat(v))
+            .collect::<PolarsResult<_>>()?;
+        let codes = &col.codes[rows];
+        let values: Vec<u32> = codes
+            .iter()
+            .map(|&c| {
+                if c == MISSING_CODE {
+                    0
+                } else {
+                    ids[c as usize]
+                }
+            })
+            .collect();
+        let validity = codes
+            .contains(&MISSING_CODE)
+            .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
+        let phys = UInt32Chunked::from_vec_validity(name, values, validity);
+        // SAFETY: every id was just inserted into `dtype`'s mapping, and `dtype` is a
+        // categorical type of `u32` ids.
+        let cats =
+            unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) };
+        Ok(cats.into_column())
     }
 }
 
@@ -328,6 +438,7 @@ pub fn featurize_parquet_file(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<FeaturizeFileStats, Error> {
     let mut stats = FeaturizeFileStats::default();
+    let categories = FrameCategories::new(recipe.n_categorical());
     // `None` says the input was read whole: only then is the output finished.
     let (send, receive) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);
     std::thread::scope(|scope| {
@@ -357,7 +468,7 @@ pub fn featurize_parquet_file(
                     let start = std::time::Instant::now();
                     let table = featurize_batch_with_progress(recipe, &events, progress);
                     stats.featurize_secs += start.elapsed().as_secs_f64();
-                    let frame = table.frame_with_ids(&events)?;
+                    let frame = table.frame_with_ids(&events, &categories)?;
                     stats.rows += events.len();
                     send.send(Some(frame)).map_err(|_| writer_gone())?;
                 }
@@ -367,7 +478,7 @@ pub fn featurize_parquet_file(
         .and_then(|()| {
             if stats.rows == 0 {
                 // An empty input still gives a file with the feature columns.
-                let empty = featurize_batch(recipe, &[]).frame_with_ids(&[])?;
+                let empty = featurize_batch(recipe, &[]).frame_with_ids(&[], &categories)?;
                 send.send(Some(empty)).map_err(|_| writer_gone())?;
             }
             send.send(None).map_err(|_| writer_gone())
@@ -416,18 +527,5 @@ pub fn featurize_batch_with_progress(
             t
         })
         .collect();
-    let mut table = FeatureTable::empty(recipe);
-    // Each column grows to its final size once instead of doubling (a copy and a fresh
-    // mapping per doubling for half a GB of codes).
-    for c in &mut table.numeric {
-        c.reserve_exact(events.len());
-    }
-    for c in &mut table.categorical {
-        c.codes.reserve_exact(events.len());
-    }
-    let mut dicts: Vec<Dict> = vec![Dict::default(); table.categorical.len()];
-    for p in parts {
-        table.append(p, &mut dicts);
-    }
-    table
+    FeatureTable::concat(recipe, parts, events.len())
 }
