@@ -74,14 +74,74 @@ pub enum EventsFile {
 /// Read a Parquet file of events (scored when it has a `prediction` column) a slice of at
 /// most `rows` rows at a time, in file order: the file is read a row group at a time and
 /// never held whole. `each` may fail with its own error type; the read stops there.
-pub fn read_events_file_in_slices<E: From<Error> + From<lotl_events::Error>>(
+///
+/// The file is read and decoded on a thread of its own while `each` works on the slice
+/// before: reading is serial, and `each` (scoring) would otherwise leave every other core
+/// idle while the next slice is decoded.
+pub fn read_events_file_in_slices<E: From<Error>>(
     path: &Path,
     rows: usize,
     each: &mut dyn FnMut(EventsFile) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let rows = rows.max(1);
+    // Two slices in flight: one being read while `each` works on the other.
+    let (send, receive) = std::sync::mpsc::sync_channel::<EventsFile>(1);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            match read_slices(path, rows, &mut |events| {
+                send.send(events).map_err(|_| Stop::Gone)
+            }) {
+                Ok(()) | Err(Stop::Gone) => Ok(()),
+                Err(Stop::Failed(e)) => Err(e),
+            }
+        });
+        let mut consumed = Ok(());
+        for events in receive.iter() {
+            if let Err(e) = each(events) {
+                consumed = Err(e);
+                break;
+            }
+        }
+        // Dropping the receiver stops a reader still sending.
+        drop(receive);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(Error::Scored {
+                path: path.to_owned(),
+                message: "the reading thread panicked".into(),
+            })
+        });
+        consumed?;
+        Ok(read?)
+    })
+}
+
+/// Why [`read_slices`] stopped early.
+enum Stop {
+    Failed(Error),
+    /// The consumer stopped (with its own error).
+    Gone,
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<lotl_events::Error> for Stop {
+    fn from(e: lotl_events::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+/// The reading half of [`read_events_file_in_slices`], on the calling thread.
+fn read_slices(
+    path: &Path,
+    rows: usize,
+    each: &mut dyn FnMut(EventsFile) -> std::result::Result<(), Stop>,
+) -> std::result::Result<(), Stop> {
     let mut first_row = 0usize;
-    lotl_events::parquet::read_frames(path, rows, &mut |df| -> std::result::Result<(), E> {
+    lotl_events::parquet::read_frames(path, rows, &mut |df| -> std::result::Result<(), Stop> {
         let scored = df.column(PREDICTION_COLUMN).is_ok();
         for offset in (0..df.height()).step_by(rows) {
             let slice = df.slice(offset as i64, rows);

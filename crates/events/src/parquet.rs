@@ -356,8 +356,14 @@ pub fn parquet_rows(path: &Path) -> Result<usize> {
     open_reader(path)?.num_rows().map_err(parquet_err(path))
 }
 
+/// Rows of one read from a row group larger than this (and than the caller's minimum).
+/// Slicing inside a row group costs polars some decoding again (page skipping), so slices
+/// stay large; 128 Ki rows of events decode to ~60 MB.
+const MAX_SLICE_ROWS: usize = 4 * BATCH_ROWS;
+
 /// Read a Parquet file as frames of whole row groups, in file order, each at least
-/// `min_rows` rows (but the last): a file is never held whole, only its current row groups.
+/// `min_rows` rows (but the last), a row group larger than both `min_rows` and 128 Ki rows
+/// a slice at a time: a file is never held whole, only its current rows.
 /// `each` may fail with its own error type; the read stops there.
 pub fn read_frames<E: From<Error>>(
     path: &Path,
@@ -378,10 +384,17 @@ pub fn read_frames<E: From<Error>>(
                 None => break,
             }
         }
-        let mut reader = open_reader(path)?.with_slice(Some((offset, rows)));
-        reader.set_metadata(metadata.clone());
-        each(reader.finish().map_err(parquet_err(path))?)?;
-        offset += rows;
+        // Another writer's row group can be a whole file (pyarrow writes up to a million
+        // rows per group): it is read a slice at a time, so its decoded columns are never
+        // all held, and the memory freed after a slice serves the next.
+        let end = offset + rows;
+        while offset < end {
+            let take = (end - offset).min(min_rows.max(MAX_SLICE_ROWS));
+            let mut reader = open_reader(path)?.with_slice(Some((offset, take)));
+            reader.set_metadata(metadata.clone());
+            each(reader.finish().map_err(parquet_err(path))?)?;
+            offset += take;
+        }
     }
     Ok(())
 }

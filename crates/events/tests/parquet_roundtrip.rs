@@ -186,3 +186,35 @@ fn categorical_string_columns_read_as_strings() {
     lotl_events::parquet::write_frame_atomic(&p, &mut frame).unwrap();
     assert_eq!(read_parquet(&p).unwrap(), events);
 }
+
+/// A row group far larger than the reader's minimum (pyarrow writes whole files as one) is
+/// read a bounded slice at a time, every row once, in order.
+#[test]
+fn a_huge_row_group_is_read_in_bounded_slices() {
+    let n = 5 * lotl_events::parquet::BATCH_ROWS + 3;
+    let events: Vec<ProcessEvent> = (0..n)
+        .map(|i| ProcessEvent {
+            timestamp_ms: i as i64,
+            event_id: format!("e{i}").into(),
+            host_name: "h".into(),
+            ..Default::default()
+        })
+        .collect();
+    let frame = lotl_events::parquet::to_dataframe(&events).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("one-group.parquet");
+    lotl_events::parquet::write_batches_atomic(&p, std::iter::once(Ok(frame)), false).unwrap();
+    let mut heights = Vec::new();
+    let mut back = Vec::new();
+    lotl_events::parquet::read_frames(&p, 1, &mut |df| -> Result<(), lotl_events::Error> {
+        heights.push(df.height());
+        back.extend(lotl_events::parquet::from_dataframe(&df).unwrap());
+        Ok(())
+    })
+    .unwrap();
+    // Slices larger than any writer batch: the one group was cut by the reader.
+    let batch = lotl_events::parquet::BATCH_ROWS;
+    assert!(heights.len() > 1 && heights[0] > batch, "{heights:?}");
+    assert!(heights.iter().all(|&h| h <= 4 * batch), "{heights:?}");
+    assert_eq!(back, events);
+}
