@@ -323,8 +323,9 @@ pub struct DatasetSplitArgs {
 }
 
 /// Compute a feature recipe for every event of an events Parquet file (`lotl ingest`
-/// output) and write the features as Parquet: Float32 numeric and String categorical
-/// columns in the recipe's order, plus `event.id`, `host.name` and `lotl.label`.
+/// output) and write the features as Parquet: Float32 numeric and categorical (dictionary
+/// of strings; pandas' `category`) columns in the recipe's order, plus `event.id`,
+/// `host.name` and `lotl.label`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  lotl features -r lotl events.parquet -o features.parquet\n  lotl features -r elastic2026 --describe"
