@@ -77,27 +77,35 @@ pub enum EventsFile {
 ///
 /// The file is read and decoded on a thread of its own while `each` works on the slice
 /// before: reading is serial, and `each` (scoring) would otherwise leave every other core
-/// idle while the next slice is decoded.
+/// idle while the next slice is decoded. `each` takes what it keeps out of the slice; the
+/// rest is dropped on the reading thread, which made it: its memory is freed where it was
+/// allocated and serves the next slice there.
 pub fn read_events_file_in_slices<E: From<Error>>(
     path: &Path,
     rows: usize,
-    each: &mut dyn FnMut(EventsFile) -> std::result::Result<(), E>,
+    each: &mut dyn FnMut(&mut EventsFile) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let rows = rows.max(1);
     // Two slices in flight: one being read while `each` works on the other.
     let (send, receive) = std::sync::mpsc::sync_channel::<EventsFile>(1);
+    let (give_back, returned) = std::sync::mpsc::channel::<EventsFile>();
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
-            match read_slices(path, rows, &mut |events| {
+            let mut hand_over = |events| {
+                returned.try_iter().for_each(drop);
                 send.send(events).map_err(|_| Stop::Gone)
-            }) {
+            };
+            match read_slices(path, rows, &mut hand_over) {
                 Ok(()) | Err(Stop::Gone) => Ok(()),
                 Err(Stop::Failed(e)) => Err(e),
             }
         });
         let mut consumed = Ok(());
-        for events in receive.iter() {
-            if let Err(e) = each(events) {
+        for mut events in receive.iter() {
+            let done = each(&mut events);
+            // After the reader's last slice this is dropped here instead.
+            let _ = give_back.send(events);
+            if let Err(e) = done {
                 consumed = Err(e);
                 break;
             }
@@ -378,11 +386,11 @@ mod tests {
             match slice {
                 EventsFile::Scored(v) => {
                     sizes.push(v.len());
-                    events.extend(v.into_iter().map(|e| e.event));
+                    events.extend(v.drain(..).map(|e| e.event));
                 }
                 EventsFile::Unscored(v) => {
                     sizes.push(v.len());
-                    events.extend(v);
+                    events.append(v);
                 }
             }
             Ok(())

@@ -83,13 +83,10 @@ fn read_inputs(
             lotl_scorer::SCORE_CHUNK,
             &mut |slice| -> anyhow::Result<()> {
                 match slice {
-                    EventsFile::Scored(v) => v.into_iter().for_each(|e| input.push(e)),
-                    EventsFile::Unscored(mut v) => score_into(
-                        loaded(&mut bundle, bundle_dir)?,
-                        &mut v,
-                        ALERT_EXPLAIN,
-                        input,
-                    ),
+                    EventsFile::Scored(v) => v.drain(..).for_each(|e| input.push(e)),
+                    EventsFile::Unscored(v) => {
+                        score_into(loaded(&mut bundle, bundle_dir)?, v, ALERT_EXPLAIN, input)
+                    }
                 }
                 Ok(())
             },
