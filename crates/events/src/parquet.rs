@@ -231,6 +231,89 @@ impl BatchWriter {
         Ok(())
     }
 
+    /// Append a row group of `rows` rows given as Arrow arrays laid out as `schema` (every
+    /// call the same schema), each column encoded and compressed on its own worker. For
+    /// callers holding Arrow arrays already: a dictionary array built from codes is written
+    /// as it is, where polars' export of a categorical column remaps every value.
+    pub fn write_arrays(
+        &mut self,
+        schema: &Schema,
+        rows: usize,
+        arrays: &[ArrayRef],
+    ) -> Result<()> {
+        use polars_parquet::parquet::error::ParquetError;
+        use polars_parquet::write::{
+            array_to_columns, CompressionOptions, Compressor, Version, WriteOptions,
+        };
+        if self.open.is_none() {
+            self.open = Some(create_batched(&self.path, self.statistics, schema)?);
+        }
+        let Some((_, writer)) = &mut self.open else {
+            unreachable!("opened just above")
+        };
+        if rows == 0 {
+            // The file keeps the schema; Parquet has no use for an empty row group.
+            return Ok(());
+        }
+        let err = parquet_err(&self.path);
+        let arrow = polars::io::schema_to_arrow_checked(schema, CompatLevel::newest(), "parquet")
+            .map_err(&err)?;
+        let encodings = polars::io::parquet::write::get_encodings(&arrow);
+        let fields = writer.parquet_schema().fields().to_vec();
+        if arrays.len() != fields.len() {
+            return Err(err(PolarsError::ShapeMismatch(
+                format!("{} arrays for {} columns", arrays.len(), fields.len()).into(),
+            )));
+        }
+        for (array, field) in arrays.iter().zip(arrow.iter_values()) {
+            if array.len() != rows || array.dtype() != field.dtype() {
+                return Err(err(PolarsError::SchemaMismatch(
+                    format!(
+                        "column {}: {} rows of {:?} where the schema says {rows} of {:?}",
+                        field.name,
+                        array.len(),
+                        array.dtype(),
+                        field.dtype()
+                    )
+                    .into(),
+                )));
+            }
+        }
+        let options = WriteOptions {
+            statistics: if self.statistics {
+                StatisticsOptions::default()
+            } else {
+                StatisticsOptions::empty()
+            },
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let columns: Vec<Vec<_>> = arrays
+            .par_iter()
+            .zip(fields)
+            .zip(encodings.par_iter())
+            .map(|((array, field), encoding)| {
+                let mut pages = Vec::new();
+                for leaf in array_to_columns(array, field, options, encoding)? {
+                    let leaf = leaf.map(|page| {
+                        page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string()))
+                    });
+                    for page in Compressor::new(leaf, options.compression, Vec::new()) {
+                        pages.push(page.map_err(PolarsError::from)?);
+                    }
+                }
+                Ok(pages)
+            })
+            .collect::<PolarsResult<_>>()
+            .map_err(&err)?;
+        writer
+            .write_row_group(rows as u64, &columns)
+            .map_err(&err)?;
+        self.rows += rows;
+        Ok(())
+    }
+
     /// Close the file and move it into place.
     pub fn finish(self) -> Result<()> {
         let Some((tmp, writer)) = self.open else {

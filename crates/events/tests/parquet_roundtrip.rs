@@ -218,3 +218,59 @@ fn a_huge_row_group_is_read_in_bounded_slices() {
     assert!(heights.iter().all(|&h| h <= 4 * batch), "{heights:?}");
     assert_eq!(back, events);
 }
+
+/// Arrow arrays are written as the schema lays them out, one row group per call; an array
+/// that does not fit the schema is an error naming its column, and nothing is written.
+#[test]
+fn arrays_are_written_as_their_schema_says_or_refused() {
+    use lotl_events::parquet::BatchWriter;
+    use polars::prelude::*;
+    let frame = df!(
+        "score" => [0.5f32, 1.5, f32::NAN],
+        "name" => [Some("a"), None, Some("c")],
+    )
+    .unwrap();
+    let arrays = |frame: &DataFrame| -> Vec<_> {
+        frame
+            .columns()
+            .iter()
+            .map(|c| {
+                c.as_materialized_series()
+                    .to_arrow(0, CompatLevel::newest())
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("arrays.parquet");
+    let mut w = BatchWriter::new(&p, false);
+    w.write_arrays(frame.schema(), 3, &arrays(&frame)).unwrap();
+    w.write_arrays(frame.schema(), 0, &arrays(&frame.head(Some(0))))
+        .unwrap();
+    w.write_arrays(frame.schema(), 2, &arrays(&frame.tail(Some(2))))
+        .unwrap();
+    w.finish().unwrap();
+    let back = ParquetReader::new(std::fs::File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    let expected = frame.vstack(&frame.tail(Some(2))).unwrap();
+    assert!(back.equals_missing(&expected), "{back}");
+
+    let swapped = frame.select(["name", "score"]).unwrap();
+    let bad = dir.path().join("bad.parquet");
+    let mut w = BatchWriter::new(&bad, false);
+    let err = w
+        .write_arrays(frame.schema(), 3, &arrays(&swapped))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column score") && err.contains("bad.parquet"),
+        "{err}"
+    );
+    let err = w
+        .write_arrays(frame.schema(), 2, &arrays(&frame))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3 rows"), "{err}");
+    drop(w);
+    assert!(!bad.exists());
+}

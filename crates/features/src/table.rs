@@ -7,7 +7,11 @@ use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
 use polars::prelude::*;
+use polars_arrow::array::{
+    ArrayRef, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+};
 use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -298,49 +302,158 @@ impl FeatureTable {
     }
 
     /// Write the features of `events` (this table's rows, in order) with their
-    /// `event.id`, `host.name` and `lotl.label` columns, so they can be joined back.
+    /// `event.id`, `host.name` and `lotl.label` columns, so they can be joined back;
+    /// atomically, [`lotl_events::parquet::BATCH_ROWS`] rows to a row group.
     pub fn write_parquet_with_ids(
         &self,
         path: &Path,
         events: &[ProcessEvent],
     ) -> Result<(), Error> {
-        self.write_parquet(path, id_columns(events))
-    }
-
-    /// The frame of every row with the `event.id`, `host.name` and `lotl.label` columns of
-    /// `events` (this table's rows, in order).
-    fn frame_with_ids(
-        &self,
-        events: &[ProcessEvent],
-        categories: &FrameCategories,
-    ) -> Result<DataFrame, Error> {
-        let mut df = self.rows_to_dataframe(0..self.n_rows, categories)?;
-        for c in id_columns(events) {
-            df.with_column(c)?;
-        }
-        Ok(df)
-    }
-
-    /// Write the frame (plus `extra` columns such as ids and labels) atomically as Parquet.
-    ///
-    /// Written [`lotl_events::parquet::BATCH_ROWS`] rows at a time: a wide recipe's strings
-    /// (elastic2021 has 470 categorical columns) would otherwise be materialised for every
-    /// row at once, gigabytes for a million events.
-    pub fn write_parquet(&self, path: &Path, extra: Vec<Column>) -> Result<(), Error> {
-        let batch = lotl_events::parquet::BATCH_ROWS;
-        let starts = (0..self.n_rows.max(1)).step_by(batch);
-        let categories = FrameCategories::new(self.categorical.len());
-        let frames = starts.map(|start| {
-            let mut df = self.rows_to_dataframe(start..start + batch, &categories)?;
-            for c in &extra {
-                df.with_column(c.slice(start as i64, df.height()))?;
-            }
-            Ok(df)
-        });
+        let schema = output_schema(&self.features);
         // A feature matrix is read whole, never filtered by value: no statistics.
-        lotl_events::parquet::write_batches_atomic(path, frames, false)?;
+        let mut writer = lotl_events::parquet::BatchWriter::new(path, false);
+        let batch = lotl_events::parquet::BATCH_ROWS;
+        for start in (0..self.n_rows.max(1)).step_by(batch) {
+            let rows = start..(start + batch).min(self.n_rows);
+            let events = events.get(rows.clone()).unwrap_or_default();
+            let arrays = self.output_arrays(rows.clone(), events)?;
+            writer.write_arrays(&schema, rows.len(), &arrays)?;
+        }
+        writer.finish()?;
         Ok(())
     }
+
+    /// The arrays of a feature file's rows `rows` (laid out as [`output_schema`]), given
+    /// those rows' `events`. Built straight from the codes: a polars categorical column
+    /// remaps every value on its way to the writer, which was a sixth of `lotl features`.
+    fn output_arrays(
+        &self,
+        rows: std::ops::Range<usize>,
+        events: &[ProcessEvent],
+    ) -> Result<Vec<ArrayRef>, Error> {
+        if events.len() != rows.len() {
+            return Err(Error::Schema(format!(
+                "{} events for {} feature rows",
+                events.len(),
+                rows.len()
+            )));
+        }
+        let whole = rows == (0..self.n_rows);
+        let idx = kind_indices(&self.features);
+        let mut arrays: Vec<ArrayRef> = self
+            .features
+            .par_iter()
+            .zip(idx.par_iter())
+            .map(|(f, &i)| match f.kind {
+                FeatureKind::Numeric => {
+                    Ok(PrimitiveArray::<f32>::from_slice(&self.numeric[i][rows.clone()]).boxed())
+                }
+                FeatureKind::Categorical => {
+                    dictionary_array(&self.categorical[i], rows.clone(), whole)
+                }
+            })
+            .collect::<PolarsResult<_>>()?;
+        arrays.extend(id_arrays(events));
+        Ok(arrays)
+    }
+}
+
+/// Arrow type of a categorical feature column, as polars writes a `u32` categorical.
+fn dictionary_dtype() -> ArrowDataType {
+    ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    )
+}
+
+/// `col`'s rows `rows` as a dictionary array, missing as null. Rows that are not the whole
+/// column carry only the values they use, so a row group's dictionary is its own.
+fn dictionary_array(
+    col: &CatColumn,
+    rows: std::ops::Range<usize>,
+    whole: bool,
+) -> PolarsResult<ArrayRef> {
+    let codes = &col.codes[rows];
+    let validity = codes
+        .contains(&MISSING_CODE)
+        .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
+    let (keys, values): (Vec<u32>, Utf8ViewArray) = if whole {
+        let keys = codes
+            .iter()
+            .map(|&c| if c == MISSING_CODE { 0 } else { c })
+            .collect();
+        let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter()).freeze();
+        (keys, values)
+    } else {
+        let mut renumbered = vec![MISSING_CODE; col.dict.len()];
+        let mut used: Vec<&str> = Vec::new();
+        let keys = codes
+            .iter()
+            .map(|&c| {
+                let Some(new) = renumbered.get_mut(c as usize) else {
+                    return 0;
+                };
+                if *new == MISSING_CODE {
+                    *new = used.len() as u32;
+                    used.push(&col.dict[c as usize]);
+                }
+                *new
+            })
+            .collect();
+        let values = MutableBinaryViewArray::<str>::from_values_iter(used.into_iter()).freeze();
+        (keys, values)
+    };
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
+    Ok(DictionaryArray::try_new(dictionary_dtype(), keys, values.boxed())?.boxed())
+}
+
+/// The schema of a feature file: `features` in order (`Float32` numeric columns,
+/// categorical columns each with a dictionary of its own), then `event.id`, `host.name`
+/// and `lotl.label`.
+fn output_schema(features: &[FeatureSpec]) -> Schema {
+    let mut schema: Schema = features
+        .iter()
+        .map(|f| {
+            let dtype = match f.kind {
+                FeatureKind::Numeric => DataType::Float32,
+                FeatureKind::Categorical => fresh_categorical(),
+            };
+            Field::new(f.name.as_ref().into(), dtype)
+        })
+        .collect();
+    for id in ID_COLUMNS {
+        schema.insert(id.into(), DataType::String);
+    }
+    schema
+}
+
+/// A `u32` categorical type with a mapping of its own: one per column, so that a reader
+/// builds each column's categories apart.
+fn fresh_categorical() -> DataType {
+    DataType::from_categories(Categories::random(
+        "lotl.features".into(),
+        CategoricalPhysical::U32,
+    ))
+}
+
+/// The columns that join features back to their events.
+const ID_COLUMNS: [&str; 3] = ["event.id", "host.name", "lotl.label"];
+
+/// [`ID_COLUMNS`] of `events`.
+fn id_arrays(events: &[ProcessEvent]) -> [ArrayRef; 3] {
+    let ids =
+        MutableBinaryViewArray::<str>::from_values_iter(events.iter().map(|e| e.event_id.as_str()));
+    let hosts = MutableBinaryViewArray::<str>::from_values_iter(
+        events.iter().map(|e| e.host_name.as_str()),
+    );
+    let labels: MutableBinaryViewArray<str> =
+        events.iter().map(|e| e.label.map(|l| l.as_str())).collect();
+    [
+        ids.freeze().boxed(),
+        hosts.freeze().boxed(),
+        labels.freeze().boxed(),
+    ]
 }
 
 /// The category dictionaries of one output's categorical columns. Feature frames are
@@ -355,14 +468,7 @@ pub struct FrameCategories {
 impl FrameCategories {
     /// Empty dictionaries for `n` categorical columns.
     pub fn new(n: usize) -> Self {
-        let dtypes = (0..n)
-            .map(|_| {
-                DataType::from_categories(Categories::random(
-                    "lotl.features".into(),
-                    CategoricalPhysical::U32,
-                ))
-            })
-            .collect();
+        let dtypes = (0..n).map(|_| fresh_categorical()).collect();
         FrameCategories { dtypes }
     }
 
@@ -406,18 +512,6 @@ impl FrameCategories {
     }
 }
 
-/// The columns that join features back to their events.
-fn id_columns(events: &[ProcessEvent]) -> Vec<Column> {
-    let ids: StringChunked = events.iter().map(|e| Some(e.event_id.as_str())).collect();
-    let hosts: StringChunked = events.iter().map(|e| Some(e.host_name.as_str())).collect();
-    let labels: StringChunked = events.iter().map(|e| e.label.map(|l| l.as_str())).collect();
-    vec![
-        ids.with_name("event.id".into()).into_column(),
-        hosts.with_name("host.name".into()).into_column(),
-        labels.with_name("lotl.label".into()).into_column(),
-    ]
-}
-
 /// What [`featurize_parquet_file`] did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FeaturizeFileStats {
@@ -438,15 +532,16 @@ pub fn featurize_parquet_file(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<FeaturizeFileStats, Error> {
     let mut stats = FeaturizeFileStats::default();
-    let categories = FrameCategories::new(recipe.n_categorical());
+    let schema = output_schema(recipe.features());
     // `None` says the input was read whole: only then is the output finished.
-    let (send, receive) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);
+    let (send, receive) = std::sync::mpsc::sync_channel::<Option<(usize, Vec<ArrayRef>)>>(1);
     std::thread::scope(|scope| {
+        let schema = &schema;
         let writing = scope.spawn(move || -> Result<(), Error> {
             let mut writer = lotl_events::parquet::BatchWriter::new(output, false);
-            for frame in receive {
-                match frame {
-                    Some(mut frame) => writer.write(&mut frame)?,
+            for batch in receive {
+                match batch {
+                    Some((rows, arrays)) => writer.write_arrays(schema, rows, &arrays)?,
                     None => return Ok(writer.finish()?),
                 }
             }
@@ -459,7 +554,7 @@ pub fn featurize_parquet_file(
             lotl_events::parquet::BATCH_ROWS,
             &mut |df| -> Result<(), Error> {
                 // Other writers' row groups can be a whole file: slices keep the events
-                // and feature strings of one batch in memory at a time.
+                // and features of one batch in memory at a time.
                 let batch = lotl_events::parquet::BATCH_ROWS;
                 for offset in (0..df.height()).step_by(batch) {
                     let slice = df.slice(offset as i64, batch);
@@ -468,9 +563,10 @@ pub fn featurize_parquet_file(
                     let start = std::time::Instant::now();
                     let table = featurize_batch_with_progress(recipe, &events, progress);
                     stats.featurize_secs += start.elapsed().as_secs_f64();
-                    let frame = table.frame_with_ids(&events, &categories)?;
+                    let arrays = table.output_arrays(0..events.len(), &events)?;
                     stats.rows += events.len();
-                    send.send(Some(frame)).map_err(|_| writer_gone())?;
+                    send.send(Some((events.len(), arrays)))
+                        .map_err(|_| writer_gone())?;
                 }
                 Ok(())
             },
@@ -478,8 +574,8 @@ pub fn featurize_parquet_file(
         .and_then(|()| {
             if stats.rows == 0 {
                 // An empty input still gives a file with the feature columns.
-                let empty = featurize_batch(recipe, &[]).frame_with_ids(&[], &categories)?;
-                send.send(Some(empty)).map_err(|_| writer_gone())?;
+                let arrays = featurize_batch(recipe, &[]).output_arrays(0..0, &[])?;
+                send.send(Some((0, arrays))).map_err(|_| writer_gone())?;
             }
             send.send(None).map_err(|_| writer_gone())
         });
