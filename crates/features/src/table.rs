@@ -272,23 +272,8 @@ impl FeatureTable {
     }
 
     /// Features as a polars frame: `Float32` numeric columns and nullable categorical
-    /// columns, in the recipe's feature order.
+    /// columns (each with categories of its own), in the recipe's feature order.
     pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
-        self.rows_to_dataframe(
-            0..self.n_rows,
-            &FrameCategories::new(self.categorical.len()),
-        )
-    }
-
-    /// [`FeatureTable::to_dataframe`] of the rows in `rows` only, a categorical value
-    /// taking its id from `categories` (new values added), so that frames of one file
-    /// share a schema.
-    pub fn rows_to_dataframe(
-        &self,
-        rows: std::ops::Range<usize>,
-        categories: &FrameCategories,
-    ) -> PolarsResult<DataFrame> {
-        let rows = rows.start.min(self.n_rows)..rows.end.min(self.n_rows);
         let idx = kind_indices(&self.features);
         let cols: Vec<Column> = self
             .features
@@ -297,18 +282,15 @@ impl FeatureTable {
             .map(|(f, &i)| match f.kind {
                 FeatureKind::Numeric => Ok(Float32Chunked::from_slice(
                     f.name.as_ref().into(),
-                    &self.numeric[i][rows.clone()],
+                    &self.numeric[i],
                 )
                 .into_column()),
-                FeatureKind::Categorical => categories.column(
-                    i,
-                    f.name.as_ref().into(),
-                    &self.categorical[i],
-                    rows.clone(),
-                ),
+                FeatureKind::Categorical => {
+                    categorical_column(f.name.as_ref().into(), &self.categorical[i])
+                }
             })
             .collect::<PolarsResult<_>>()?;
-        DataFrame::new(rows.len(), cols)
+        DataFrame::new(self.n_rows, cols)
     }
 
     /// Write the features of `events` (this table's rows, in order) with their
@@ -466,60 +448,39 @@ fn id_arrays(events: &[ProcessEvent]) -> [ArrayRef; 3] {
     ]
 }
 
-/// The category dictionaries of one output's categorical columns. Feature frames are
-/// written as categorical (Parquet dictionary) columns straight from the table's codes:
-/// materialising hundreds of string columns for the Parquet writer to dictionary-encode
-/// again was most of `lotl features`' time. A value keeps its id in every frame built
-/// with the same `FrameCategories`, so the frames of one file share one schema.
-pub struct FrameCategories {
-    dtypes: Vec<DataType>,
-}
-
-impl FrameCategories {
-    /// Empty dictionaries for `n` categorical columns.
-    pub fn new(n: usize) -> Self {
-        let dtypes = (0..n).map(|_| fresh_categorical()).collect();
-        FrameCategories { dtypes }
-    }
-
-    /// Categorical column `j` of a frame: `col`'s values in `rows`, missing as null.
-    fn column(
-        &self,
-        j: usize,
-        name: PlSmallStr,
-        col: &CatColumn,
-        rows: std::ops::Range<usize>,
-    ) -> PolarsResult<Column> {
-        let dtype = &self.dtypes[j];
-        let DataType::Categorical(_, mapping) = dtype else {
-            unreachable!("FrameCategories holds categorical dtypes only")
-        };
-        let ids: Vec<u32> = col
-            .dict
+/// `col` as a polars categorical column with categories of its own, missing as null.
+fn categorical_column(name: PlSmallStr, col: &CatColumn) -> PolarsResult<Column> {
+    let dtype = fresh_categorical();
+    let DataType::Categorical(_, mapping) = &dtype else {
+        unreachable!("fresh_categorical makes a categorical type")
+    };
+    let ids: Vec<u32> = col
+        .dict
+        .iter()
+        .map(|v| mapping.insert_cat(v))
+        .collect::<PolarsResult<_>>()?;
+    let values: Vec<u32> = col
+        .codes
+        .iter()
+        .map(|&c| {
+            if c == MISSING_CODE {
+                0
+            } else {
+                ids[c as usize]
+            }
+        })
+        .collect();
+    let validity = col.codes.contains(&MISSING_CODE).then(|| {
+        col.codes
             .iter()
-            .map(|v| mapping.insert_cat(v))
-            .collect::<PolarsResult<_>>()?;
-        let codes = &col.codes[rows];
-        let values: Vec<u32> = codes
-            .iter()
-            .map(|&c| {
-                if c == MISSING_CODE {
-                    0
-                } else {
-                    ids[c as usize]
-                }
-            })
-            .collect();
-        let validity = codes
-            .contains(&MISSING_CODE)
-            .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
-        let phys = UInt32Chunked::from_vec_validity(name, values, validity);
-        // SAFETY: every id was just inserted into `dtype`'s mapping, and `dtype` is a
-        // categorical type of `u32` ids.
-        let cats =
-            unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) };
-        Ok(cats.into_column())
-    }
+            .map(|&c| c != MISSING_CODE)
+            .collect::<Bitmap>()
+    });
+    let phys = UInt32Chunked::from_vec_validity(name, values, validity);
+    // SAFETY: every id was just inserted into `dtype`'s mapping, and `dtype` is a
+    // categorical type of `u32` ids.
+    let cats = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(phys, dtype) };
+    Ok(cats.into_column())
 }
 
 /// What [`featurize_parquet_file`] did.
