@@ -196,7 +196,72 @@ pub struct BatchWriter {
     path: std::path::PathBuf,
     statistics: bool,
     open: Option<(tempfile::NamedTempFile, BatchedWriter<std::fs::File>)>,
+    /// How [`BatchWriter::write_arrays`] encodes, derived at its first call.
+    layout: Option<ArrayLayout>,
     rows: usize,
+}
+
+/// A file's Arrow schema and how each column is encoded, for writing arrays.
+struct ArrayLayout {
+    arrow: ArrowSchema,
+    encodings: Vec<Vec<polars_parquet::write::Encoding>>,
+    fields: Vec<polars_parquet::parquet::schema::types::ParquetType>,
+    options: polars_parquet::write::WriteOptions,
+}
+
+impl ArrayLayout {
+    /// The layout of `schema` as `writer` (created with it) writes it.
+    fn new(
+        schema: &Schema,
+        writer: &mut BatchedWriter<std::fs::File>,
+        statistics: bool,
+    ) -> PolarsResult<Self> {
+        use polars_parquet::write::{CompressionOptions, Version, WriteOptions};
+        let arrow = polars::io::schema_to_arrow_checked(schema, CompatLevel::newest(), "parquet")?;
+        let encodings = polars::io::parquet::write::get_encodings(&arrow).to_vec();
+        let fields = writer.parquet_schema().fields().to_vec();
+        // As `create_batched` configures the file's writer.
+        let options = WriteOptions {
+            statistics: statistics_options(statistics),
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        Ok(ArrayLayout {
+            arrow,
+            encodings,
+            fields,
+            options,
+        })
+    }
+
+    /// An error unless `arrays` are `rows` rows of this layout's columns, in order.
+    fn check(&self, rows: usize, arrays: &[ArrayRef]) -> PolarsResult<()> {
+        if arrays.len() != self.fields.len() {
+            polars_bail!(ShapeMismatch: "{} arrays for {} columns", arrays.len(), self.fields.len());
+        }
+        for (array, field) in arrays.iter().zip(self.arrow.iter_values()) {
+            if array.len() != rows || array.dtype() != field.dtype() {
+                polars_bail!(
+                    SchemaMismatch: "column {}: {} rows of {:?} where the schema says {rows} of {:?}",
+                    field.name,
+                    array.len(),
+                    array.dtype(),
+                    field.dtype()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Row-group statistics, or none (feature matrices are read whole, never filtered).
+fn statistics_options(statistics: bool) -> StatisticsOptions {
+    if statistics {
+        StatisticsOptions::default()
+    } else {
+        StatisticsOptions::empty()
+    }
 }
 
 impl BatchWriter {
@@ -205,6 +270,7 @@ impl BatchWriter {
             path: path.to_owned(),
             statistics,
             open: None,
+            layout: None,
             rows: 0,
         }
     }
@@ -231,10 +297,11 @@ impl BatchWriter {
         Ok(())
     }
 
-    /// Append a row group of `rows` rows given as Arrow arrays laid out as `schema` (every
-    /// call the same schema), each column encoded and compressed on its own worker. For
-    /// callers holding Arrow arrays already: a dictionary array built from codes is written
-    /// as it is, where polars' export of a categorical column remaps every value.
+    /// Append a row group of `rows` rows given as Arrow arrays laid out as `schema` (the
+    /// first call's schema rules the file), each column encoded and compressed on its own
+    /// worker. For callers holding Arrow arrays already: a dictionary array built from
+    /// codes is written as it is, where polars' export of a categorical column remaps every
+    /// value.
     pub fn write_arrays(
         &mut self,
         schema: &Schema,
@@ -242,60 +309,33 @@ impl BatchWriter {
         arrays: &[ArrayRef],
     ) -> Result<()> {
         use polars_parquet::parquet::error::ParquetError;
-        use polars_parquet::write::{
-            array_to_columns, CompressionOptions, Compressor, Version, WriteOptions,
-        };
+        use polars_parquet::write::{array_to_columns, Compressor};
+        let err = parquet_err(&self.path);
         if self.open.is_none() {
             self.open = Some(create_batched(&self.path, self.statistics, schema)?);
         }
         let Some((_, writer)) = &mut self.open else {
             unreachable!("opened just above")
         };
+        if self.layout.is_none() {
+            self.layout = Some(ArrayLayout::new(schema, writer, self.statistics).map_err(&err)?);
+        }
+        let Some(layout) = &self.layout else {
+            unreachable!("derived just above")
+        };
+        layout.check(rows, arrays).map_err(&err)?;
         if rows == 0 {
             // The file keeps the schema; Parquet has no use for an empty row group.
             return Ok(());
         }
-        let err = parquet_err(&self.path);
-        let arrow = polars::io::schema_to_arrow_checked(schema, CompatLevel::newest(), "parquet")
-            .map_err(&err)?;
-        let encodings = polars::io::parquet::write::get_encodings(&arrow);
-        let fields = writer.parquet_schema().fields().to_vec();
-        if arrays.len() != fields.len() {
-            return Err(err(PolarsError::ShapeMismatch(
-                format!("{} arrays for {} columns", arrays.len(), fields.len()).into(),
-            )));
-        }
-        for (array, field) in arrays.iter().zip(arrow.iter_values()) {
-            if array.len() != rows || array.dtype() != field.dtype() {
-                return Err(err(PolarsError::SchemaMismatch(
-                    format!(
-                        "column {}: {} rows of {:?} where the schema says {rows} of {:?}",
-                        field.name,
-                        array.len(),
-                        array.dtype(),
-                        field.dtype()
-                    )
-                    .into(),
-                )));
-            }
-        }
-        let options = WriteOptions {
-            statistics: if self.statistics {
-                StatisticsOptions::default()
-            } else {
-                StatisticsOptions::empty()
-            },
-            compression: CompressionOptions::Zstd(None),
-            version: Version::V1,
-            data_page_size: None,
-        };
+        let options = layout.options;
         let columns: Vec<Vec<_>> = arrays
             .par_iter()
-            .zip(fields)
-            .zip(encodings.par_iter())
+            .zip(layout.fields.par_iter())
+            .zip(layout.encodings.par_iter())
             .map(|((array, field), encoding)| {
                 let mut pages = Vec::new();
-                for leaf in array_to_columns(array, field, options, encoding)? {
+                for leaf in array_to_columns(array, field.clone(), options, encoding)? {
                     let leaf = leaf.map(|page| {
                         page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string()))
                     });
@@ -364,11 +404,7 @@ fn create_batched(
         KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
     let writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(if statistics {
-            StatisticsOptions::default()
-        } else {
-            StatisticsOptions::empty()
-        })
+        .with_statistics(statistics_options(statistics))
         .with_key_value_metadata(Some(meta))
         .batched(schema)
         .map_err(parquet_err(path))?;

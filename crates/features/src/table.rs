@@ -7,9 +7,7 @@ use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
 use polars::prelude::*;
-use polars_arrow::array::{
-    ArrayRef, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
-};
+use polars_arrow::array::{ArrayRef, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use rayon::prelude::*;
@@ -330,7 +328,6 @@ impl FeatureTable {
                 rows.len()
             )));
         }
-        let whole = rows == (0..self.n_rows);
         let idx = kind_indices(&self.features);
         let mut arrays: Vec<ArrayRef> = self
             .features
@@ -340,9 +337,7 @@ impl FeatureTable {
                 FeatureKind::Numeric => {
                     Ok(PrimitiveArray::<f32>::from_slice(&self.numeric[i][rows.clone()]).boxed())
                 }
-                FeatureKind::Categorical => {
-                    dictionary_array(&self.categorical[i], rows.clone(), whole)
-                }
+                FeatureKind::Categorical => dictionary_array(&self.categorical[i], rows.clone()),
             })
             .collect::<PolarsResult<_>>()?;
         arrays.extend(id_arrays(events));
@@ -361,43 +356,38 @@ fn dictionary_dtype() -> ArrowDataType {
 
 /// `col`'s rows `rows` as a dictionary array, missing as null. Rows that are not the whole
 /// column carry only the values they use, so a row group's dictionary is its own.
-fn dictionary_array(
-    col: &CatColumn,
-    rows: std::ops::Range<usize>,
-    whole: bool,
-) -> PolarsResult<ArrayRef> {
+fn dictionary_array(col: &CatColumn, rows: std::ops::Range<usize>) -> PolarsResult<ArrayRef> {
+    let whole = rows == (0..col.codes.len());
     let codes = &col.codes[rows];
+    let (keys, values) = if whole {
+        let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter());
+        (keys_of(codes, |c| c), values)
+    } else {
+        let mut renumbered = vec![MISSING_CODE; col.dict.len()];
+        let mut used = MutableBinaryViewArray::<str>::new();
+        let keys = keys_of(codes, |c| {
+            let new = &mut renumbered[c as usize];
+            if *new == MISSING_CODE {
+                *new = used.len() as u32;
+                used.push_value(&col.dict[c as usize]);
+            }
+            *new
+        });
+        (keys, used)
+    };
+    Ok(DictionaryArray::try_new(dictionary_dtype(), keys, values.freeze().boxed())?.boxed())
+}
+
+/// `codes` as `u32` keys, each present code through `key`, a missing one null (key 0).
+fn keys_of(codes: &[u32], mut key: impl FnMut(u32) -> u32) -> PrimitiveArray<u32> {
+    let values: Vec<u32> = codes
+        .iter()
+        .map(|&c| if c == MISSING_CODE { 0 } else { key(c) })
+        .collect();
     let validity = codes
         .contains(&MISSING_CODE)
         .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
-    let (keys, values): (Vec<u32>, Utf8ViewArray) = if whole {
-        let keys = codes
-            .iter()
-            .map(|&c| if c == MISSING_CODE { 0 } else { c })
-            .collect();
-        let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter()).freeze();
-        (keys, values)
-    } else {
-        let mut renumbered = vec![MISSING_CODE; col.dict.len()];
-        let mut used: Vec<&str> = Vec::new();
-        let keys = codes
-            .iter()
-            .map(|&c| {
-                let Some(new) = renumbered.get_mut(c as usize) else {
-                    return 0;
-                };
-                if *new == MISSING_CODE {
-                    *new = used.len() as u32;
-                    used.push(&col.dict[c as usize]);
-                }
-                *new
-            })
-            .collect();
-        let values = MutableBinaryViewArray::<str>::from_values_iter(used.into_iter()).freeze();
-        (keys, values)
-    };
-    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
-    Ok(DictionaryArray::try_new(dictionary_dtype(), keys, values.boxed())?.boxed())
+    PrimitiveArray::new(ArrowDataType::UInt32, values.into(), validity)
 }
 
 /// The schema of a feature file: `features` in order (`Float32` numeric columns,
@@ -459,24 +449,8 @@ fn categorical_column(name: PlSmallStr, col: &CatColumn) -> PolarsResult<Column>
         .iter()
         .map(|v| mapping.insert_cat(v))
         .collect::<PolarsResult<_>>()?;
-    let values: Vec<u32> = col
-        .codes
-        .iter()
-        .map(|&c| {
-            if c == MISSING_CODE {
-                0
-            } else {
-                ids[c as usize]
-            }
-        })
-        .collect();
-    let validity = col.codes.contains(&MISSING_CODE).then(|| {
-        col.codes
-            .iter()
-            .map(|&c| c != MISSING_CODE)
-            .collect::<Bitmap>()
-    });
-    let phys = UInt32Chunked::from_vec_validity(name, values, validity);
+    let keys = keys_of(&col.codes, |c| ids[c as usize]);
+    let phys = UInt32Chunked::with_chunk(name, keys);
     // SAFETY: every id was just inserted into `dtype`'s mapping, and `dtype` is a
     // categorical type of `u32` ids.
     let cats = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(phys, dtype) };
