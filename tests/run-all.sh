@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test lotl has, as on a fresh machine: installs the Python tools the tests use (into
 # virtual environments under ~/.cache), starts a real MLflow server, runs the Rust tests,
-# checks the ONNX export with onnxruntime, runs the regression gate, and executes the
-# notebook. README.md's "run the tests" command.
+# checks the ONNX export with onnxruntime, runs the regression gate, executes the
+# notebook, and reads feature files with pyarrow. README.md's "run the tests" command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lotl-target}"
@@ -35,4 +35,6 @@ bash ci/gate.sh
 
 echo "== notebook, executed headless against the gate's report"
 bash notebooks/run.sh "$GATE_DIR/report/metrics.json" "$GATE_DIR/scored.parquet" "$GATE_DIR/notebook"
+echo "== feature files read alike by pyarrow and polars"
+bash .ci/feature_file_check.sh "$GATE_DIR/eval.parquet"
 echo "all test stages passed"

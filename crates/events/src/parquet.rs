@@ -48,6 +48,8 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
+mod dictionary_pages;
+
 /// Schema identifier written into each file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "events/1";
 
@@ -334,6 +336,9 @@ impl BatchWriter {
             .zip(layout.fields.par_iter())
             .zip(layout.encodings.par_iter())
             .map(|((array, field), encoding)| {
+                if let Some(pages) = dictionary_pages::encode(array.as_ref(), field, &options)? {
+                    return Ok(pages);
+                }
                 let mut pages = Vec::new();
                 for leaf in array_to_columns(array, field.clone(), options, encoding)? {
                     let leaf = leaf.map(|page| {

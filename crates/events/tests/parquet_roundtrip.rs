@@ -274,3 +274,94 @@ fn arrays_are_written_as_their_schema_says_or_refused() {
     drop(w);
     assert!(!bad.exists());
 }
+
+/// String dictionary columns (what feature files hold) read back value for value, whatever
+/// their nulls: a column spanning several data pages, a slice starting mid-byte of its
+/// validity, a column of one value, a column with no value at all and one with no nulls.
+#[test]
+fn dictionary_columns_read_back_value_for_value() {
+    use lotl_events::parquet::BatchWriter;
+    use polars::prelude::*;
+    use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    let column = |rows: &[Option<u32>], dict: &[String]| -> Box<dyn Array> {
+        let keys = PrimitiveArray::<u32>::from(rows.to_vec());
+        let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
+        DictionaryArray::try_new(dtype.clone(), keys, values.freeze().boxed())
+            .unwrap()
+            .boxed()
+    };
+    let n = 300_011;
+    let dict: Vec<String> = (0..1000).map(|i| format!("value-{i}")).collect();
+    /// A column's name, its rows' keys and its dictionary.
+    type Pattern = (&'static str, Vec<Option<u32>>, Vec<String>);
+    let patterns: Vec<Pattern> = vec![
+        (
+            "mixed",
+            // Runs of nulls, runs of one value and scattered keys of every bit width.
+            (0..n)
+                .map(|i| match i % 97 {
+                    0..=9 => None,
+                    10..=40 => Some(7),
+                    _ if i % 5 == 0 => None,
+                    _ => Some((i * 7919 % 1000) as u32),
+                })
+                .collect(),
+            dict.clone(),
+        ),
+        (
+            "one_value",
+            (0..n).map(|i| (i % 3 != 0).then_some(0)).collect(),
+            vec!["only".to_owned()],
+        ),
+        ("no_value", vec![None; n], vec![]),
+        (
+            "no_null",
+            (0..n).map(|i| Some((i % 300) as u32)).collect(),
+            dict[..300].to_vec(),
+        ),
+    ];
+    let schema: Schema = patterns
+        .iter()
+        .map(|(name, _, _)| {
+            Field::new(
+                (*name).into(),
+                DataType::from_categories(Categories::random(
+                    (*name).into(),
+                    CategoricalPhysical::U32,
+                )),
+            )
+        })
+        .collect();
+    let arrays: Vec<Box<dyn Array>> = patterns
+        .iter()
+        .map(|(_, rows, dict)| column(rows, dict))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("dictionary.parquet");
+    let mut w = BatchWriter::new(&p, false);
+    // A whole column (three pages), then a slice whose validity starts at bit 3 of a byte.
+    w.write_arrays(&schema, n, &arrays).unwrap();
+    let sliced: Vec<Box<dyn Array>> = arrays.iter().map(|a| a.sliced(11, 1_000)).collect();
+    w.write_arrays(&schema, 1_000, &sliced).unwrap();
+    w.finish().unwrap();
+
+    let back = ParquetReader::new(std::fs::File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(back.height(), n + 1_000);
+    for (name, rows, dict) in &patterns {
+        let got = back.column(name).unwrap().cast(&DataType::String).unwrap();
+        let got = got.str().unwrap();
+        let expected = rows.iter().chain(&rows[11..1_011]);
+        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+            assert_eq!(g, e.map(|k| dict[k as usize].as_str()), "{name} row {i}");
+        }
+    }
+}
