@@ -149,26 +149,33 @@ fn read_slices(
     each: &mut dyn FnMut(EventsFile) -> std::result::Result<(), Stop>,
 ) -> std::result::Result<(), Stop> {
     let mut first_row = 0usize;
-    lotl_events::parquet::read_frames(path, rows, &mut |df| -> std::result::Result<(), Stop> {
-        let scored = df.column(PREDICTION_COLUMN).is_ok();
-        for offset in (0..df.height()).step_by(rows) {
-            let slice = df.slice(offset as i64, rows);
-            let at = first_row + offset;
-            let events = if scored {
-                EventsFile::Scored(scored_from_frame(path, &slice, at)?)
-            } else {
-                EventsFile::Unscored(lotl_events::parquet::from_dataframe_at(&slice, at).map_err(
-                    |message| Error::Scored {
-                        path: path.to_owned(),
-                        message,
-                    },
-                )?)
-            };
-            each(events)?;
-        }
-        first_row += df.height();
-        Ok(())
-    })
+    lotl_events::parquet::read_frames(
+        path,
+        rows,
+        None,
+        &mut |df| -> std::result::Result<(), Stop> {
+            let scored = df.column(PREDICTION_COLUMN).is_ok();
+            for offset in (0..df.height()).step_by(rows) {
+                let slice = df.slice(offset as i64, rows);
+                let at = first_row + offset;
+                let events = if scored {
+                    EventsFile::Scored(scored_from_frame(path, &slice, at)?)
+                } else {
+                    EventsFile::Unscored(
+                        lotl_events::parquet::from_dataframe_at(&slice, at, None).map_err(
+                            |message| Error::Scored {
+                                path: path.to_owned(),
+                                message,
+                            },
+                        )?,
+                    )
+                };
+                each(events)?;
+            }
+            first_row += df.height();
+            Ok(())
+        },
+    )
 }
 
 /// The scored events of a frame whose first row is row `first_row` of `path`.
@@ -177,7 +184,7 @@ fn scored_from_frame(path: &Path, df: &DataFrame, first_row: usize) -> Result<Ve
         path: path.to_owned(),
         message,
     };
-    let events = lotl_events::parquet::from_dataframe_at(df, first_row).map_err(bad)?;
+    let events = lotl_events::parquet::from_dataframe_at(df, first_row, None).map_err(bad)?;
     let predictions = prediction_column(df, first_row).map_err(bad)?;
     let probabilities = probability_column(df).map_err(bad)?;
     let top = top_features_column(df).map_err(bad)?;

@@ -488,16 +488,29 @@ const MAX_SLICE_ROWS: usize = 4 * BATCH_ROWS;
 /// Read a Parquet file as frames of whole row groups, in file order, each at least
 /// `min_rows` rows (but the last), a row group larger than both `min_rows` and 128 Ki rows
 /// a slice at a time: a file is never held whole, only its current rows.
-/// `each` may fail with its own error type; the read stops there.
+/// `each` may fail with its own error type; the read stops there. With `columns`, only
+/// those of them the file has are decoded (a missing one is the caller's to report).
 pub fn read_frames<E: From<Error>>(
     path: &Path,
     min_rows: usize,
+    columns: Option<&[&str]>,
     each: &mut dyn FnMut(DataFrame) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
-    let metadata = open_reader(path)?
-        .get_metadata()
-        .map_err(parquet_err(path))?
-        .clone();
+    let mut footer = open_reader(path)?;
+    let metadata = footer.get_metadata().map_err(parquet_err(path))?.clone();
+    let projection = match columns {
+        None => None,
+        Some(columns) => {
+            let schema = footer.schema().map_err(parquet_err(path))?;
+            Some(
+                columns
+                    .iter()
+                    .filter(|c| schema.contains(c))
+                    .map(|c| c.to_string())
+                    .collect(),
+            )
+        }
+    };
     let mut offset = 0usize;
     let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
     while groups.peek().is_some() {
@@ -514,7 +527,9 @@ pub fn read_frames<E: From<Error>>(
         let end = offset + rows;
         while offset < end {
             let take = (end - offset).min(min_rows.max(MAX_SLICE_ROWS));
-            let mut reader = open_reader(path)?.with_slice(Some((offset, take)));
+            let mut reader = open_reader(path)?
+                .with_slice(Some((offset, take)))
+                .with_columns(projection.clone());
             reader.set_metadata(metadata.clone());
             each(reader.finish().map_err(parquet_err(path))?)?;
             offset += take;
@@ -533,20 +548,26 @@ pub fn read_parquet(path: &Path) -> Result<Vec<ProcessEvent>> {
 
 /// Events from a frame holding the documented columns.
 pub fn from_dataframe(df: &DataFrame) -> std::result::Result<Vec<ProcessEvent>, String> {
-    from_dataframe_at(df, 0)
+    from_dataframe_at(df, 0, None)
 }
 
 /// [`from_dataframe`] of a slice whose first row is row `first_row` of its file: errors
-/// name the file's row.
+/// name the file's row. With `columns`, only those columns (and `@timestamp`) are read; the
+/// events' other fields are left missing, for callers that need no more (featurising).
 pub fn from_dataframe_at(
     df: &DataFrame,
     first_row: usize,
+    columns: Option<&[&str]>,
 ) -> std::result::Result<Vec<ProcessEvent>, String> {
+    let wanted = |name: &str| columns.is_none_or(|c| c.contains(&name));
     let col = |name: &str| {
         df.column(name)
             .map_err(|_| format!("missing column `{name}`"))
     };
     let strs = |name: &str| -> std::result::Result<Vec<Option<Text>>, String> {
+        if !wanted(name) {
+            return Ok(vec![None; df.height()]);
+        }
         let c = col(name)?;
         // Other writers store repetitive strings as dictionaries (pandas' `category`).
         let decoded;
@@ -565,6 +586,9 @@ pub fn from_dataframe_at(
         Ok(ca.iter().map(|v| v.map(Text::from)).collect())
     };
     let ints = |name: &str| -> std::result::Result<Vec<Option<i64>>, String> {
+        if !wanted(name) {
+            return Ok(vec![None; df.height()]);
+        }
         let c = col(name)?;
         let ca = c
             .i64()
@@ -572,6 +596,9 @@ pub fn from_dataframe_at(
         Ok(ca.iter().collect())
     };
     let bools = |name: &str| -> std::result::Result<Vec<Option<bool>>, String> {
+        if !wanted(name) {
+            return Ok(vec![None; df.height()]);
+        }
         let c = col(name)?;
         let ca = c
             .bool()
@@ -595,14 +622,17 @@ pub fn from_dataframe_at(
         DataType::Int64 => ts_col.i64().map_err(|e| e.to_string())?.iter().collect(),
         other => return Err(format!("column `@timestamp` is {other}, expected Datetime")),
     };
-    let args_col = col("process.args")?;
-    let args_ca = args_col.list().map_err(|_| {
-        format!(
-            "column `process.args` is {}, expected List(String)",
-            args_col.dtype()
-        )
-    })?;
     let read_args = || -> std::result::Result<Vec<Vec<Text>>, String> {
+        if !wanted("process.args") {
+            return Ok(Vec::new());
+        }
+        let args_col = col("process.args")?;
+        let args_ca = args_col.list().map_err(|_| {
+            format!(
+                "column `process.args` is {}, expected List(String)",
+                args_col.dtype()
+            )
+        })?;
         let mut args: Vec<Vec<Text>> = Vec::with_capacity(df.height());
         for s in args_ca.amortized_iter() {
             let v = match s {

@@ -206,7 +206,7 @@ fn a_huge_row_group_is_read_in_bounded_slices() {
     lotl_events::parquet::write_batches_atomic(&p, std::iter::once(Ok(frame)), false).unwrap();
     let mut heights = Vec::new();
     let mut back = Vec::new();
-    lotl_events::parquet::read_frames(&p, 1, &mut |df| -> Result<(), lotl_events::Error> {
+    lotl_events::parquet::read_frames(&p, 1, None, &mut |df| -> Result<(), lotl_events::Error> {
         heights.push(df.height());
         back.extend(lotl_events::parquet::from_dataframe(&df).unwrap());
         Ok(())

@@ -512,6 +512,25 @@ impl FeatureRecipe for ElasticRecipe {
             .collect()
     }
 
+    fn event_columns(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            "event.action",
+            "process.name",
+            "process.executable",
+            "process.command_line",
+            "process.args",
+            "process.pe.original_file_name",
+            "process.code_signature.exists",
+            "process.code_signature.trusted",
+            "process.Ext.token.integrity_level_name",
+            "process.Ext.token.elevation_type",
+            "process.Ext.token.elevation",
+            "process.parent.name",
+            "process.parent.executable",
+            "user.id",
+        ])
+    }
+
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let y26 = self.generation == Generation::Y2026;

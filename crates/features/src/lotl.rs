@@ -802,6 +802,27 @@ impl FeatureRecipe for LotlRecipe {
         &self.features
     }
 
+    fn event_columns(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            "process.name",
+            "process.executable",
+            "process.command_line",
+            "process.args",
+            "process.pe.original_file_name",
+            "process.code_signature.exists",
+            "process.code_signature.trusted",
+            "process.Ext.token.integrity_level_name",
+            "process.Ext.token.elevation_type",
+            "process.Ext.token.elevation",
+            "process.parent.name",
+            "process.parent.executable",
+            "process.parent.command_line",
+            "user.name",
+            "user.domain",
+            "user.id",
+        ])
+    }
+
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let mut s = std::mem::take(&mut out.scratch);

@@ -40,6 +40,13 @@ pub trait FeatureRecipe: Send + Sync + std::fmt::Debug {
     fn categorical_groups(&self) -> Vec<std::ops::Range<usize>> {
         Vec::new()
     }
+    /// The event columns (`lotl_events::parquet` names) whose fields `featurize` reads:
+    /// featurising a file decodes only these. `None`, the default, reads every column; a
+    /// recipe that lists its columns must list every one it reads (the pipeline tests check
+    /// that streamed and in-memory features agree on events with every field set).
+    fn event_columns(&self) -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Which recipe, with its parameters: what a saved pipeline stores to rebuild its recipe.

@@ -46,6 +46,72 @@ prop_compose! {
     }
 }
 
+prop_compose! {
+    /// [`event`] with every other field of an event set too: what a recipe does not read
+    /// must not matter, and what it reads must be read from a file.
+    fn full_event()(
+        e in event(), pcl in opt_str(), uname in opt_str(), udomain in opt_str(),
+        ids in prop::collection::vec("[0-9a-f-]{36}", 3), subject in opt_str(),
+        pids in (prop::option::of(0i64..70_000), prop::option::of(0i64..70_000)),
+        lotl in (opt_str(), opt_str(), opt_str()), sysmon in any::<bool>(), ts in 0i64..2_000_000_000_000,
+    ) -> ProcessEvent {
+        ProcessEvent {
+            timestamp_ms: ts,
+            event_id: ids[0].as_str().into(),
+            host_name: "host-1".into(),
+            host_id: Some(ids[1].as_str().into()),
+            source: Some(if sysmon { lotl_events::EventSource::Sysmon1 } else { lotl_events::EventSource::ElasticDefend }),
+            process_pid: pids.0,
+            process_entity_id: Some(ids[2].as_str().into()),
+            process_code_signature_subject: subject,
+            parent_pid: pids.1,
+            parent_entity_id: Some(ids[1].as_str().into()),
+            parent_command_line: pcl,
+            user_name: uname,
+            user_domain: udomain,
+            label: Some(if sysmon { Label::Malicious } else { Label::Benign }),
+            scenario_id: lotl.0,
+            technique: lotl.1,
+            family: lotl.2,
+            ..e
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Featurising an events file (which decodes only the columns a recipe names) gives
+    /// every recipe's features of the events in memory, value for value.
+    #[test]
+    fn a_file_featurises_as_its_events_do(events in prop::collection::vec(full_event(), 1..40)) {
+        use polars::prelude::{DataType, ParquetReader, SerReader};
+        let dir = tempfile::tempdir().unwrap();
+        let events_path = dir.path().join("events.parquet");
+        lotl_events::parquet::write_parquet(&events_path, &events).unwrap();
+        for cfg in configs() {
+            let recipe = cfg.build().unwrap();
+            let out = dir.path().join("features.parquet");
+            featurize_parquet_file(recipe.as_ref(), &events_path, &out, &|_| {}).unwrap();
+            let file = as_strings(&ParquetReader::new(std::fs::File::open(&out).unwrap()).finish().unwrap());
+            let memory = as_strings(&featurize_batch(recipe.as_ref(), &events).to_dataframe().unwrap());
+            for c in memory.columns() {
+                let got = file.column(c.name()).unwrap();
+                if c.dtype() == &DataType::Float32 {
+                    let (a, b) = (c.f32().unwrap(), got.f32().unwrap());
+                    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                        prop_assert!(same(x.unwrap_or(f32::NAN), y.unwrap_or(f32::NAN)), "{} {} row {}: {:?} vs {:?}", cfg.name(), c.name(), i, x, y);
+                    }
+                } else {
+                    prop_assert!(got.equals_missing(c), "{} column {}", cfg.name(), c.name());
+                }
+            }
+            let labels = file.column("lotl.label").unwrap().str().unwrap().clone();
+            prop_assert_eq!(labels.iter().flatten().count(), events.len());
+        }
+    }
+}
+
 fn same(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
