@@ -113,15 +113,8 @@ fn data_page(
         let present: &[u32] = match validity {
             None => keys,
             Some(validity) => {
-                // Branch-free: every key is written, the cursor moves past present ones.
-                present.resize(n, 0);
-                let mut len = 0;
-                for (row, &key) in rows.clone().zip(keys) {
-                    present[len] = key;
-                    // SAFETY: `row` < `rows.end` <= the array's length = the bitmap's.
-                    len += usize::from(unsafe { validity.get_bit_unchecked(row) });
-                }
-                present.truncate(len);
+                present.reserve(n);
+                push_present(present, keys, &validity.clone().sliced(rows.start, n));
                 &present[..]
             }
         };
@@ -160,6 +153,40 @@ fn data_page(
             n,
         )))
     })
+}
+
+/// Append the `keys` whose bit in `validity` (as long as `keys`) is set, 64 rows at a
+/// time: a word of all-present rows is one copy, a word of none is skipped.
+fn push_present(out: &mut Vec<u32>, keys: &[u32], validity: &Bitmap) {
+    let mut words = validity.fast_iter_u64();
+    let mut at = 0;
+    for word in words.by_ref() {
+        push_set(out, &keys[at..at + 64], word);
+        at += 64;
+    }
+    let ([low, high], left) = words.remainder();
+    let first = left.min(64);
+    push_set(out, &keys[at..at + first], low);
+    push_set(out, &keys[at + first..at + left], high);
+}
+
+/// Append the `keys` (at most 64) whose bit in `word` is set; bits past them are ignored.
+#[inline]
+fn push_set(out: &mut Vec<u32>, keys: &[u32], word: u64) {
+    let word = if keys.len() >= 64 {
+        word
+    } else {
+        word & ((1u64 << keys.len()) - 1)
+    };
+    if word == u64::MAX {
+        out.extend_from_slice(keys);
+        return;
+    }
+    let mut rest = word;
+    while rest != 0 {
+        out.push(keys[rest.trailing_zeros() as usize]);
+        rest &= rest - 1;
+    }
 }
 
 /// Append the bits of `validity` at `rows`, least significant first, the last byte's unused
