@@ -46,6 +46,22 @@ prop_compose! {
     }
 }
 
+/// A recipe's event columns are columns of the events layout: a misspelt one would be
+/// silently left unread.
+#[test]
+fn recipe_columns_are_event_columns() {
+    for cfg in configs() {
+        let recipe = cfg.build().unwrap();
+        for c in recipe.event_columns().unwrap_or_default() {
+            assert!(
+                lotl_events::event::COLUMNS.contains(c),
+                "{}: `{c}`",
+                cfg.name()
+            );
+        }
+    }
+}
+
 prop_compose! {
     /// [`event`] with every other field of an event set too: what a recipe does not read
     /// must not matter, and what it reads must be read from a file.
