@@ -150,34 +150,22 @@ impl FeatureTable {
         });
         let mut row = FeatureRow::new();
         let mut key = Vec::new();
-        thread_local! {
-            /// A worker's row block, kept from unit to unit: allocating it afresh faulted
-            /// in (and zeroed) megabytes of new pages per unit.
-            static BLOCK: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+        let mut block = vec![MISSING_CODE; events.len() * n_cat];
+        for (i, e) in events.iter().enumerate() {
+            recipe.featurize(e, &mut row);
+            let codes = &mut block[i * n_cat..(i + 1) * n_cat];
+            t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
         }
-        BLOCK.with_borrow_mut(|block| {
-            let len = events.len() * n_cat;
-            if block.len() < len {
-                block.resize(len, MISSING_CODE);
+        const TILE: usize = 64;
+        for c in &mut t.categorical {
+            c.codes.reserve_exact(events.len());
+        }
+        for tile in block.chunks(TILE * n_cat.max(1)) {
+            for (j, c) in t.categorical.iter_mut().enumerate() {
+                c.codes
+                    .extend(tile.chunks_exact(n_cat).map(|codes| codes[j]));
             }
-            // Every code of a row is written by `push_row`: what is left is overwritten.
-            let block = &mut block[..len];
-            for (i, e) in events.iter().enumerate() {
-                recipe.featurize(e, &mut row);
-                let codes = &mut block[i * n_cat..(i + 1) * n_cat];
-                t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
-            }
-            const TILE: usize = 64;
-            for c in &mut t.categorical {
-                c.codes.reserve_exact(events.len());
-            }
-            for tile in block.chunks(TILE * n_cat.max(1)) {
-                for (j, c) in t.categorical.iter_mut().enumerate() {
-                    c.codes
-                        .extend(tile.chunks_exact(n_cat).map(|codes| codes[j]));
-                }
-            }
-        });
+        }
         t
     }
 
@@ -355,60 +343,6 @@ impl FeatureTable {
         arrays.extend(id_arrays(events));
         Ok(arrays)
     }
-
-    /// [`FeatureTable::output_arrays`] of every row, the table's columns becoming the
-    /// arrays' buffers: a batch's codes are neither copied nor allocated twice.
-    fn into_output_arrays(self, events: &[ProcessEvent]) -> Result<Vec<ArrayRef>, Error> {
-        if events.len() != self.n_rows {
-            return Err(Error::Schema(format!(
-                "{} events for {} feature rows",
-                events.len(),
-                self.n_rows
-            )));
-        }
-        enum Owned {
-            Numeric(Vec<f32>),
-            Categorical(CatColumn),
-        }
-        let mut numeric = self.numeric.into_iter();
-        let mut categorical = self.categorical.into_iter();
-        let columns: Vec<Owned> = self
-            .features
-            .iter()
-            .map(|f| match f.kind {
-                FeatureKind::Numeric => numeric.next().map(Owned::Numeric),
-                FeatureKind::Categorical => categorical.next().map(Owned::Categorical),
-            })
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::Schema("fewer columns than features".into()))?;
-        let mut arrays: Vec<ArrayRef> = columns
-            .into_par_iter()
-            .map(|c| match c {
-                Owned::Numeric(values) => Ok(PrimitiveArray::from_vec(values).boxed()),
-                Owned::Categorical(col) => owned_dictionary_array(col),
-            })
-            .collect::<PolarsResult<_>>()?;
-        arrays.extend(id_arrays(events));
-        Ok(arrays)
-    }
-}
-
-/// `col` as a dictionary array, its codes turned into the keys where they lie.
-fn owned_dictionary_array(col: CatColumn) -> PolarsResult<ArrayRef> {
-    let CatColumn { dict, mut codes } = col;
-    let validity = codes
-        .contains(&MISSING_CODE)
-        .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
-    if validity.is_some() {
-        for c in &mut codes {
-            if *c == MISSING_CODE {
-                *c = 0;
-            }
-        }
-    }
-    let keys = PrimitiveArray::new(ArrowDataType::UInt32, codes.into(), validity);
-    let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
-    Ok(DictionaryArray::try_new(dictionary_dtype(), keys, values.freeze().boxed())?.boxed())
 }
 
 /// Arrow type of a categorical feature column, as polars writes a `u32` categorical.
@@ -581,7 +515,7 @@ pub fn featurize_parquet_file(
                     let start = std::time::Instant::now();
                     let table = featurize_batch_with_progress(recipe, &events, progress);
                     stats.featurize_secs += start.elapsed().as_secs_f64();
-                    let arrays = table.into_output_arrays(&events)?;
+                    let arrays = table.output_arrays(0..events.len(), &events)?;
                     stats.rows += events.len();
                     send.send(Some((events.len(), arrays)))
                         .map_err(|_| writer_gone())?;

@@ -94,8 +94,9 @@ fn data_page(
 ) -> PolarsResult<CompressedPage> {
     with_scratch(|raw, present| {
         let n = rows.len();
+        let validity = validity.map(|v| v.clone().sliced(rows.start, n));
         raw.extend_from_slice(&[0; 4]);
-        match validity {
+        match &validity {
             // One RLE run of "defined", its value in one byte (bit width 1).
             None => {
                 put_uleb128(raw, (n as u64) << 1);
@@ -103,18 +104,18 @@ fn data_page(
             }
             Some(validity) => {
                 put_uleb128(raw, ((n.div_ceil(8) as u64) << 1) | 1);
-                put_bits(raw, validity, rows.clone());
+                put_bits(raw, validity);
             }
         }
         let levels_len = (raw.len() - 4) as u32;
         raw[..4].copy_from_slice(&levels_len.to_le_bytes());
 
-        let keys = &keys[rows.clone()];
-        let present: &[u32] = match validity {
+        let keys = &keys[rows];
+        let present: &[u32] = match &validity {
             None => keys,
             Some(validity) => {
                 present.reserve(n);
-                push_present(present, keys, &validity.clone().sliced(rows.start, n));
+                push_present(present, keys, validity);
                 &present[..]
             }
         };
@@ -189,32 +190,19 @@ fn push_set(out: &mut Vec<u32>, keys: &[u32], word: u64) {
     }
 }
 
-/// Append the bits of `validity` at `rows`, least significant first, the last byte's unused
-/// bits zero.
-fn put_bits(out: &mut Vec<u8>, validity: &Bitmap, rows: std::ops::Range<usize>) {
-    let (bytes, offset, _) = validity.as_slice();
-    let start = offset + rows.start;
-    if start.is_multiple_of(8) {
-        let whole = &bytes[start / 8..(start + rows.len()).div_ceil(8)];
-        out.extend_from_slice(whole);
-    } else {
-        out.extend((0..rows.len().div_ceil(8)).map(|byte| {
-            (0..8)
-                .map(|bit| byte * 8 + bit)
-                .filter(|&i| i < rows.len())
-                .fold(0u8, |acc, i| {
-                    // SAFETY: `rows` lies within the bitmap.
-                    let set = unsafe { validity.get_bit_unchecked(rows.start + i) };
-                    acc | (u8::from(set) << (i % 8))
-                })
-        }));
+/// Append the bits of `validity`, least significant first, whole bytes (the last one's
+/// unused bits zero).
+fn put_bits(out: &mut Vec<u8>, validity: &Bitmap) {
+    let end = out.len() + validity.len().div_ceil(8);
+    let mut words = validity.fast_iter_u64();
+    for word in words.by_ref() {
+        out.extend_from_slice(&word.to_le_bytes());
     }
-    let tail = rows.len() % 8;
-    if tail != 0 {
-        if let Some(last) = out.last_mut() {
-            *last &= (1u8 << tail) - 1;
-        }
-    }
+    // The remainder's bits past the bitmap's end are zero.
+    let ([low, high], _) = words.remainder();
+    out.extend_from_slice(&low.to_le_bytes());
+    out.extend_from_slice(&high.to_le_bytes());
+    out.truncate(end);
 }
 
 fn put_uleb128(out: &mut Vec<u8>, value: u64) {
