@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod event;
+pub mod key;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod read;

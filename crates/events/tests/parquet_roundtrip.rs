@@ -365,3 +365,38 @@ fn dictionary_columns_read_back_value_for_value() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// A column key spells a column's value as its Parquet column holds it: an event made
+    /// of `a`'s columns but for one taken from `b` keys like `b` on that column and like
+    /// `a` on every other, and two events key alike on a column exactly when its cells
+    /// are equal.
+    #[test]
+    fn column_keys_follow_the_parquet_columns(a in event(), b in event()) {
+        use lotl_events::event::COLUMNS;
+        use lotl_events::key::ColumnKey;
+        use lotl_events::parquet::{from_dataframe, to_dataframe};
+        let key = |columns: &[&str], e: &ProcessEvent| {
+            let mut out = Vec::new();
+            ColumnKey::new(columns).unwrap().append(e, &mut out);
+            out
+        };
+        let fa = to_dataframe(std::slice::from_ref(&a)).unwrap();
+        let fb = to_dataframe(std::slice::from_ref(&b)).unwrap();
+        for c in COLUMNS {
+            let mut mixed = fa.clone();
+            mixed.with_column(fb.column(c).unwrap().clone()).unwrap();
+            let m = from_dataframe(&mixed).unwrap().remove(0);
+            let others: Vec<&str> = COLUMNS.into_iter().filter(|o| *o != c).collect();
+            prop_assert_eq!(key(&[c], &m), key(&[c], &b), "column {}", c);
+            prop_assert_eq!(key(&others, &m), key(&others, &a), "all but {}", c);
+            let same_cells = fa
+                .column(c)
+                .unwrap()
+                .as_materialized_series()
+                .equals_missing(fb.column(c).unwrap().as_materialized_series());
+            prop_assert_eq!(key(&[c], &a) == key(&[c], &b), same_cells, "column {}", c);
+        }
+    }
+}

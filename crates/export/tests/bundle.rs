@@ -99,6 +99,56 @@ fn batch_scoring_equals_one_event_at_a_time() {
     );
 }
 
+/// Scores are remembered by the recipe's input fields: events that differ only elsewhere
+/// (ids, times, hosts, pids) reuse a score, events that differ in one input get their own,
+/// and either way every score is the model's, on a cold memo and a warm one.
+#[test]
+fn remembered_scores_are_the_models() {
+    for recipe in ["lotl", "elastic2021"] {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path().join("b");
+        common::write_bundle(
+            &b,
+            RecipeConfig::from_name(recipe).unwrap(),
+            CalibrationMethod::None,
+        );
+        let bundle = Bundle::load(&b).unwrap();
+        let events: Vec<_> = (0..2).flat_map(common::events).take(600).collect();
+        let mut all = events.clone();
+        for (i, e) in events.iter().enumerate() {
+            let mut elsewhere = e.clone();
+            elsewhere.event_id = format!("other-{i}").into();
+            elsewhere.timestamp_ms += 1;
+            elsewhere.host_name = "another-host".into();
+            elsewhere.process_pid = Some(4);
+            all.push(elsewhere);
+            let mut input = e.clone();
+            let cl = input.process_command_line.as_deref().unwrap_or("");
+            input.process_command_line = Some(format!("{cl} /{i}").into());
+            all.push(input);
+        }
+        let mut row = Vec::new();
+        let want: Vec<u32> = all
+            .iter()
+            .map(|e| bundle.score_one(e, &mut row).probability.to_bits())
+            .collect();
+        let distinct = |v: &[u32]| v.iter().collect::<std::collections::HashSet<_>>().len();
+        assert!(
+            distinct(&want) > 10,
+            "{recipe}: {} distinct scores",
+            distinct(&want)
+        );
+        for round in 0..2 {
+            let got: Vec<u32> = bundle
+                .score(&all)
+                .iter()
+                .map(|s| s.probability.to_bits())
+                .collect();
+            assert_eq!(got, want, "{recipe}, round {round}");
+        }
+    }
+}
+
 /// Scoring encodes only the columns the trees read; a full row predicts the same.
 #[test]
 fn scoring_reads_only_the_model_columns_and_agrees_with_full_rows() {

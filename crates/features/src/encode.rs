@@ -307,6 +307,11 @@ impl ScoringPlan {
     pub fn width(&self) -> usize {
         self.width
     }
+
+    /// Unique to this plan in this process: memos of what a plan computes are keyed by it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 /// One thread's memos for one plan: per group, encoded blocks by the group's values.

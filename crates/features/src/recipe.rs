@@ -4,6 +4,7 @@ use crate::elastic::{ElasticRecipe, Generation};
 use crate::error::Error;
 use crate::lotl::{LotlParams, LotlRecipe};
 use crate::row::{FeatureKind, FeatureRow, FeatureSpec};
+use lotl_events::key::ColumnKey;
 use lotl_events::ProcessEvent;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,12 @@ pub trait FeatureRecipe: Send + Sync + std::fmt::Debug {
     /// that streamed and in-memory features agree on events with every field set).
     fn event_columns(&self) -> Option<&'static [&'static str]> {
         None
+    }
+    /// A key over [`Self::event_columns`]: events with equal keys have equal features, so
+    /// what is computed from them can be memoised by it. `None` when the recipe reads
+    /// every column (the event id among them: no two events would share a key).
+    fn input_key(&self) -> Option<ColumnKey> {
+        self.event_columns().and_then(|c| ColumnKey::new(c).ok())
     }
 }
 

@@ -52,13 +52,13 @@ prop_compose! {
 fn recipe_columns_are_event_columns() {
     for cfg in configs() {
         let recipe = cfg.build().unwrap();
-        for c in recipe.event_columns().unwrap_or_default() {
-            assert!(
-                lotl_events::event::COLUMNS.contains(c),
-                "{}: `{c}`",
-                cfg.name()
-            );
-        }
+        let Some(columns) = recipe.event_columns() else {
+            assert!(recipe.input_key().is_none(), "{}", cfg.name());
+            continue;
+        };
+        let key = lotl_events::key::ColumnKey::new(columns)
+            .unwrap_or_else(|e| panic!("{}: {e}", cfg.name()));
+        assert_eq!(recipe.input_key(), Some(key), "{}", cfg.name());
     }
 }
 
