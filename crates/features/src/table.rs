@@ -23,8 +23,9 @@ pub const MISSING_CODE: u32 = u32::MAX;
 const CHUNK: usize = 4096;
 
 thread_local! {
-    /// A worker's row-major codes of its current work unit, reused unit after unit.
-    static BLOCK: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A worker's codes of the last few events, row by row: written while featurising,
+    /// then turned into columns while still in cache.
+    static TILE_CODES: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// One categorical feature, dictionary-encoded: `dict[codes[row]]`, or missing.
@@ -129,10 +130,11 @@ impl FeatureTable {
 
     /// Featurise a run of events sequentially (one work unit of the batch).
     ///
-    /// A row's codes are written side by side, then the block is turned into columns a
-    /// tile of rows at a time: writing each row's 470 codes (elastic2021) straight into
-    /// 470 column vectors touched a different cache line per code and was most of the
-    /// work.
+    /// A row's codes are written side by side, and every 64 rows the tile is turned into
+    /// columns while it is still in cache: writing each row's 470 codes (elastic2021)
+    /// straight into 470 column vectors touched a different cache line per code and was
+    /// most of the work, and transposing a whole unit's block afterwards read it back
+    /// from memory.
     fn build(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> Self {
         let mut t = Self::empty(recipe);
         for c in &mut t.numeric {
@@ -155,20 +157,23 @@ impl FeatureTable {
         });
         let mut row = FeatureRow::new();
         let mut key = Vec::new();
-        BLOCK.with(|block| {
-            let mut block = block.borrow_mut();
-            block.clear();
-            block.resize(events.len() * n_cat, MISSING_CODE);
-            for (i, e) in events.iter().enumerate() {
-                recipe.featurize(e, &mut row);
-                let codes = &mut block[i * n_cat..(i + 1) * n_cat];
-                t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
+        const TILE: usize = 64;
+        for c in &mut t.categorical {
+            c.codes.reserve_exact(events.len());
+        }
+        TILE_CODES.with(|tile| {
+            let mut tile = tile.borrow_mut();
+            // Every code of a row is written before it is read: no need to clear.
+            if tile.len() < TILE * n_cat {
+                tile.resize(TILE * n_cat, MISSING_CODE);
             }
-            const TILE: usize = 64;
-            for c in &mut t.categorical {
-                c.codes.reserve_exact(events.len());
-            }
-            for tile in block.chunks(TILE * n_cat.max(1)) {
+            for rows in events.chunks(TILE) {
+                let tile = &mut tile[..rows.len() * n_cat];
+                for (i, e) in rows.iter().enumerate() {
+                    recipe.featurize(e, &mut row);
+                    let codes = &mut tile[i * n_cat..(i + 1) * n_cat];
+                    t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
+                }
                 for (j, c) in t.categorical.iter_mut().enumerate() {
                     c.codes
                         .extend(tile.chunks_exact(n_cat).map(|codes| codes[j]));
