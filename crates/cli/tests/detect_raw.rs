@@ -78,6 +78,43 @@ fn raw_events_give_the_alerts_of_predict_then_detect() {
             "3",
         ],
     );
+    // Predict streams its inputs in the order given: the Parquet and NDJSON copies of the
+    // week score alike, one after the other (the NDJSON one in 1,024-event batches).
+    lotl(
+        d,
+        &[
+            "predict",
+            "model",
+            "week.parquet",
+            "week.ndjson",
+            "-o",
+            "both.parquet",
+        ],
+    );
+    let scores = |name: &str| -> Vec<(String, u8, u32)> {
+        lotl_cluster::read_scored(&d.join(name))
+            .expect("scored file")
+            .into_iter()
+            .map(|s| {
+                (
+                    s.event.event_id.to_string(),
+                    s.prediction,
+                    s.probability.to_bits(),
+                )
+            })
+            .collect()
+    };
+    let once = scores("scored.parquet");
+    assert!(once.iter().any(|s| s.1 == 1), "nothing predicted malicious");
+    assert_eq!(scores("both.parquet"), [once.clone(), once].concat());
+    // No events: an error, and no file.
+    std::fs::write(d.join("empty.ndjson"), "").expect("write empty input");
+    let none = common::lotl(
+        d,
+        &["predict", "model", "empty.ndjson", "-o", "none.parquet"],
+    );
+    assert!(!none.status.success());
+    assert!(!d.join("none.parquet").exists());
     lotl(
         d,
         &[

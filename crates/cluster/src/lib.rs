@@ -35,6 +35,6 @@ pub use error::{Error, Result};
 pub use job::{ClusterConfig, ClusterParams, Datafeed, Detector, Field, JobSpec};
 pub use model::{fit_cluster, write_atomic, AnomalyRecord, ClusterModel};
 pub use scored::{
-    parse_scored_line, read_events_file_in_slices, read_scored, write_scored, EventsFile,
-    ScoredEvent,
+    parse_scored_line, read_events_file_in_slices, read_scored, scored_frame, write_scored,
+    EventsFile, ScoredEvent,
 };

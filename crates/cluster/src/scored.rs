@@ -218,14 +218,21 @@ fn scored_from_frame(path: &Path, df: &DataFrame, first_row: usize) -> Result<Ve
 
 /// Write scored events to `path` atomically (temp file + rename).
 pub fn write_scored(path: &Path, events: &[ScoredEvent]) -> Result<()> {
-    let plain: Vec<ProcessEvent> = events.iter().map(|e| e.event.clone()).collect();
-    let parquet_err = |source: PolarsError| {
+    let mut df = scored_frame(events).map_err(|source| {
         Error::Events(lotl_events::Error::Parquet {
             path: path.to_owned(),
             source,
         })
-    };
-    let mut df = lotl_events::parquet::to_dataframe(&plain).map_err(parquet_err)?;
+    })?;
+    lotl_events::parquet::write_frame_atomic(path, &mut df)?;
+    Ok(())
+}
+
+/// Scored events as a frame laid out as [`write_scored`] writes them: the events' columns,
+/// then prediction, probability and top features; for writers of scored files in batches.
+pub fn scored_frame(events: &[ScoredEvent]) -> PolarsResult<DataFrame> {
+    let plain: Vec<ProcessEvent> = events.iter().map(|e| e.event.clone()).collect();
+    let mut df = lotl_events::parquet::to_dataframe(&plain)?;
     let pred: UInt8Chunked = events.iter().map(|e| Some(e.prediction)).collect();
     let prob: Float32Chunked = events.iter().map(|e| Some(e.probability)).collect();
     let top: StringChunked = events
@@ -235,14 +242,10 @@ pub fn write_scored(path: &Path, events: &[ScoredEvent]) -> Result<()> {
                 .then(|| serde_json::to_string(&e.top_features).unwrap_or_default())
         })
         .collect();
-    df.with_column(pred.with_name(PREDICTION_COLUMN.into()).into_column())
-        .map_err(parquet_err)?;
-    df.with_column(prob.with_name(PROBABILITY_COLUMN.into()).into_column())
-        .map_err(parquet_err)?;
-    df.with_column(top.with_name(TOP_FEATURES_COLUMN.into()).into_column())
-        .map_err(parquet_err)?;
-    lotl_events::parquet::write_frame_atomic(path, &mut df)?;
-    Ok(())
+    df.with_column(pred.with_name(PREDICTION_COLUMN.into()).into_column())?;
+    df.with_column(prob.with_name(PROBABILITY_COLUMN.into()).into_column())?;
+    df.with_column(top.with_name(TOP_FEATURES_COLUMN.into()).into_column())?;
+    Ok(df)
 }
 
 fn prediction_column(

@@ -282,6 +282,11 @@ impl BatchWriter {
         self.rows
     }
 
+    /// The file this writer writes (once finished).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Append `frame` (every frame must have the first one's schema).
     pub fn write(&mut self, frame: &mut DataFrame) -> Result<()> {
         if self.open.is_none() {

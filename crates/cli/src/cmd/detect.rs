@@ -116,7 +116,7 @@ fn loaded<'b>(bundle: &'b mut Option<Bundle>, dir: &std::path::Path) -> anyhow::
     bundle.as_ref().context("the bundle was loaded just above")
 }
 
-fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
+pub(crate) fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut magic = [0u8; 4];
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
