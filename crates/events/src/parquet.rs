@@ -574,9 +574,10 @@ pub fn from_dataframe_at(
         df.column(name)
             .map_err(|_| format!("missing column `{name}`"))
     };
+    // An unread column is an empty vector: every row's value missing, nothing allocated.
     let strs = |name: &str| -> std::result::Result<Vec<Option<Text>>, String> {
         if !wanted(name) {
-            return Ok(vec![None; df.height()]);
+            return Ok(Vec::new());
         }
         let c = col(name)?;
         // Other writers store repetitive strings as dictionaries (pandas' `category`).
@@ -597,7 +598,7 @@ pub fn from_dataframe_at(
     };
     let ints = |name: &str| -> std::result::Result<Vec<Option<i64>>, String> {
         if !wanted(name) {
-            return Ok(vec![None; df.height()]);
+            return Ok(Vec::new());
         }
         let c = col(name)?;
         let ca = c
@@ -607,7 +608,7 @@ pub fn from_dataframe_at(
     };
     let bools = |name: &str| -> std::result::Result<Vec<Option<bool>>, String> {
         if !wanted(name) {
-            return Ok(vec![None; df.height()]);
+            return Ok(Vec::new());
         }
         let c = col(name)?;
         let ca = c
@@ -697,11 +698,7 @@ pub fn from_dataframe_at(
     });
     let args = args?;
     let mut texts = texts?;
-    let mut text = |name: &str| {
-        texts
-            .remove(name)
-            .unwrap_or_else(|| vec![None; df.height()])
-    };
+    let mut text = |name: &str| texts.remove(name).unwrap_or_default();
     let mut event_id = text("event.id");
     let mut host_name = text("host.name");
     let mut host_id = text("host.id");
@@ -737,15 +734,21 @@ pub fn from_dataframe_at(
     // Events of one file share its name.
     let mut last_file: Option<Arc<str>> = None;
     let mut args = args.into_iter();
+    fn take(column: &mut [Option<Text>], row: usize) -> Option<Text> {
+        column.get_mut(row).and_then(Option::take)
+    }
+    fn value<T: Copy>(column: &[Option<T>], row: usize) -> Option<T> {
+        column.get(row).copied().flatten()
+    }
     for i in 0..df.height() {
-        let source = match source[i].as_deref() {
+        let source = match source.get(i).and_then(Option::as_deref) {
             None => None,
             Some(s) => Some(
                 EventSource::parse(s)
                     .ok_or_else(|| format!("row {}: unknown event.source `{s}`", first_row + i))?,
             ),
         };
-        let label = match label[i].as_deref() {
+        let label = match label.get(i).and_then(Option::as_deref) {
             None => None,
             Some(s) => Some(
                 Label::parse(s)
@@ -754,40 +757,40 @@ pub fn from_dataframe_at(
         };
         out.push(ProcessEvent {
             timestamp_ms: ts[i].ok_or_else(|| format!("row {}: null @timestamp", first_row + i))?,
-            event_id: event_id[i].take().unwrap_or_default(),
-            host_name: host_name[i].take().unwrap_or_default(),
-            host_id: host_id[i].take(),
+            event_id: take(&mut event_id, i).unwrap_or_default(),
+            host_name: take(&mut host_name, i).unwrap_or_default(),
+            host_id: take(&mut host_id, i),
             source,
-            event_action: action[i].take(),
-            process_pid: pid[i],
-            process_entity_id: entity[i].take(),
-            process_name: name[i].take(),
-            process_executable: exe[i].take(),
-            process_command_line: cl[i].take(),
+            event_action: take(&mut action, i),
+            process_pid: value(&pid, i),
+            process_entity_id: take(&mut entity, i),
+            process_name: take(&mut name, i),
+            process_executable: take(&mut exe, i),
+            process_command_line: take(&mut cl, i),
             process_args: args.next().unwrap_or_default(),
-            process_pe_original_file_name: pe[i].take(),
-            process_code_signature_exists: sig_exists[i],
-            process_code_signature_trusted: sig_trusted[i],
-            process_code_signature_subject: sig_subject[i].take(),
-            integrity_level: integrity[i].take(),
-            elevation_type: elev_type[i].take(),
-            elevated: elevated[i],
-            parent_pid: ppid[i],
-            parent_entity_id: pentity[i].take(),
-            parent_name: pname[i].take(),
-            parent_executable: pexe[i].take(),
-            parent_command_line: pcl[i].take(),
-            user_name: uname[i].take(),
-            user_domain: udomain[i].take(),
-            user_id: uid[i].take(),
-            source_file: source_file[i].take().map(|f| match &last_file {
+            process_pe_original_file_name: take(&mut pe, i),
+            process_code_signature_exists: value(&sig_exists, i),
+            process_code_signature_trusted: value(&sig_trusted, i),
+            process_code_signature_subject: take(&mut sig_subject, i),
+            integrity_level: take(&mut integrity, i),
+            elevation_type: take(&mut elev_type, i),
+            elevated: value(&elevated, i),
+            parent_pid: value(&ppid, i),
+            parent_entity_id: take(&mut pentity, i),
+            parent_name: take(&mut pname, i),
+            parent_executable: take(&mut pexe, i),
+            parent_command_line: take(&mut pcl, i),
+            user_name: take(&mut uname, i),
+            user_domain: take(&mut udomain, i),
+            user_id: take(&mut uid, i),
+            source_file: take(&mut source_file, i).map(|f| match &last_file {
                 Some(last) if **last == *f => Arc::clone(last),
                 _ => Arc::clone(last_file.insert(Arc::from(f.as_str()))),
             }),
             label,
-            scenario_id: scenario[i].take(),
-            technique: technique[i].take(),
-            family: family[i].take(),
+            scenario_id: take(&mut scenario, i),
+            technique: take(&mut technique, i),
+            family: take(&mut family, i),
         });
     }
     Ok(out)
