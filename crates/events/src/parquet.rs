@@ -740,7 +740,7 @@ pub fn from_dataframe_at(
     fn value<T: Copy>(column: &[Option<T>], row: usize) -> Option<T> {
         column.get(row).copied().flatten()
     }
-    for i in 0..df.height() {
+    for (i, ts) in ts.iter().enumerate() {
         let source = match source.get(i).and_then(Option::as_deref) {
             None => None,
             Some(s) => Some(
@@ -756,7 +756,7 @@ pub fn from_dataframe_at(
             ),
         };
         out.push(ProcessEvent {
-            timestamp_ms: ts[i].ok_or_else(|| format!("row {}: null @timestamp", first_row + i))?,
+            timestamp_ms: ts.ok_or_else(|| format!("row {}: null @timestamp", first_row + i))?,
             event_id: take(&mut event_id, i).unwrap_or_default(),
             host_name: take(&mut host_name, i).unwrap_or_default(),
             host_id: take(&mut host_id, i),
