@@ -1,7 +1,9 @@
 //! The boosting loop: histogram-based, leaf-wise (best-first) growth.
 //!
 //! Hot paths, in order of cost: building a leaf's gradient histogram (one pass over its
-//! rows, all features of a row at once from the row-major `u8` bins), partitioning a
+//! rows, all features of a row at once from the row-major `u8` bins, or, when most cells
+//! sit in their column's most frequent bin, from each row's other cells only:
+//! [`SparseRows`]), partitioning a
 //! leaf's row indices, and scanning histograms for the best split. Only the smaller child
 //! of a split gets a histogram built; the larger one is `parent - smaller`, computed in the
 //! parent's buffer. Buffers are allocated once per training run.
@@ -178,11 +180,13 @@ pub(crate) fn boost(
     let n_threads = rayon::current_num_threads().max(1);
 
     let max_leaves = p.max_leaves as usize;
+    let sparse = SparseRows::new(train.bins, &layout);
     let mut grower = Grower {
         p,
         mappers,
         data: train.bins,
         layout: &layout,
+        sparse: sparse.as_ref(),
         pool: (0..max_leaves)
             .map(|_| vec![[0.0; 2]; layout.hist_len()])
             .collect(),
@@ -319,6 +323,8 @@ struct Grower<'a> {
     mappers: &'a [BinMapper],
     data: &'a BinnedMatrix,
     layout: &'a Layout,
+    /// The rows' cells outside their column's most frequent bin, when that skips enough.
+    sparse: Option<&'a SparseRows>,
     pool: Vec<Hist>,
     free: Vec<usize>,
     thread_hists: Vec<Hist>,
@@ -352,6 +358,7 @@ impl Grower<'_> {
         build_hist(
             self.data,
             self.layout,
+            self.sparse,
             &self.indices,
             gh,
             &mut self.pool[slot],
@@ -467,6 +474,7 @@ impl Grower<'_> {
                 build_hist(
                     self.data,
                     self.layout,
+                    self.sparse,
                     &self.indices[small.start..small.start + small.len],
                     gh,
                     &mut self.pool[small_slot],
@@ -657,37 +665,191 @@ fn subtract(parent: &mut [Bin], child: &[Bin]) {
 fn build_hist(
     data: &BinnedMatrix,
     layout: &Layout,
+    sparse: Option<&SparseRows>,
     rows: &[u32],
     gh: &[[f32; 2]],
     out: &mut [Bin],
     thread_hists: &mut [Hist],
 ) {
-    let t = thread_hists.len();
-    if rows.len() < PAR_MIN_ROWS || t < 2 {
-        out.fill([0.0; 2]);
-        hist_rows(data, layout, rows, gh, out);
-        return;
-    }
-    let chunk = rows.len().div_ceil(t);
-    thread_hists
-        .par_iter_mut()
-        .zip(rows.par_chunks(chunk))
-        .for_each(|(h, rows)| {
-            h.fill([0.0; 2]);
-            hist_rows(data, layout, rows, gh, h);
-        });
-    let used = rows.len().div_ceil(chunk);
-    const MERGE: usize = 4096;
-    out.par_chunks_mut(MERGE).enumerate().for_each(|(k, o)| {
-        let (at, len) = (k * MERGE, o.len());
-        o.copy_from_slice(&thread_hists[0][at..at + len]);
-        for th in &thread_hists[1..used] {
-            for (a, b) in o.iter_mut().zip(&th[at..at + len]) {
-                a[0] += b[0];
-                a[1] += b[1];
+    let one = |rows: &[u32], h: &mut [Bin]| -> Bin {
+        h.fill([0.0; 2]);
+        match sparse {
+            Some(s) => s.hist_rows(rows, gh, h),
+            None => {
+                hist_rows(data, layout, rows, gh, h);
+                [0.0; 2]
             }
         }
-    });
+    };
+    let t = thread_hists.len();
+    let total = if rows.len() < PAR_MIN_ROWS || t < 2 {
+        one(rows, out)
+    } else {
+        let chunk = rows.len().div_ceil(t);
+        let totals: Vec<Bin> = thread_hists
+            .par_iter_mut()
+            .zip(rows.par_chunks(chunk))
+            .map(|(h, rows)| one(rows, h))
+            .collect();
+        let used = rows.len().div_ceil(chunk);
+        const MERGE: usize = 4096;
+        out.par_chunks_mut(MERGE).enumerate().for_each(|(k, o)| {
+            let (at, len) = (k * MERGE, o.len());
+            o.copy_from_slice(&thread_hists[0][at..at + len]);
+            for th in &thread_hists[1..used] {
+                for (a, b) in o.iter_mut().zip(&th[at..at + len]) {
+                    a[0] += b[0];
+                    a[1] += b[1];
+                }
+            }
+        });
+        totals
+            .iter()
+            .fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]])
+    };
+    if let Some(s) = sparse {
+        s.fill_default_bins(layout, total, out);
+    }
+}
+
+/// Each row's cells that are not their column's most frequent bin, as histogram indices
+/// (`Layout::offsets[f] + bin`), row after row. Elastic's bigram encodings put about two
+/// thirds of the cells of a row in their column's most frequent bin; a histogram built
+/// from the other cells alone, each column's most frequent bin then filled in as the
+/// leaf's total minus the column's other bins, does a third of the scattered additions.
+struct SparseRows {
+    /// Row `r`'s cells are `cells[starts[r]..starts[r + 1]]`.
+    starts: Vec<usize>,
+    cells: Vec<u32>,
+    /// Per column, the histogram index of its most frequent bin.
+    defaults: Vec<u32>,
+}
+
+impl SparseRows {
+    /// Rows per parallel work unit while building.
+    const BLOCK: usize = 4096;
+
+    /// The sparse rows of `data`, or `None` when too few cells would be skipped for the
+    /// indirection to pay (more than 5 in 10 cells outside the most frequent bins).
+    fn new(data: &BinnedMatrix, layout: &Layout) -> Option<Self> {
+        let (n_rows, n_cols) = (data.n_rows, data.n_cols);
+        if n_rows == 0 || n_cols == 0 {
+            return None;
+        }
+        let counts = data
+            .bins
+            .par_chunks(Self::BLOCK * n_cols)
+            .map(|block| {
+                let mut c = vec![[0u32; 256]; n_cols];
+                for row in block.chunks_exact(n_cols) {
+                    for (c, &b) in c.iter_mut().zip(row) {
+                        c[usize::from(b)] += 1;
+                    }
+                }
+                c
+            })
+            .reduce_with(|mut a, b| {
+                for (a, b) in a.iter_mut().zip(&b) {
+                    for (a, b) in a.iter_mut().zip(b) {
+                        *a += b;
+                    }
+                }
+                a
+            })?;
+        let default_bins: Vec<u8> = counts
+            .iter()
+            .map(|c| {
+                let top = (0..256).max_by_key(|&b| (c[b], std::cmp::Reverse(b)));
+                top.map_or(0, |b| b as u8)
+            })
+            .collect();
+        let kept: u64 = counts
+            .iter()
+            .zip(&default_bins)
+            .map(|(c, &d)| n_rows as u64 - u64::from(c[usize::from(d)]))
+            .sum();
+        if kept * 10 > (n_rows * n_cols) as u64 * 5 {
+            return None;
+        }
+        let offsets = &layout.offsets[..n_cols];
+        let blocks: Vec<(Vec<u32>, Vec<u32>)> = data
+            .bins
+            .par_chunks(Self::BLOCK * n_cols)
+            .map(|block| {
+                let mut cells = Vec::new();
+                let mut lens = Vec::with_capacity(block.len() / n_cols);
+                for row in block.chunks_exact(n_cols) {
+                    let before = cells.len();
+                    for ((&b, &d), &off) in row.iter().zip(&default_bins).zip(offsets) {
+                        if b != d {
+                            cells.push(off + u32::from(b));
+                        }
+                    }
+                    lens.push((cells.len() - before) as u32);
+                }
+                (cells, lens)
+            })
+            .collect();
+        let mut starts = Vec::with_capacity(n_rows + 1);
+        let mut cells = Vec::with_capacity(kept as usize);
+        starts.push(0);
+        for (block_cells, lens) in blocks {
+            for len in lens {
+                starts.push(starts.last().copied().unwrap_or(0) + len as usize);
+            }
+            cells.extend_from_slice(&block_cells);
+        }
+        let defaults = offsets
+            .iter()
+            .zip(&default_bins)
+            .map(|(&off, &d)| off + u32::from(d))
+            .collect();
+        Some(SparseRows {
+            starts,
+            cells,
+            defaults,
+        })
+    }
+
+    /// Adds `rows`' cells outside the most frequent bins to `out` (most frequent bins left
+    /// as they are); returns the rows' gradient and hessian totals.
+    fn hist_rows(&self, rows: &[u32], gh: &[[f32; 2]], out: &mut [Bin]) -> Bin {
+        let mut total = [0.0; 2];
+        for (k, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(k + PREFETCH) {
+                let a = ahead as usize;
+                let at = self.starts.get(a).copied().unwrap_or(0);
+                prefetch(self.cells.as_ptr().wrapping_add(at).cast());
+                prefetch(gh.as_ptr().wrapping_add(a).cast());
+            }
+            let r = r as usize;
+            let [g, h] = gh[r];
+            let (g, h) = (Acc::from(g), Acc::from(h));
+            total[0] += g;
+            total[1] += h;
+            for &i in &self.cells[self.starts[r]..self.starts[r + 1]] {
+                // An index is below the histogram's length by construction; `get_mut`
+                // keeps a corrupt one from ever writing elsewhere.
+                if let Some(e) = out.get_mut(i as usize) {
+                    e[0] += g;
+                    e[1] += h;
+                }
+            }
+        }
+        total
+    }
+
+    /// Each column's most frequent bin (still zero in `out`): the leaf's `total` less the
+    /// column's other bins.
+    fn fill_default_bins(&self, layout: &Layout, total: Bin, out: &mut [Bin]) {
+        for (f, &d) in self.defaults.iter().enumerate() {
+            let bins = &out[layout.offsets[f] as usize..layout.offsets[f + 1] as usize];
+            let rest = bins
+                .iter()
+                .fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]]);
+            out[d as usize] = [total[0] - rest[0], total[1] - rest[1]];
+        }
+    }
 }
 
 /// Asks the CPU to start loading the cache line at `p`.
@@ -752,5 +914,110 @@ fn hist_rows(data: &BinnedMatrix, layout: &Layout, rows: &[u32], gh: &[[f32; 2]]
                 e[1] += h;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binning::BinMapper;
+    use crate::data::Matrix;
+    use crate::rng::SplitMix64;
+
+    /// Columns most of whose cells share one value (a different one per column, NaN for
+    /// some), as Elastic's bigram encodings are, with a few wide columns among them.
+    fn skewed(n_rows: usize, n_cols: usize, seed: u64) -> (BinnedMatrix, Vec<BinMapper>) {
+        let mut rng = SplitMix64::new(seed);
+        let columns: Vec<(String, Vec<f32>)> = (0..n_cols)
+            .map(|c| {
+                let common = if c % 3 == 0 { f32::NAN } else { c as f32 };
+                let spread = if c % 5 == 0 { 200 } else { 6 };
+                let values = (0..n_rows)
+                    .map(|_| {
+                        if rng.below(10) < 7 {
+                            common
+                        } else {
+                            rng.below(spread) as f32 - 3.0
+                        }
+                    })
+                    .collect();
+                (format!("f{c}"), values)
+            })
+            .collect();
+        let m = Matrix::from_columns(columns).unwrap();
+        let mappers: Vec<BinMapper> = (0..n_cols)
+            .map(|c| BinMapper::from_sample(m.column(c).to_vec(), 255))
+            .collect();
+        (BinnedMatrix::new(&m, &mappers, true), mappers)
+    }
+
+    /// A histogram built from the cells outside each column's most frequent bin, that bin
+    /// then filled from the leaf's totals, equals the one built from every cell: for the
+    /// whole matrix and for row subsets, on one thread and split over several.
+    #[test]
+    fn sparse_histograms_equal_dense_ones() {
+        let (data, mappers) = skewed(40_000, 37, 7);
+        let layout = Layout::new(&mappers);
+        let sparse = SparseRows::new(&data, &layout).expect("skewed columns go sparse");
+        assert!(
+            sparse.cells.len() < data.bins.len() / 2,
+            "{} cells",
+            sparse.cells.len()
+        );
+        let mut rng = SplitMix64::new(3);
+        let gh: Vec<[f32; 2]> = (0..data.n_rows)
+            .map(|_| [rng.next_f64() as f32 - 0.5, rng.next_f64() as f32])
+            .collect();
+        let all: Vec<u32> = (0..data.n_rows as u32).collect();
+        let some: Vec<u32> = all.iter().copied().filter(|_| rng.below(3) == 0).collect();
+        let few: Vec<u32> = all
+            .iter()
+            .copied()
+            .filter(|_| rng.below(500) == 0)
+            .collect();
+        for rows in [&all, &some, &few] {
+            for threads in [1, 3] {
+                let mut scratch = vec![vec![[0.0; 2]; layout.hist_len()]; threads];
+                let mut dense = vec![[0.0; 2]; layout.hist_len()];
+                let mut from_sparse = vec![[1.0; 2]; layout.hist_len()];
+                build_hist(&data, &layout, None, rows, &gh, &mut dense, &mut scratch);
+                build_hist(
+                    &data,
+                    &layout,
+                    Some(&sparse),
+                    rows,
+                    &gh,
+                    &mut from_sparse,
+                    &mut scratch,
+                );
+                for (i, (a, b)) in dense.iter().zip(&from_sparse).enumerate() {
+                    for k in 0..2 {
+                        assert!(
+                            (a[k] - b[k]).abs() <= 1e-9 * (1.0 + a[k].abs()),
+                            "{} rows, {threads} threads, bin {i}: {a:?} vs {b:?}",
+                            rows.len()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Columns spread over many bins stay dense: the indirection would not pay.
+    #[test]
+    fn spread_columns_stay_dense() {
+        let mut rng = SplitMix64::new(5);
+        let columns: Vec<(String, Vec<f32>)> = (0..8)
+            .map(|c| {
+                let v = (0..5_000).map(|_| rng.below(50) as f32).collect();
+                (format!("f{c}"), v)
+            })
+            .collect();
+        let m = Matrix::from_columns(columns).unwrap();
+        let mappers: Vec<BinMapper> = (0..8)
+            .map(|c| BinMapper::from_sample(m.column(c).to_vec(), 255))
+            .collect();
+        let data = BinnedMatrix::new(&m, &mappers, false);
+        assert!(SparseRows::new(&data, &Layout::new(&mappers)).is_none());
     }
 }
