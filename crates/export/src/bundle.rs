@@ -182,12 +182,14 @@ impl ScoreMemo {
     }
 
     fn put(&mut self, hash: u64, key: &[u8], v: f32) {
+        // A huge key (a megabyte command line) is scored each time rather than evicting
+        // everything else.
+        if key.len() > SCORE_MEMO_KEY_BYTES / 64 {
+            return;
+        }
         if self.map.len() >= SCORE_MEMO_ENTRIES || self.key_bytes + key.len() > SCORE_MEMO_KEY_BYTES
         {
             self.clear();
-        }
-        if key.len() > SCORE_MEMO_KEY_BYTES / 64 {
-            return;
         }
         self.key_bytes += key.len();
         if let Some((old, _)) = self.map.insert(hash, (key.into(), v)) {

@@ -772,33 +772,46 @@ impl SparseRows {
             return None;
         }
         let offsets = &layout.offsets[..n_cols];
-        let blocks: Vec<(Vec<u32>, Vec<u32>)> = data
+        // Two passes, so that the cells are written once into their final place: each
+        // row's count, then each block of rows fills its own part of the cells.
+        let lens: Vec<usize> = data
             .bins
-            .par_chunks(Self::BLOCK * n_cols)
-            .map(|block| {
-                let mut cells = Vec::new();
-                let mut lens = Vec::with_capacity(block.len() / n_cols);
-                for row in block.chunks_exact(n_cols) {
-                    let before = cells.len();
-                    for ((&b, &d), &off) in row.iter().zip(&default_bins).zip(offsets) {
-                        if b != d {
-                            cells.push(off + u32::from(b));
-                        }
-                    }
-                    lens.push((cells.len() - before) as u32);
-                }
-                (cells, lens)
+            .par_chunks(n_cols)
+            .map(|row| {
+                row.iter()
+                    .zip(&default_bins)
+                    .filter(|(b, d)| b != d)
+                    .count()
             })
             .collect();
         let mut starts = Vec::with_capacity(n_rows + 1);
-        let mut cells = Vec::with_capacity(kept as usize);
         starts.push(0);
-        for (block_cells, lens) in blocks {
-            for len in lens {
-                starts.push(starts.last().copied().unwrap_or(0) + len as usize);
-            }
-            cells.extend_from_slice(&block_cells);
+        for len in &lens {
+            starts.push(starts.last().copied().unwrap_or(0) + len);
         }
+        let mut cells = vec![0u32; starts[n_rows]];
+        let mut parts: Vec<&mut [u32]> = Vec::with_capacity(n_rows.div_ceil(Self::BLOCK));
+        let mut rest = cells.as_mut_slice();
+        for first in (0..n_rows).step_by(Self::BLOCK) {
+            let last = (first + Self::BLOCK).min(n_rows);
+            let (part, tail) = rest.split_at_mut(starts[last] - starts[first]);
+            parts.push(part);
+            rest = tail;
+        }
+        data.bins
+            .par_chunks(Self::BLOCK * n_cols)
+            .zip(parts)
+            .for_each(|(block, part)| {
+                let mut at = 0;
+                for row in block.chunks_exact(n_cols) {
+                    for ((&b, &d), &off) in row.iter().zip(&default_bins).zip(offsets) {
+                        if b != d {
+                            part[at] = off + u32::from(b);
+                            at += 1;
+                        }
+                    }
+                }
+            });
         let defaults = offsets
             .iter()
             .zip(&default_bins)
