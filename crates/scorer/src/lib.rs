@@ -24,4 +24,7 @@ pub use config::{Exceptions, RuleConfig, RuleParams};
 pub use engine::{detect, replay, Checkpoint, Engine, EngineStats};
 pub use error::{Error, Result};
 pub use replay::ReplayInput;
-pub use score::{score_events, score_into, score_paths_into, Explain, SCORE_CHUNK};
+pub use score::{
+    is_parquet, score_events, score_files_to_parquet, score_into, score_paths_into, Explain,
+    ScoredFile, SCORE_CHUNK,
+};

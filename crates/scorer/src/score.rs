@@ -1,7 +1,8 @@
 //! Scoring events with a model bundle, whole or a chunk at a time into a replay.
 
 use crate::replay::ReplayInput;
-use lotl_cluster::ScoredEvent;
+use lotl_cluster::{read_events_file_in_slices, scored_frame, EventsFile, ScoredEvent};
+use lotl_events::parquet::{BatchWriter, BATCH_ROWS};
 use lotl_events::{ProcessEvent, ReadOptions, ReadStats};
 use lotl_export::Bundle;
 use rayon::prelude::*;
@@ -115,4 +116,111 @@ pub fn score_paths_into(
     })?;
     score_into(bundle, &mut chunk, explain, input);
     Ok(stats)
+}
+
+/// What [`score_files_to_parquet`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScoredFile {
+    /// Events scored and written.
+    pub events: usize,
+    /// Of those, predicted malicious.
+    pub flagged: usize,
+}
+
+/// Score every process start in `inputs`, in the order given, and write the events with
+/// their scores to `output` as [`lotl_cluster::write_scored`] lays them out, a row group at
+/// a time: Parquet inputs are read in slices on a reading thread, other formats through the
+/// streaming reader, and no input is ever held whole. The file appears only when complete;
+/// with no events (`events == 0`) nothing is written.
+pub fn score_files_to_parquet(
+    bundle: &Bundle,
+    inputs: &[PathBuf],
+    explain: Explain,
+    output: &std::path::Path,
+) -> crate::Result<ScoredFile> {
+    let mut out = ScoredWriter {
+        bundle,
+        explain,
+        writer: BatchWriter::new(output, true),
+        pending: Vec::with_capacity(BATCH_ROWS),
+        flagged: 0,
+    };
+    for p in inputs {
+        if p.is_file() && is_parquet(p)? {
+            read_events_file_in_slices(p, BATCH_ROWS, &mut |slice| -> crate::Result<()> {
+                match slice {
+                    EventsFile::Scored(v) => out.pending.extend(v.drain(..).map(|s| s.event)),
+                    EventsFile::Unscored(v) => out.pending.append(v),
+                }
+                Ok(out.write_full().map_err(lotl_cluster::Error::from)?)
+            })?;
+        } else {
+            lotl_events::read_paths_streaming(
+                std::slice::from_ref(p),
+                &ReadOptions::default(),
+                &mut |_| {},
+                &mut |batch| {
+                    out.pending.append(batch);
+                    out.write_full()
+                },
+            )
+            .map_err(lotl_cluster::Error::from)?;
+        }
+    }
+    out.write_pending().map_err(lotl_cluster::Error::from)?;
+    let done = ScoredFile {
+        events: out.writer.rows(),
+        flagged: out.flagged,
+    };
+    if done.events > 0 {
+        out.writer.finish().map_err(lotl_cluster::Error::from)?;
+    }
+    Ok(done)
+}
+
+/// Whether `path` starts as a Parquet file does.
+pub fn is_parquet(path: &std::path::Path) -> crate::Result<bool> {
+    use std::io::Read;
+    let io = |source| crate::Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(io)?;
+    Ok(n == 4 && &magic == b"PAR1")
+}
+
+/// Events on their way to a scored file: scored and written a row group at a time.
+struct ScoredWriter<'b> {
+    bundle: &'b Bundle,
+    explain: Explain,
+    writer: BatchWriter,
+    pending: Vec<ProcessEvent>,
+    flagged: usize,
+}
+
+impl ScoredWriter<'_> {
+    /// Score and write the pending events once they fill a row group.
+    fn write_full(&mut self) -> lotl_events::Result<()> {
+        if self.pending.len() >= BATCH_ROWS {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> lotl_events::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
+        let scored = score_events(self.bundle, events, self.explain);
+        self.flagged += scored.iter().filter(|s| s.prediction == 1).count();
+        let mut frame = scored_frame(&scored).map_err(|source| lotl_events::Error::Parquet {
+            path: self.writer.path().to_owned(),
+            source,
+        })?;
+        self.writer.write(&mut frame)
+    }
 }

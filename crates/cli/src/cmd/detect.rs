@@ -74,7 +74,7 @@ fn read_inputs(
     let mut raw_paths = Vec::new();
     let spinner = super::spinner("reading and scoring events");
     for p in inputs {
-        if !(p.is_file() && is_parquet(p)?) {
+        if !(p.is_file() && lotl_scorer::is_parquet(p)?) {
             raw_paths.push(p.clone());
             continue;
         }
@@ -114,16 +114,6 @@ fn loaded<'b>(bundle: &'b mut Option<Bundle>, dir: &std::path::Path) -> anyhow::
         *bundle = Some(Bundle::load(dir)?);
     }
     bundle.as_ref().context("the bundle was loaded just above")
-}
-
-pub(crate) fn is_parquet(path: &std::path::Path) -> anyhow::Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let n = f
-        .read(&mut magic)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(n == 4 && &magic == b"PAR1")
 }
 
 pub fn load_bundle_model(bundle: &std::path::Path) -> anyhow::Result<ClusterModel> {

@@ -1,12 +1,9 @@
 use crate::args::PredictArgs;
 use anyhow::Context;
 use lotl_cluster::scored::{write_scored, ScoredEvent};
-use lotl_cluster::{read_events_file_in_slices, scored_frame, EventsFile};
-use lotl_events::parquet::{BatchWriter, BATCH_ROWS};
 use lotl_events::read::ReadOptions;
-use lotl_events::ProcessEvent;
 use lotl_export::Bundle;
-use lotl_scorer::{score_events, Explain};
+use lotl_scorer::{score_files_to_parquet, Explain};
 use std::process::ExitCode;
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
@@ -19,85 +16,21 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         k => Explain::All(k),
     };
     let spinner = super::spinner("reading and scoring events");
-    let mut out = ScoredWriter {
-        bundle: &bundle,
-        explain,
-        writer: BatchWriter::new(&a.output, true),
-        pending: Vec::with_capacity(BATCH_ROWS),
-        flagged: 0,
-    };
-    // Inputs in order, a row group of events at a time: never held whole.
-    for p in &a.inputs {
-        if p.is_file() && super::detect::is_parquet(p)? {
-            read_events_file_in_slices(p, BATCH_ROWS, &mut |slice| -> anyhow::Result<()> {
-                match slice {
-                    EventsFile::Scored(v) => out.pending.extend(v.drain(..).map(|s| s.event)),
-                    EventsFile::Unscored(v) => out.pending.append(v),
-                }
-                Ok(out.write_full()?)
-            })?;
-        } else {
-            lotl_events::read_paths_streaming(
-                std::slice::from_ref(p),
-                &ReadOptions::default(),
-                &mut |_| {},
-                &mut |batch| {
-                    out.pending.append(batch);
-                    out.write_full()
-                },
-            )?;
-        }
-    }
-    out.write_pending()?;
+    let done = score_files_to_parquet(&bundle, &a.inputs, explain, &a.output)
+        .with_context(|| format!("writing {}", a.output.display()))?;
     spinner.finish_and_clear();
-    let (scored, flagged) = (out.writer.rows(), out.flagged);
-    if scored == 0 {
-        // The writer saw no rows: no file was created.
+    if done.events == 0 {
         eprintln!("error: no process-start events in the given inputs; nothing written");
         return Ok(ExitCode::from(1));
     }
-    out.writer
-        .finish()
-        .with_context(|| format!("writing {}", a.output.display()))?;
     println!(
-        "scored {scored} events: {flagged} predicted malicious (threshold {:.4}); wrote {}",
+        "scored {} events: {} predicted malicious (threshold {:.4}); wrote {}",
+        done.events,
+        done.flagged,
         bundle.manifest.threshold.threshold,
         a.output.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Events on their way to the scored file: scored and written a row group at a time.
-struct ScoredWriter<'b> {
-    bundle: &'b Bundle,
-    explain: Explain,
-    writer: BatchWriter,
-    pending: Vec<ProcessEvent>,
-    flagged: usize,
-}
-
-impl ScoredWriter<'_> {
-    /// Score and write the pending events once they fill a row group.
-    fn write_full(&mut self) -> lotl_events::Result<()> {
-        if self.pending.len() >= BATCH_ROWS {
-            self.write_pending()?;
-        }
-        Ok(())
-    }
-
-    fn write_pending(&mut self) -> lotl_events::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let events = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
-        let scored = score_events(self.bundle, events, self.explain);
-        self.flagged += scored.iter().filter(|s| s.prediction == 1).count();
-        let mut frame = scored_frame(&scored).map_err(|source| lotl_events::Error::Parquet {
-            path: self.writer.path().to_owned(),
-            source,
-        })?;
-        self.writer.write(&mut frame)
-    }
 }
 
 /// `lotl predict model.json ...`: score with an Elasticsearch trained-model file.
