@@ -106,7 +106,32 @@ fn raw_events_give_the_alerts_of_predict_then_detect() {
     };
     let once = scores("scored.parquet");
     assert!(once.iter().any(|s| s.1 == 1), "nothing predicted malicious");
-    assert_eq!(scores("both.parquet"), [once.clone(), once].concat());
+    assert_eq!(
+        scores("both.parquet"),
+        [once.clone(), once.clone()].concat()
+    );
+    // An Elasticsearch export of the same model scores the same, streamed the same way.
+    lotl(
+        d,
+        &["export", "model", "--format", "elasticsearch", "-o", "es"],
+    );
+    lotl(
+        d,
+        &[
+            "predict",
+            "es/model.trained_model.json",
+            "week.parquet",
+            "-o",
+            "es-scored.parquet",
+        ],
+    );
+    let es = scores("es-scored.parquet");
+    assert_eq!(es.len(), once.len());
+    for (a, b) in es.iter().zip(&once) {
+        assert_eq!((&a.0, a.1), (&b.0, b.1));
+        let (pa, pb) = (f32::from_bits(a.2), f32::from_bits(b.2));
+        assert!((pa - pb).abs() < 1e-5, "{}: {pa} vs {pb}", a.0);
+    }
     // No events: an error, and no file.
     std::fs::write(d.join("empty.ndjson"), "").expect("write empty input");
     let none = common::lotl(

@@ -132,15 +132,15 @@ pub struct ScoredFile {
 /// a time: Parquet inputs are read in slices on a reading thread, other formats through the
 /// streaming reader, and no input is ever held whole. The file appears only when complete;
 /// with no events (`events == 0`) nothing is written.
+/// `score` scores a batch of events (in order): [`score_events`] with a bundle, or any other
+/// model.
 pub fn score_files_to_parquet(
-    bundle: &Bundle,
     inputs: &[PathBuf],
-    explain: Explain,
     output: &std::path::Path,
+    score: &mut dyn FnMut(Vec<ProcessEvent>) -> Vec<ScoredEvent>,
 ) -> crate::Result<ScoredFile> {
     let mut out = ScoredWriter {
-        bundle,
-        explain,
+        score,
         writer: BatchWriter::new(output, true),
         pending: Vec::with_capacity(BATCH_ROWS),
         flagged: 0,
@@ -193,9 +193,8 @@ pub fn is_parquet(path: &std::path::Path) -> crate::Result<bool> {
 }
 
 /// Events on their way to a scored file: scored and written a row group at a time.
-struct ScoredWriter<'b> {
-    bundle: &'b Bundle,
-    explain: Explain,
+struct ScoredWriter<'s> {
+    score: &'s mut dyn FnMut(Vec<ProcessEvent>) -> Vec<ScoredEvent>,
     writer: BatchWriter,
     pending: Vec<ProcessEvent>,
     flagged: usize,
@@ -215,7 +214,7 @@ impl ScoredWriter<'_> {
             return Ok(());
         }
         let events = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
-        let scored = score_events(self.bundle, events, self.explain);
+        let scored = (self.score)(events);
         self.flagged += scored.iter().filter(|s| s.prediction == 1).count();
         let mut frame = scored_frame(&scored).map_err(|source| lotl_events::Error::Parquet {
             path: self.writer.path().to_owned(),

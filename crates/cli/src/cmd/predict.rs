@@ -1,9 +1,8 @@
 use crate::args::PredictArgs;
 use anyhow::Context;
-use lotl_cluster::scored::{write_scored, ScoredEvent};
-use lotl_events::read::ReadOptions;
+use lotl_cluster::scored::ScoredEvent;
 use lotl_export::Bundle;
-use lotl_scorer::{score_files_to_parquet, Explain};
+use lotl_scorer::{score_events, score_files_to_parquet, Explain};
 use std::process::ExitCode;
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
@@ -16,8 +15,10 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         k => Explain::All(k),
     };
     let spinner = super::spinner("reading and scoring events");
-    let done = score_files_to_parquet(&bundle, &a.inputs, explain, &a.output)
-        .with_context(|| format!("writing {}", a.output.display()))?;
+    let done = score_files_to_parquet(&a.inputs, &a.output, &mut |events| {
+        score_events(&bundle, events, explain)
+    })
+    .with_context(|| format!("writing {}", a.output.display()))?;
     spinner.finish_and_clear();
     if done.events == 0 {
         eprintln!("error: no process-start events in the given inputs; nothing written");
@@ -47,32 +48,33 @@ fn run_es_model(a: PredictArgs) -> anyhow::Result<ExitCode> {
     if a.explain > 0 {
         eprintln!("note: --explain needs a lotl bundle; ignored for an Elasticsearch model");
     }
-    let outcome = lotl_events::read_paths(&a.inputs, &ReadOptions::default())?;
-    if outcome.events.is_empty() {
+    let spinner = super::spinner("reading and scoring events");
+    let done = score_files_to_parquet(&a.inputs, &a.output, &mut |events| {
+        let scores = scorer.score(&events);
+        events
+            .into_iter()
+            .zip(scores)
+            .map(|(event, (prediction, p))| ScoredEvent {
+                event,
+                prediction,
+                probability: p as f32,
+                top_features: Vec::new(),
+            })
+            .collect()
+    })
+    .with_context(|| format!("writing {}", a.output.display()))?;
+    spinner.finish_and_clear();
+    if done.events == 0 {
         eprintln!("error: no process-start events in the given inputs; nothing written");
         return Ok(ExitCode::from(1));
     }
-    let scores = scorer.score(&outcome.events);
-    let scored: Vec<ScoredEvent> = outcome
-        .events
-        .into_iter()
-        .zip(scores)
-        .map(|(event, (prediction, p))| ScoredEvent {
-            event,
-            prediction,
-            probability: p as f32,
-            top_features: Vec::new(),
-        })
-        .collect();
-    write_scored(&a.output, &scored).with_context(|| format!("writing {}", a.output.display()))?;
-    let flagged = scored.iter().filter(|s| s.prediction == 1).count();
     println!(
         "scored {} events with Elasticsearch model {} ({} trees, recipe {}): {} predicted malicious (threshold {:.4}); wrote {}",
-        scored.len(),
+        done.events,
         a.bundle.display(),
         scorer.model().n_trees(),
         scorer.recipe_name(),
-        flagged,
+        done.flagged,
         scorer.model().threshold(),
         a.output.display()
     );
