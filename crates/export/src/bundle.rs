@@ -475,10 +475,7 @@ impl Bundle {
             .par_chunks(RUN)
             .zip(scores.par_chunks_mut(RUN))
             .for_each_init(RunScratch::default, |scratch, (chunk, out)| {
-                SCORE_MEMO.with(|memo| {
-                    let mut memo = memo.borrow_mut();
-                    self.raw_scores(chunk, width, scratch, &mut memo);
-                });
+                self.raw_scores(chunk, width, scratch);
                 for (o, &raw) in out.iter_mut().zip(&scratch.raw) {
                     let probability = self.calibration().apply(raw);
                     *o = Score {
@@ -492,14 +489,9 @@ impl Bundle {
 
     /// The model's raw outputs for `events` into `scratch.raw`: those whose recipe inputs
     /// this thread has scored before from its memo, the others from the model (and then
-    /// remembered).
-    fn raw_scores(
-        &self,
-        events: &[ProcessEvent],
-        width: usize,
-        scratch: &mut RunScratch,
-        memo: &mut ScoreMemo,
-    ) {
+    /// remembered). The memo is not borrowed while the model runs, so a model that used the
+    /// thread pool itself could not reenter it.
+    fn raw_scores(&self, events: &[ProcessEvent], width: usize, scratch: &mut RunScratch) {
         let RunScratch {
             rows,
             raw,
@@ -507,27 +499,30 @@ impl Bundle {
             misses,
             miss_raw,
         } = scratch;
-        memo.use_plan(self.plan.id());
         raw.clear();
         raw.resize(events.len(), 0.0);
         keys.clear();
         misses.clear();
-        for (i, e) in events.iter().enumerate() {
-            let Some(inputs) = &self.inputs else {
-                misses.push((i, 0..0, 0));
-                continue;
-            };
-            let start = keys.len();
-            inputs.append(e, keys);
-            let hash = xxhash_rust::xxh3::xxh3_64(&keys[start..]);
-            match memo.get(hash, &keys[start..]) {
-                Some(v) => {
-                    raw[i] = v;
-                    keys.truncate(start);
+        SCORE_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            memo.use_plan(self.plan.id());
+            for (i, e) in events.iter().enumerate() {
+                let Some(inputs) = &self.inputs else {
+                    misses.push((i, 0..0, 0));
+                    continue;
+                };
+                let start = keys.len();
+                inputs.append(e, keys);
+                let hash = xxhash_rust::xxh3::xxh3_64(&keys[start..]);
+                match memo.get(hash, &keys[start..]) {
+                    Some(v) => {
+                        raw[i] = v;
+                        keys.truncate(start);
+                    }
+                    None => misses.push((i, start..keys.len(), hash)),
                 }
-                None => misses.push((i, start..keys.len(), hash)),
             }
-        }
+        });
         if misses.is_empty() {
             return;
         }
@@ -541,11 +536,17 @@ impl Bundle {
         miss_raw.clear();
         miss_raw.resize(misses.len(), 0.0f32);
         self.model.predict_proba_rows(rows, miss_raw);
-        for ((i, key, hash), &v) in misses.iter().zip(miss_raw.iter()) {
+        for ((i, _, _), &v) in misses.iter().zip(miss_raw.iter()) {
             raw[*i] = v;
-            if self.inputs.is_some() {
-                memo.put(*hash, &keys[key.clone()], v);
-            }
+        }
+        if self.inputs.is_some() {
+            SCORE_MEMO.with(|memo| {
+                let mut memo = memo.borrow_mut();
+                memo.use_plan(self.plan.id());
+                for ((_, key, hash), &v) in misses.iter().zip(miss_raw.iter()) {
+                    memo.put(*hash, &keys[key.clone()], v);
+                }
+            });
         }
     }
 
