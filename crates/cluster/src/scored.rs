@@ -231,7 +231,7 @@ pub fn write_scored(path: &Path, events: &[ScoredEvent]) -> Result<()> {
 /// Scored events as a frame laid out as [`write_scored`] writes them: the events' columns,
 /// then prediction, probability and top features; for writers of scored files in batches.
 pub fn scored_frame(events: &[ScoredEvent]) -> PolarsResult<DataFrame> {
-    let plain: Vec<ProcessEvent> = events.iter().map(|e| e.event.clone()).collect();
+    let plain: Vec<&ProcessEvent> = events.iter().map(|e| &e.event).collect();
     let mut df = lotl_events::parquet::to_dataframe(&plain)?;
     let pred: UInt8Chunked = events.iter().map(|e| Some(e.prediction)).collect();
     let prob: Float32Chunked = events.iter().map(|e| Some(e.probability)).collect();

@@ -57,33 +57,36 @@ pub use crate::event::COLUMNS;
 
 fn str_col<'a>(
     name: &str,
-    events: &'a [ProcessEvent],
+    events: &[&'a ProcessEvent],
     f: impl Fn(&'a ProcessEvent) -> Option<&'a str>,
 ) -> Column {
-    let ca: StringChunked = events.iter().map(f).collect();
+    let ca: StringChunked = events.iter().map(|&e| f(e)).collect();
     ca.with_name(name.into()).into_column()
 }
 
 fn i64_col(
     name: &str,
-    events: &[ProcessEvent],
+    events: &[&ProcessEvent],
     f: impl Fn(&ProcessEvent) -> Option<i64>,
 ) -> Column {
-    let ca: Int64Chunked = events.iter().map(f).collect();
+    let ca: Int64Chunked = events.iter().map(|&e| f(e)).collect();
     ca.with_name(name.into()).into_column()
 }
 
 fn bool_col(
     name: &str,
-    events: &[ProcessEvent],
+    events: &[&ProcessEvent],
     f: impl Fn(&ProcessEvent) -> Option<bool>,
 ) -> Column {
-    let ca: BooleanChunked = events.iter().map(f).collect();
+    let ca: BooleanChunked = events.iter().map(|&e| f(e)).collect();
     ca.with_name(name.into()).into_column()
 }
 
-/// Events as a polars frame with the documented columns.
-pub fn to_dataframe(events: &[ProcessEvent]) -> PolarsResult<DataFrame> {
+/// Events as a polars frame with the documented columns; the events themselves or
+/// references to them (of scored events, say: no copy).
+pub fn to_dataframe<E: std::borrow::Borrow<ProcessEvent>>(events: &[E]) -> PolarsResult<DataFrame> {
+    let events: Vec<&ProcessEvent> = events.iter().map(E::borrow).collect();
+    let events = events.as_slice();
     let ts: Int64Chunked = events.iter().map(|e| Some(e.timestamp_ms)).collect();
     let ts = ts
         .with_name(COLUMNS[0].into())

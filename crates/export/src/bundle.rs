@@ -18,6 +18,7 @@ use lotl_classifier::calibration::{Calibration, CalibrationFit, Threshold};
 use lotl_classifier::{Model, ModelKind};
 use lotl_events::key::ColumnKey;
 use lotl_events::ProcessEvent;
+use lotl_features::memo::Memo;
 use lotl_features::{FeaturePipeline, ScoringPlan};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -141,8 +142,8 @@ struct RunScratch {
     raw: Vec<f32>,
     /// The run's input keys, back to back (only the misses' are kept).
     keys: Vec<u8>,
-    /// Events not found in the memo: index in the run, key bytes in `keys`, key hash.
-    misses: Vec<(usize, std::ops::Range<usize>, u64)>,
+    /// Events not found in the memo: index in the run, key bytes in `keys`.
+    misses: Vec<(usize, std::ops::Range<usize>)>,
     miss_raw: Vec<f32>,
 }
 
@@ -150,90 +151,15 @@ struct RunScratch {
 const SCORE_MEMO_ENTRIES: usize = 1 << 16;
 const SCORE_MEMO_KEY_BYTES: usize = 16 << 20;
 
-/// One thread's raw model outputs by the recipe's input key, for one scoring plan.
-///
-/// Events repeat their featurised fields far more than their ids: the same service,
-/// updater or script command line under the same parent on every host and every hour
-/// (one distinct input in 8 on a synthetic fleet, 6 in 10 in the small lab corpora), and
-/// an event whose inputs were scored before costs one hash and one comparison instead of
-/// featurising, encoding and walking every tree. Bounded: cleared when full.
-#[derive(Default)]
-struct ScoreMemo {
-    plan: u64,
-    key_bytes: usize,
-    /// By the key's hash: the key and the raw output. Keys that share a hash share an
-    /// entry, the later replacing the earlier: a miss, never a wrong hit.
-    map: std::collections::HashMap<u64, (Box<[u8]>, f32), BuildHashed>,
-}
-
-impl ScoreMemo {
-    fn use_plan(&mut self, plan: u64) {
-        if self.plan != plan {
-            self.plan = plan;
-            self.clear();
-        }
-    }
-
-    fn get(&self, hash: u64, key: &[u8]) -> Option<f32> {
-        match self.map.get(&hash) {
-            Some((k, v)) if **k == *key => Some(*v),
-            _ => None,
-        }
-    }
-
-    fn put(&mut self, hash: u64, key: &[u8], v: f32) {
-        // A huge key (a megabyte command line) is scored each time rather than evicting
-        // everything else.
-        if key.len() > SCORE_MEMO_KEY_BYTES / 64 {
-            return;
-        }
-        if self.map.len() >= SCORE_MEMO_ENTRIES || self.key_bytes + key.len() > SCORE_MEMO_KEY_BYTES
-        {
-            self.clear();
-        }
-        self.key_bytes += key.len();
-        if let Some((old, _)) = self.map.insert(hash, (key.into(), v)) {
-            self.key_bytes -= old.len();
-        }
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.key_bytes = 0;
-    }
-}
-
 thread_local! {
-    static SCORE_MEMO: std::cell::RefCell<ScoreMemo> = std::cell::RefCell::default();
-}
-
-/// Hashing for maps keyed by a hash already computed: the key is its own hash.
-#[derive(Default, Clone, Copy)]
-struct BuildHashed;
-
-#[derive(Default)]
-struct Hashed(u64);
-
-impl std::hash::BuildHasher for BuildHashed {
-    type Hasher = Hashed;
-    fn build_hasher(&self) -> Hashed {
-        Hashed(0)
-    }
-}
-
-impl std::hash::Hasher for Hashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed with this; anything else still hashes, just slowly.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    /// One thread's raw model outputs by the recipe's input key, for one scoring plan (the
+    /// memo's variant). Events repeat their featurised fields far more than their ids: the
+    /// same service, updater or script command line under the same parent on every host
+    /// and every hour (one distinct input in 8 on a synthetic fleet, 6 in 10 in the small
+    /// lab corpora), and an event whose inputs were scored before costs one hash and one
+    /// comparison instead of featurising, encoding and walking every tree.
+    static SCORE_MEMO: std::cell::RefCell<Memo<f32>> =
+        std::cell::RefCell::new(Memo::bounded(SCORE_MEMO_ENTRIES, SCORE_MEMO_KEY_BYTES));
 }
 
 /// One event's score.
@@ -503,23 +429,23 @@ impl Bundle {
         raw.resize(events.len(), 0.0);
         keys.clear();
         misses.clear();
+        // The plan's id is unique in this process: the memo's variant.
+        let plan = self.plan.id() as usize;
         SCORE_MEMO.with(|memo| {
             let mut memo = memo.borrow_mut();
-            memo.use_plan(self.plan.id());
             for (i, e) in events.iter().enumerate() {
                 let Some(inputs) = &self.inputs else {
-                    misses.push((i, 0..0, 0));
+                    misses.push((i, 0..0));
                     continue;
                 };
                 let start = keys.len();
                 inputs.append(e, keys);
-                let hash = xxhash_rust::xxh3::xxh3_64(&keys[start..]);
-                match memo.get(hash, &keys[start..]) {
+                match memo.get(plan, &keys[start..]) {
                     Some(v) => {
-                        raw[i] = v;
+                        raw[i] = *v;
                         keys.truncate(start);
                     }
-                    None => misses.push((i, start..keys.len(), hash)),
+                    None => misses.push((i, start..keys.len())),
                 }
             }
         });
@@ -528,7 +454,7 @@ impl Bundle {
         }
         rows.resize(misses.len() * width, 0.0f32);
         if width > 0 {
-            for ((i, _, _), row) in misses.iter().zip(rows.chunks_exact_mut(width)) {
+            for ((i, _), row) in misses.iter().zip(rows.chunks_exact_mut(width)) {
                 self.pipeline
                     .transform_planned(&self.plan, &events[*i], row);
             }
@@ -536,15 +462,14 @@ impl Bundle {
         miss_raw.clear();
         miss_raw.resize(misses.len(), 0.0f32);
         self.model.predict_proba_rows(rows, miss_raw);
-        for ((i, _, _), &v) in misses.iter().zip(miss_raw.iter()) {
+        for ((i, _), &v) in misses.iter().zip(miss_raw.iter()) {
             raw[*i] = v;
         }
         if self.inputs.is_some() {
             SCORE_MEMO.with(|memo| {
                 let mut memo = memo.borrow_mut();
-                memo.use_plan(self.plan.id());
-                for ((_, key, hash), &v) in misses.iter().zip(miss_raw.iter()) {
-                    memo.put(*hash, &keys[key.clone()], v);
+                for ((_, key), &v) in misses.iter().zip(miss_raw.iter()) {
+                    memo.put(plan, &keys[key.clone()], v);
                 }
             });
         }

@@ -65,7 +65,7 @@ pub mod error;
 mod fasthash;
 pub mod lolbas;
 pub mod lotl;
-mod memo;
+pub mod memo;
 pub mod recipe;
 pub mod row;
 pub mod table;

@@ -14,7 +14,6 @@ use std::rc::Rc;
 
 const MEMO_ENTRIES: usize = 4096;
 const MEMO_KEY_BYTES: usize = 4 << 20;
-const MEMO_MAX_KEY: usize = MEMO_KEY_BYTES / 16;
 
 /// Marks an absent part in a stored key (a present part's length is below it).
 const ABSENT: u32 = u32::MAX;
@@ -26,9 +25,13 @@ const ABSENT: u32 = u32::MAX;
 /// compare the parts where they lie, so a hit copies nothing; the parts are copied into
 /// one stored key (each length-prefixed, so no two keys spell the same bytes) only when
 /// a value is stored.
-pub(crate) struct Memo<V> {
+pub struct Memo<V> {
     variant: usize,
     key_bytes: usize,
+    /// Entries, and key bytes, at which the memo starts over; keys longer than a
+    /// sixteenth of the bytes are not kept.
+    max_entries: usize,
+    max_key_bytes: usize,
     /// By the key's 64-bit hash: the stored key and the value. Two keys with one hash share
     /// an entry, the later replacing the earlier: a miss, never a wrong hit.
     map: std::collections::HashMap<u64, Entry<V>, FastBuild>,
@@ -39,11 +42,7 @@ type Entry<V> = (Box<[u8]>, Rc<V>);
 
 impl<V> Default for Memo<V> {
     fn default() -> Self {
-        Memo {
-            variant: usize::MAX,
-            key_bytes: 0,
-            map: Default::default(),
-        }
+        Memo::bounded(MEMO_ENTRIES, MEMO_KEY_BYTES)
     }
 }
 
@@ -97,6 +96,18 @@ fn stored_key(parts: &[Option<&[u8]>]) -> Box<[u8]> {
 }
 
 impl<V> Memo<V> {
+    /// An empty memo that starts over at `max_entries` entries or `max_key_bytes` bytes of
+    /// keys.
+    pub fn bounded(max_entries: usize, max_key_bytes: usize) -> Self {
+        Memo {
+            variant: usize::MAX,
+            key_bytes: 0,
+            max_entries,
+            max_key_bytes,
+            map: Default::default(),
+        }
+    }
+
     /// The value for one string key.
     pub(crate) fn get_or_insert(
         &mut self,
@@ -114,20 +125,47 @@ impl<V> Memo<V> {
         parts: &[Option<&[u8]>],
         compute: impl FnOnce() -> V,
     ) -> Rc<V> {
+        self.use_variant(variant);
+        let hash = hash_parts(parts);
+        if let Some(v) = self.lookup(hash, parts) {
+            return v;
+        }
+        self.store(hash, parts, compute())
+    }
+
+    /// The value stored for one string key, if any.
+    pub fn get(&mut self, variant: usize, key: &[u8]) -> Option<Rc<V>> {
+        self.use_variant(variant);
+        let parts = [Some(key)];
+        self.lookup(hash_parts(&parts), &parts)
+    }
+
+    /// Store `value` for one string key (not kept if the key is too long to keep).
+    pub fn put(&mut self, variant: usize, key: &[u8], value: V) -> Rc<V> {
+        self.use_variant(variant);
+        let parts = [Some(key)];
+        self.store(hash_parts(&parts), &parts, value)
+    }
+
+    fn use_variant(&mut self, variant: usize) {
         if self.variant != variant {
             self.variant = variant;
             self.clear();
         }
-        let hash = hash_parts(parts);
-        if let Some((stored, v)) = self.map.get(&hash) {
-            if same_key(stored, parts) {
-                return v.clone();
-            }
+    }
+
+    fn lookup(&self, hash: u64, parts: &[Option<&[u8]>]) -> Option<Rc<V>> {
+        match self.map.get(&hash) {
+            Some((stored, v)) if same_key(stored, parts) => Some(v.clone()),
+            _ => None,
         }
-        let v = Rc::new(compute());
+    }
+
+    fn store(&mut self, hash: u64, parts: &[Option<&[u8]>], value: V) -> Rc<V> {
+        let v = Rc::new(value);
         let len: usize = parts.iter().map(|p| 4 + p.map_or(0, <[u8]>::len)).sum();
-        if len <= MEMO_MAX_KEY {
-            if self.map.len() >= MEMO_ENTRIES || self.key_bytes + len > MEMO_KEY_BYTES {
+        if len <= self.max_key_bytes / 16 {
+            if self.map.len() >= self.max_entries || self.key_bytes + len > self.max_key_bytes {
                 self.clear();
             }
             self.key_bytes += len;
@@ -213,5 +251,26 @@ mod tests {
         // A new variant starts over.
         let v = memo.get_or_insert_parts(8, keys[0], || 99);
         assert_eq!(*v, 99);
+    }
+
+    #[test]
+    fn stored_values_are_found_until_the_variant_or_the_bounds_change() {
+        let mut memo = Memo::bounded(3, 1 << 10);
+        assert!(memo.get(1, b"a").is_none());
+        memo.put(1, b"a", 10);
+        assert_eq!(memo.get(1, b"a").as_deref(), Some(&10));
+        assert!(memo.get(1, b"b").is_none());
+        // A key over a sixteenth of the key bytes is not kept, and leaves the rest alone.
+        memo.put(1, &[b'x'; 100], 11);
+        assert!(memo.get(1, &[b'x'; 100]).is_none());
+        assert_eq!(memo.get(1, b"a").as_deref(), Some(&10));
+        // Full at three entries: the fourth starts over.
+        memo.put(1, b"b", 12);
+        memo.put(1, b"c", 13);
+        memo.put(1, b"d", 14);
+        assert!(memo.get(1, b"a").is_none());
+        assert_eq!(memo.get(1, b"d").as_deref(), Some(&14));
+        // Another variant starts over.
+        assert!(memo.get(2, b"d").is_none());
     }
 }

@@ -132,6 +132,7 @@ pub struct ScoredFile {
 /// a time: Parquet inputs are read in slices on a reading thread, other formats through the
 /// streaming reader, and no input is ever held whole. The file appears only when complete;
 /// with no events (`events == 0`) nothing is written.
+///
 /// `score` scores a batch of events (in order): [`score_events`] with a bundle, or any other
 /// model.
 pub fn score_files_to_parquet(
