@@ -11,12 +11,8 @@ cd "$(dirname "$0")/.."
 events="${1:?usage: .ci/feature_file_check.sh events.parquet}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lotl-target}"
 venv="${LOTL_NB_VENV:-$HOME/.cache/lotl-venv-nb}"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import polars, pyarrow, numpy' 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check polars pyarrow numpy
-fi
+source .ci/venv.sh
+ensure_venv "$venv" "polars, pyarrow, numpy" polars pyarrow numpy
 cargo build -q -p lotl
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -9,12 +9,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lotl-target}"
 VENV="${LOTL_ONNX_VENV:-$HOME/.cache/lotl-venv-onnx}"
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check onnx onnxruntime numpy
-fi
+source .ci/venv.sh
+ensure_venv "$VENV" "onnx, onnxruntime, numpy" onnx onnxruntime numpy
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
