@@ -488,6 +488,23 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
     open_reader(path)?.finish().map_err(parquet_err(path))
 }
 
+/// Columns `columns` of the rows `offset..offset + rows` of a Parquet file (those of the
+/// columns the file has).
+pub fn read_rows(path: &Path, offset: usize, rows: usize, columns: &[&str]) -> Result<DataFrame> {
+    let mut footer = open_reader(path)?;
+    let schema = footer.schema().map_err(parquet_err(path))?;
+    let projection = columns
+        .iter()
+        .filter(|c| schema.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    footer
+        .with_slice(Some((offset, rows)))
+        .with_columns(Some(projection))
+        .finish()
+        .map_err(parquet_err(path))
+}
+
 /// Rows of a Parquet file, from its footer.
 pub fn parquet_rows(path: &Path) -> Result<usize> {
     open_reader(path)?.num_rows().map_err(parquet_err(path))

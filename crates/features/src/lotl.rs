@@ -823,6 +823,10 @@ impl FeatureRecipe for LotlRecipe {
         ])
     }
 
+    fn fallback_columns(&self) -> &'static [(&'static str, &'static str)] {
+        elastic::COMMAND_LINE_FALLBACK
+    }
+
     fn featurize(&self, e: &ProcessEvent, out: &mut FeatureRow) {
         out.clear();
         let mut s = std::mem::take(&mut out.scratch);

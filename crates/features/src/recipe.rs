@@ -54,6 +54,13 @@ pub trait FeatureRecipe: Send + Sync + std::fmt::Debug {
     fn input_key(&self) -> Option<ColumnKey> {
         self.event_columns().and_then(|c| ColumnKey::new(c).ok())
     }
+    /// Columns of [`Self::event_columns`] that `featurize` reads only in place of another
+    /// one, missing or empty, as `(column, stands_in_for)`: featurising a file decodes
+    /// `column` only for the batches in which some event lacks `stands_in_for`. None by
+    /// default.
+    fn fallback_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 /// Which recipe, with its parameters: what a saved pipeline stores to rebuild its recipe.

@@ -508,10 +508,16 @@ pub fn featurize_parquet_file(
             Ok(())
         });
         let writer_gone = || Error::Schema("the Parquet writer stopped".into());
-        // What the recipe reads and what the output carries, nothing else.
-        let columns: Option<Vec<&str>> = recipe
-            .event_columns()
-            .map(|c| [&["@timestamp"][..], &ID_COLUMNS, c].concat());
+        // What the recipe reads and what the output carries, nothing else; fallback
+        // columns only for the batches that need them.
+        let fallbacks = recipe.fallback_columns();
+        let columns: Option<Vec<&str>> = recipe.event_columns().map(|c| {
+            [&["@timestamp"][..], &ID_COLUMNS, c]
+                .concat()
+                .into_iter()
+                .filter(|c| !fallbacks.iter().any(|(f, _)| f == c))
+                .collect()
+        });
         let columns = columns.as_deref();
         let read = lotl_events::parquet::read_frames(
             input,
@@ -522,10 +528,29 @@ pub fn featurize_parquet_file(
                 // and features of one batch in memory at a time.
                 let batch = lotl_events::parquet::BATCH_ROWS;
                 for offset in (0..df.height()).step_by(batch) {
-                    let slice = df.slice(offset as i64, batch);
-                    let events =
-                        lotl_events::parquet::from_dataframe_at(&slice, stats.rows, columns)
-                            .map_err(|m| Error::Schema(format!("{}: {m}", input.display())))?;
+                    let mut slice = df.slice(offset as i64, batch);
+                    let mut read: Option<Vec<&str>> = columns.map(<[&str]>::to_vec);
+                    if let Some(read) = &mut read {
+                        let needed = fallbacks_needed(&slice, fallbacks);
+                        if !needed.is_empty() {
+                            let extra = lotl_events::parquet::read_rows(
+                                input,
+                                stats.rows,
+                                slice.height(),
+                                &needed,
+                            )?;
+                            slice = slice
+                                .hstack(extra.columns())
+                                .map_err(|e| Error::Schema(format!("{}: {e}", input.display())))?;
+                            read.extend(needed);
+                        }
+                    }
+                    let events = lotl_events::parquet::from_dataframe_at(
+                        &slice,
+                        stats.rows,
+                        read.as_deref(),
+                    )
+                    .map_err(|m| Error::Schema(format!("{}: {m}", input.display())))?;
                     let start = std::time::Instant::now();
                     let table = featurize_batch_with_progress(recipe, &events, progress);
                     stats.featurize_secs += start.elapsed().as_secs_f64();
@@ -553,6 +578,26 @@ pub fn featurize_parquet_file(
         read
     })?;
     Ok(stats)
+}
+
+/// The fallback columns (of `fallbacks`, as [`FeatureRecipe::fallback_columns`]) that some
+/// event of `frame` needs: its column stood in for is missing or empty there. A column of
+/// another type than strings (a dictionary from another writer) is not looked into: its
+/// fallback is read.
+fn fallbacks_needed(
+    frame: &DataFrame,
+    fallbacks: &[(&'static str, &'static str)],
+) -> Vec<&'static str> {
+    fallbacks
+        .iter()
+        .filter(|(_, stands_in_for)| match frame.column(stands_in_for) {
+            Err(_) => true,
+            Ok(c) => c
+                .str()
+                .map_or(true, |s| s.iter().any(|v| v.is_none_or(str::is_empty))),
+        })
+        .map(|&(column, _)| column)
+        .collect()
 }
 
 /// Featurise the events of a polars frame laid out as `lotl_events::parquet` writes them.

@@ -59,6 +59,13 @@ fn recipe_columns_are_event_columns() {
         let key = lotl_events::key::ColumnKey::new(columns)
             .unwrap_or_else(|e| panic!("{}: {e}", cfg.name()));
         assert_eq!(recipe.input_key(), Some(key), "{}", cfg.name());
+        for (column, stands_in_for) in recipe.fallback_columns() {
+            assert!(
+                columns.contains(column) && columns.contains(stands_in_for),
+                "{}: {column}",
+                cfg.name()
+            );
+        }
     }
 }
 
@@ -545,6 +552,65 @@ fn written_table_reads_back_whole() {
     let err = featurize_parquet_file(recipe.as_ref(), &broken, &streamed, &|_| {}).unwrap_err();
     assert!(err.to_string().contains("broken.parquet"), "{err}");
     assert_eq!(std::fs::read(&streamed).unwrap(), before);
+}
+
+/// Argument lists, read from a file only for the batches in which some event has no
+/// command line, stand in for it there as they do in memory: from the right rows, in a
+/// file of row groups and in a file of one.
+#[test]
+fn arguments_stand_in_for_missing_command_lines_in_files() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let n = lotl_events::parquet::BATCH_ROWS + 1000;
+    let events: Vec<ProcessEvent> = (0..n)
+        .map(|i| {
+            let mut e = ev("cmd.exe", "explorer.exe", Label::Benign);
+            e.event_id = format!("e{i}").into();
+            e.process_args = vec![format!("/c{}", i % 997).into(), "run".into()];
+            // Only the second batch has events without command lines (some without
+            // arguments either).
+            let has_line = i < lotl_events::parquet::BATCH_ROWS || i % 7 != 0;
+            e.process_command_line = has_line.then(|| format!("cmd.exe /k {}", i % 13).into());
+            if i % 21 == 0 {
+                e.process_args.clear();
+            }
+            e
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("groups.parquet");
+    lotl_events::parquet::write_parquet(&groups, &events).unwrap();
+    let one_group = dir.path().join("one-group.parquet");
+    let frame = lotl_events::parquet::to_dataframe(&events);
+    lotl_events::parquet::write_batches_atomic(&one_group, std::iter::once(frame), false).unwrap();
+    let features = dir.path().join("features.parquet");
+    for cfg in [
+        RecipeConfig::Elastic2021,
+        RecipeConfig::Lotl(LotlParams::default()),
+    ] {
+        let recipe = cfg.build().unwrap();
+        let memory = as_strings(
+            &featurize_batch(recipe.as_ref(), &events)
+                .to_dataframe()
+                .unwrap(),
+        );
+        for input in [&groups, &one_group] {
+            featurize_parquet_file(recipe.as_ref(), input, &features, &|_| {}).unwrap();
+            let file = ParquetReader::new(std::fs::File::open(&features).unwrap())
+                .finish()
+                .unwrap();
+            let file = as_strings(
+                &file
+                    .select(memory.get_column_names().into_iter().cloned())
+                    .unwrap(),
+            );
+            assert!(
+                file.equals_missing(&memory),
+                "{} from {}",
+                cfg.name(),
+                input.display()
+            );
+        }
+    }
 }
 
 /// `df` with its categorical columns as strings: two files number their categories apart.
