@@ -228,7 +228,7 @@ impl ArrayLayout {
         // As `create_batched` configures the file's writer.
         let options = WriteOptions {
             statistics: statistics_options(statistics),
-            compression: CompressionOptions::Zstd(None),
+            compression: CompressionOptions::Zstd(zstd_level()),
             version: Version::V1,
             data_page_size: None,
         };
@@ -393,6 +393,12 @@ fn parquet_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     }
 }
 
+/// The zstd level of every file written: level 1 wrote a feature file in 5 % less time
+/// than zstd's default (3), 2 % larger (72.0 against 70.4 MB for 703k events).
+fn zstd_level() -> Option<polars_parquet::write::ZstdLevel> {
+    polars_parquet::write::ZstdLevel::try_new(1).ok()
+}
+
 /// Where a batched writer writes: buffered, because the Parquet writer issues a write per
 /// page header field and page (a million system calls for one 70 MB feature file, a
 /// quarter of `lotl features`' time). The file's footer write flushes it, errors included.
@@ -421,7 +427,7 @@ fn create_batched(
     let meta =
         KeyValueMetadata::from_static(vec![("lotl.schema".to_owned(), SCHEMA_VERSION.to_owned())]);
     let writer = ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 20, file))
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(ParquetCompression::Zstd(zstd_level()))
         .with_statistics(statistics_options(statistics))
         .with_key_value_metadata(Some(meta))
         .batched(schema)
