@@ -670,20 +670,24 @@ pub fn from_dataframe_at(
                 args_col.dtype()
             )
         })?;
+        // Straight from the Arrow offsets and strings: a series per row (`amortized_iter`)
+        // cost more than the strings.
         let mut args: Vec<Vec<Text>> = Vec::with_capacity(df.height());
-        for s in args_ca.amortized_iter() {
-            let v = match s {
-                Some(s) => s
-                    .as_ref()
-                    .str()
-                    .map_err(|_| "column `process.args` holds non-strings".to_owned())?
-                    .iter()
-                    .flatten()
-                    .map(Text::from)
-                    .collect(),
-                None => Vec::new(),
-            };
-            args.push(v);
+        for list in args_ca.downcast_iter() {
+            let strings = list
+                .values()
+                .as_any()
+                .downcast_ref::<polars_arrow::array::Utf8ViewArray>()
+                .ok_or_else(|| "column `process.args` holds non-strings".to_owned())?;
+            let offsets = list.offsets();
+            for row in 0..list.len() {
+                if !polars_arrow::array::Array::is_valid(list, row) {
+                    args.push(Vec::new());
+                    continue;
+                }
+                let (start, end) = offsets.start_end(row);
+                args.push((start..end).filter_map(|i| strings.get(i)).map(Text::from).collect());
+            }
         }
         Ok(args)
     };
