@@ -686,7 +686,12 @@ pub fn from_dataframe_at(
                     continue;
                 }
                 let (start, end) = offsets.start_end(row);
-                args.push((start..end).filter_map(|i| strings.get(i)).map(Text::from).collect());
+                args.push(
+                    (start..end)
+                        .filter_map(|i| strings.get(i))
+                        .map(Text::from)
+                        .collect(),
+                );
             }
         }
         Ok(args)
