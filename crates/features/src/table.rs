@@ -518,6 +518,17 @@ pub fn featurize_parquet_file(
 ) -> Result<FeaturizeFileStats, Error> {
     let mut stats = FeaturizeFileStats::default();
     let schema = output_schema(recipe.features());
+    // What the recipe reads and what the output carries, nothing else; fallback
+    // columns only for the batches that need them.
+    let fallbacks = recipe.fallback_columns();
+    let columns: Option<Vec<&str>> = recipe.event_columns().map(|c| {
+        [&["@timestamp"][..], &ID_COLUMNS, c]
+            .concat()
+            .into_iter()
+            .filter(|c| !fallbacks.iter().any(|(f, _)| f == c))
+            .collect()
+    });
+    let columns = columns.as_deref();
     // `None` says the input was read whole: only then is the output finished.
     let (send, receive) = std::sync::mpsc::sync_channel::<Option<(usize, Vec<ArrayRef>)>>(1);
     std::thread::scope(|scope| {
@@ -534,61 +545,54 @@ pub fn featurize_parquet_file(
             Ok(())
         });
         let writer_gone = || Error::Schema("the Parquet writer stopped".into());
-        // What the recipe reads and what the output carries, nothing else; fallback
-        // columns only for the batches that need them.
-        let fallbacks = recipe.fallback_columns();
-        let columns: Option<Vec<&str>> = recipe.event_columns().map(|c| {
-            [&["@timestamp"][..], &ID_COLUMNS, c]
-                .concat()
-                .into_iter()
-                .filter(|c| !fallbacks.iter().any(|(f, _)| f == c))
-                .collect()
-        });
-        let columns = columns.as_deref();
-        let read = lotl_events::parquet::read_frames(
-            input,
-            lotl_events::parquet::BATCH_ROWS,
-            columns,
-            &mut |df| -> Result<(), Error> {
-                // Other writers' row groups can be a whole file: slices keep the events
-                // and features of one batch in memory at a time.
-                let batch = lotl_events::parquet::BATCH_ROWS;
-                for offset in (0..df.height()).step_by(batch) {
-                    let mut slice = df.slice(offset as i64, batch);
-                    let mut read: Option<Vec<&str>> = columns.map(<[&str]>::to_vec);
-                    if let Some(read) = &mut read {
-                        let needed = fallbacks_needed(&slice, fallbacks);
-                        if !needed.is_empty() {
-                            let extra = lotl_events::parquet::read_rows(
-                                input,
-                                stats.rows,
-                                slice.height(),
-                                &needed,
-                            )?;
-                            slice = slice
-                                .hstack(extra.columns())
-                                .map_err(|e| Error::Schema(format!("{}: {e}", input.display())))?;
-                            read.extend(needed);
-                        }
+        // Reading and decoding into events runs on a thread of its own, a batch ahead of
+        // the featurising: done in turn on one thread, it left the workers idle.
+        let (events_send, events_receive) = std::sync::mpsc::sync_channel::<Vec<ProcessEvent>>(1);
+        let reading = scope.spawn(move || -> Result<(), Error> {
+            let mut rows = 0usize;
+            lotl_events::parquet::read_frames(
+                input,
+                lotl_events::parquet::BATCH_ROWS,
+                columns,
+                &mut |df| -> Result<(), Error> {
+                    // Other writers' row groups can be a whole file: slices keep the events
+                    // and features of one batch in memory at a time.
+                    let batch = lotl_events::parquet::BATCH_ROWS;
+                    for offset in (0..df.height()).step_by(batch) {
+                        let events = read_batch(
+                            input,
+                            &df.slice(offset as i64, batch),
+                            rows,
+                            columns,
+                            fallbacks,
+                        )?;
+                        rows += events.len();
+                        events_send
+                            .send(events)
+                            .map_err(|_| Error::Schema("featurising stopped".into()))?;
                     }
-                    let events = lotl_events::parquet::from_dataframe_at(
-                        &slice,
-                        stats.rows,
-                        read.as_deref(),
-                    )
-                    .map_err(|m| Error::Schema(format!("{}: {m}", input.display())))?;
-                    let start = std::time::Instant::now();
-                    let table = featurize_batch_with_progress(recipe, &events, progress);
-                    stats.featurize_secs += start.elapsed().as_secs_f64();
-                    let arrays = table.output_arrays(0..events.len(), &events)?;
-                    stats.rows += events.len();
-                    send.send(Some((events.len(), arrays)))
-                        .map_err(|_| writer_gone())?;
-                }
-                Ok(())
-            },
-        )
-        .and_then(|()| {
+                    Ok(())
+                },
+            )
+        });
+        let featurised = (|| -> Result<(), Error> {
+            for events in events_receive {
+                let start = std::time::Instant::now();
+                let table = featurize_batch_with_progress(recipe, &events, progress);
+                stats.featurize_secs += start.elapsed().as_secs_f64();
+                let arrays = table.output_arrays(0..events.len(), &events)?;
+                stats.rows += events.len();
+                send.send(Some((events.len(), arrays)))
+                    .map_err(|_| writer_gone())?;
+            }
+            Ok(())
+        })();
+        let read = reading
+            .join()
+            .unwrap_or_else(|_| Err(Error::Schema("the Parquet reader thread panicked".into())));
+        // A featurising error explains the reader's "featurising stopped"; a reading error
+        // ends the events, and the output is finished only when both went through.
+        let done = featurised.and(read).and_then(|()| {
             if stats.rows == 0 {
                 // An empty input still gives a file with the feature columns.
                 let arrays = featurize_batch(recipe, &[]).output_arrays(0..0, &[])?;
@@ -597,13 +601,41 @@ pub fn featurize_parquet_file(
             send.send(None).map_err(|_| writer_gone())
         });
         drop(send);
-        // The writer's own error explains a reader's "writer stopped".
+        // The writer's own error explains a featuriser's "writer stopped".
         writing
             .join()
             .unwrap_or_else(|_| Err(Error::Schema("the Parquet writer thread panicked".into())))?;
-        read
+        done
     })?;
     Ok(stats)
+}
+
+/// The events of `slice`, rows `first_row..` of the file `input`, read as `columns` says
+/// (every column when `None`), with the fallback columns its events need.
+fn read_batch(
+    input: &Path,
+    slice: &DataFrame,
+    first_row: usize,
+    columns: Option<&[&str]>,
+    fallbacks: &[(&'static str, &'static str)],
+) -> Result<Vec<ProcessEvent>, Error> {
+    let schema_err = |m: String| Error::Schema(format!("{}: {m}", input.display()));
+    let mut read: Option<Vec<&str>> = columns.map(<[&str]>::to_vec);
+    let mut with_fallbacks = None;
+    if let Some(read) = &mut read {
+        let needed = fallbacks_needed(slice, fallbacks);
+        if !needed.is_empty() {
+            let extra = lotl_events::parquet::read_rows(input, first_row, slice.height(), &needed)?;
+            with_fallbacks = Some(
+                slice
+                    .hstack(extra.columns())
+                    .map_err(|e| schema_err(e.to_string()))?,
+            );
+            read.extend(needed);
+        }
+    }
+    let slice = with_fallbacks.as_ref().unwrap_or(slice);
+    lotl_events::parquet::from_dataframe_at(slice, first_row, read.as_deref()).map_err(schema_err)
 }
 
 /// The fallback columns (of `fallbacks`, as [`FeatureRecipe::fallback_columns`]) that some
