@@ -22,12 +22,6 @@ pub const MISSING_CODE: u32 = u32::MAX;
 /// 16 Ki-event units balanced worse (wall time up ~10 %).
 const CHUNK: usize = 4096;
 
-thread_local! {
-    /// A worker's codes of the last few events, row by row: written while featurising,
-    /// then turned into columns while still in cache.
-    static TILE_CODES: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// One categorical feature, dictionary-encoded: `dict[codes[row]]`, or missing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CatColumn {
@@ -55,23 +49,6 @@ pub struct FeatureTable {
     n_rows: usize,
 }
 
-/// A work unit's codes of one recipe group ([`FeatureRecipe::categorical_groups`]) by the
-/// group's values: the same process name or path is coded once, not once per bigram
-/// position per event.
-struct GroupCodes {
-    cats: std::ops::Range<usize>,
-    memo: BlockMemo<u32>,
-}
-
-impl GroupCodes {
-    fn new(cats: std::ops::Range<usize>) -> Self {
-        GroupCodes {
-            cats,
-            memo: BlockMemo::new(),
-        }
-    }
-}
-
 /// Value → code of one categorical column. Most values (Elastic's bigrams, short names) fit
 /// in seven bytes and are looked up as packed integers; longer ones by string.
 #[derive(Debug, Clone, Default)]
@@ -84,10 +61,10 @@ struct Dict {
 }
 
 impl Dict {
-    /// The code of `v` in `col`, adding `v` to the column's dictionary when new.
+    /// The code of `v`, pushing `v` to `values` (the column's values by code) when new.
     #[inline]
-    fn code(&mut self, col: &mut CatColumn, v: &str) -> u32 {
-        let next = col.dict.len() as u32;
+    fn code(&mut self, values: &mut Vec<String>, v: &str) -> u32 {
+        let next = values.len() as u32;
         let code = match pack_short(v) {
             Some(k) => match self.last_short {
                 Some((last, code)) if last == k => code,
@@ -106,10 +83,170 @@ impl Dict {
             },
         };
         if code == next {
-            col.dict.push(v.to_owned());
+            values.push(v.to_owned());
         }
         code
     }
+}
+
+/// How a batch's categorical codes are kept until its units are merged: the features of a
+/// recipe group ([`FeatureRecipe::categorical_groups`], Elastic's positional bigrams of one
+/// string) share one code per row, the slot of the group's values in that row; a feature
+/// outside every group is a slot of its own, coded by its value.
+///
+/// Writing a row's 470 codes (elastic2021) and turning them into columns was most of the
+/// work of featurising: with slots a row writes nine codes, and a column's codes are
+/// gathered once, when the units are merged.
+#[derive(Debug, Clone)]
+struct SlotLayout {
+    /// Categorical feature ranges, in order, covering them all.
+    slots: Vec<std::ops::Range<usize>>,
+    /// Per categorical feature, its slot.
+    slot_of: Vec<usize>,
+}
+
+impl SlotLayout {
+    fn of(recipe: &dyn FeatureRecipe) -> Self {
+        let n_cat = recipe.n_categorical();
+        let mut groups: Vec<std::ops::Range<usize>> = recipe
+            .categorical_groups()
+            .into_iter()
+            .filter(|g| g.end <= n_cat && g.len() > 1)
+            .collect();
+        groups.sort_by_key(|g| g.start);
+        let mut slots = Vec::new();
+        let mut j = 0;
+        for g in groups {
+            // Overlapping groups: the later one's features are coded alone.
+            if g.start < j {
+                continue;
+            }
+            slots.extend((j..g.start).map(|c| c..c + 1));
+            j = g.end;
+            slots.push(g);
+        }
+        slots.extend((j..n_cat).map(|c| c..c + 1));
+        let mut slot_of = vec![0; n_cat];
+        for (s, cats) in slots.iter().enumerate() {
+            slot_of[cats.clone()].fill(s);
+        }
+        SlotLayout { slots, slot_of }
+    }
+
+    fn grouped(&self, slot: usize) -> bool {
+        self.slots[slot].len() > 1
+    }
+}
+
+/// A work unit's features, before the batch's units are merged.
+struct Unit {
+    n_rows: usize,
+    numeric: Vec<Vec<f32>>,
+    /// Per categorical feature, its values by the unit's code (first seen first).
+    dicts: Vec<Vec<String>>,
+    /// Per slot, each row's code: a group's slot number, a lone feature's own code (or
+    /// [`MISSING_CODE`]).
+    rows: Vec<Vec<u32>>,
+    /// Per categorical feature of a group, its code in each of the group's slots (empty
+    /// for a lone feature).
+    by_slot: Vec<Vec<u32>>,
+}
+
+impl Unit {
+    /// Featurise a run of events sequentially (one work unit of the batch).
+    fn build(recipe: &dyn FeatureRecipe, layout: &SlotLayout, events: &[ProcessEvent]) -> Self {
+        let n_cat = layout.slot_of.len();
+        let mut unit = Unit {
+            n_rows: events.len(),
+            numeric: vec![Vec::with_capacity(events.len()); recipe.n_numeric()],
+            dicts: vec![Vec::new(); n_cat],
+            rows: vec![Vec::with_capacity(events.len()); layout.slots.len()],
+            by_slot: vec![Vec::new(); n_cat],
+        };
+        let mut dicts: Vec<Dict> = vec![Dict::default(); n_cat];
+        // A group's slots by the group's values: the same process name or path is coded
+        // once, not once per bigram position per event. Evicted values get a new slot
+        // holding the same codes.
+        let mut memos: Vec<BlockMemo<u32>> = vec![BlockMemo::new(); layout.slots.len()];
+        let mut row = FeatureRow::new();
+        let mut key = Vec::new();
+        for e in events {
+            recipe.featurize(e, &mut row);
+            for (j, col) in unit.numeric.iter_mut().enumerate() {
+                col.push(row.numeric().get(j).copied().unwrap_or(f32::NAN));
+            }
+            for (s, cats) in layout.slots.iter().enumerate() {
+                let code = if cats.len() == 1 {
+                    code_of(&row, cats.start, &mut dicts, &mut unit.dicts)
+                } else {
+                    let known = row.categorical_key(cats.clone(), &mut key);
+                    match known.then(|| memos[s].get(&key)).flatten() {
+                        Some(&[slot]) => slot,
+                        _ => {
+                            let slot = unit.by_slot[cats.start].len() as u32;
+                            for c in cats.clone() {
+                                let code = code_of(&row, c, &mut dicts, &mut unit.dicts);
+                                unit.by_slot[c].push(code);
+                            }
+                            if known {
+                                memos[s].put(&key, &[slot]);
+                            }
+                            slot
+                        }
+                    }
+                };
+                unit.rows[s].push(code);
+            }
+        }
+        unit
+    }
+}
+
+/// The code of categorical feature `j`'s value in `row`, new values added to `values[j]`.
+#[inline]
+fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Vec<String>]) -> u32 {
+    match row.categorical(j) {
+        None => MISSING_CODE,
+        Some(v) => dicts[j].code(&mut values[j], v),
+    }
+}
+
+/// Categorical feature `j` of the `units`' rows in order: their dictionaries joined in unit
+/// order (so codes are as a sequential featurisation numbers them), each row's code
+/// written once, into its final place, through its slot.
+fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) -> CatColumn {
+    let slot = layout.slot_of[j];
+    let mut col = CatColumn {
+        dict: Vec::new(),
+        codes: Vec::with_capacity(n_rows),
+    };
+    let mut dict = Dict::default();
+    let mut by_slot = Vec::new();
+    for unit in units {
+        let remap: Vec<u32> = unit.dicts[j]
+            .iter()
+            .map(|v| dict.code(&mut col.dict, v))
+            .collect();
+        let code_at: &[u32] = if layout.grouped(slot) {
+            by_slot.clear();
+            by_slot.extend(unit.by_slot[j].iter().map(|&c| {
+                if c == MISSING_CODE {
+                    c
+                } else {
+                    remap[c as usize]
+                }
+            }));
+            &by_slot
+        } else {
+            &remap
+        };
+        col.codes.extend(
+            unit.rows[slot]
+                .iter()
+                .map(|&s| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)),
+        );
+    }
+    col
 }
 
 impl FeatureTable {
@@ -128,157 +265,25 @@ impl FeatureTable {
         self.n_rows
     }
 
-    /// Featurise a run of events sequentially (one work unit of the batch).
-    ///
-    /// A row's codes are written side by side, and every 64 rows the tile is turned into
-    /// columns while it is still in cache: writing each row's 470 codes (elastic2021)
-    /// straight into 470 column vectors touched a different cache line per code and was
-    /// most of the work, and transposing a whole unit's block afterwards read it back
-    /// from memory.
-    fn build(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> Self {
-        let mut t = Self::empty(recipe);
-        for c in &mut t.numeric {
-            c.reserve(events.len());
-        }
-        let n_cat = t.categorical.len();
-        let mut dicts: Vec<Dict> = vec![Dict::default(); n_cat];
-        let mut groups: Vec<GroupCodes> = recipe
-            .categorical_groups()
-            .into_iter()
-            .filter(|g| g.end <= n_cat && g.len() > 1)
-            .map(GroupCodes::new)
-            .collect();
-        groups.sort_by_key(|g| g.cats.start);
-        let mut end = 0;
-        groups.retain(|g| {
-            let disjoint = g.cats.start >= end;
-            end = end.max(g.cats.end);
-            disjoint
-        });
-        let mut row = FeatureRow::new();
-        let mut key = Vec::new();
-        const TILE: usize = 64;
-        for c in &mut t.categorical {
-            c.codes.reserve_exact(events.len());
-        }
-        TILE_CODES.with(|tile| {
-            let mut tile = tile.borrow_mut();
-            // Every code of a row is written before it is read: no need to clear.
-            if tile.len() < TILE * n_cat {
-                tile.resize(TILE * n_cat, MISSING_CODE);
-            }
-            for rows in events.chunks(TILE) {
-                let tile = &mut tile[..rows.len() * n_cat];
-                for (i, e) in rows.iter().enumerate() {
-                    recipe.featurize(e, &mut row);
-                    let codes = &mut tile[i * n_cat..(i + 1) * n_cat];
-                    t.push_row(&row, codes, &mut dicts, &mut groups, &mut key);
-                }
-                for (j, c) in t.categorical.iter_mut().enumerate() {
-                    c.codes
-                        .extend(tile.chunks_exact(n_cat).map(|codes| codes[j]));
-                }
-            }
-        });
-        t
-    }
-
-    /// Append `row`'s numeric values to their columns and write its categorical codes
-    /// into `codes` (one per categorical feature), new values added to the dictionaries.
-    fn push_row(
-        &mut self,
-        row: &FeatureRow,
-        codes: &mut [u32],
-        dicts: &mut [Dict],
-        groups: &mut [GroupCodes],
-        key: &mut Vec<u8>,
-    ) {
-        for (j, col) in self.numeric.iter_mut().enumerate() {
-            col.push(row.numeric().get(j).copied().unwrap_or(f32::NAN));
-        }
-        let mut j = 0;
-        let mut groups = groups.iter_mut().peekable();
-        while j < codes.len() {
-            if let Some(g) = groups.next_if(|g| g.cats.start == j) {
-                let cats = g.cats.clone();
-                j = cats.end;
-                let known = row.categorical_key(cats.clone(), key);
-                if known {
-                    if let Some(stored) = g.memo.get(key) {
-                        codes[cats].copy_from_slice(stored);
-                        continue;
-                    }
-                }
-                for c in cats.clone() {
-                    codes[c] = self.code_of(row, dicts, c);
-                }
-                if known {
-                    g.memo.put(key, &codes[cats]);
-                }
-                continue;
-            }
-            codes[j] = self.code_of(row, dicts, j);
-            j += 1;
-        }
-        self.n_rows += 1;
-    }
-
-    /// The code of categorical feature `j`'s value in `row`, new values added.
-    fn code_of(&mut self, row: &FeatureRow, dicts: &mut [Dict], j: usize) -> u32 {
-        match row.categorical(j) {
-            None => MISSING_CODE,
-            Some(v) => dicts[j].code(&mut self.categorical[j], v),
-        }
-    }
-
-    /// The parts' rows in order (same recipe), `n_rows` in all. Columns are independent:
-    /// each is merged on its own worker, its dictionaries joined in part order (so codes
-    /// are as a sequential featurisation numbers them) and its codes written once into
-    /// their final place.
-    fn concat(recipe: &dyn FeatureRecipe, parts: Vec<FeatureTable>, n_rows: usize) -> Self {
+    /// The units' rows in order (same recipe). Columns are independent: each is merged on
+    /// its own worker.
+    fn merge(recipe: &dyn FeatureRecipe, layout: &SlotLayout, units: Vec<Unit>) -> Self {
         let mut table = Self::empty(recipe);
-        table.n_rows = parts.iter().map(|p| p.n_rows).sum();
-        debug_assert_eq!(table.n_rows, n_rows);
+        let n_rows = units.iter().map(|u| u.n_rows).sum();
+        table.n_rows = n_rows;
         table.numeric = (0..table.numeric.len())
             .into_par_iter()
             .map(|j| {
                 let mut col = Vec::with_capacity(n_rows);
-                for p in &parts {
-                    col.extend_from_slice(&p.numeric[j]);
+                for u in &units {
+                    col.extend_from_slice(&u.numeric[j]);
                 }
                 col
             })
             .collect();
         table.categorical = (0..table.categorical.len())
             .into_par_iter()
-            .map(|j| {
-                let mut col = CatColumn {
-                    dict: Vec::new(),
-                    codes: Vec::with_capacity(n_rows),
-                };
-                let mut dict = Dict::default();
-                for (k, p) in parts.iter().enumerate() {
-                    let part = &p.categorical[j];
-                    if k == 0 {
-                        // The first part's codes are already the merged column's.
-                        for v in &part.dict {
-                            dict.code(&mut col, v);
-                        }
-                        col.codes.extend_from_slice(&part.codes);
-                        continue;
-                    }
-                    let remap: Vec<u32> =
-                        part.dict.iter().map(|v| dict.code(&mut col, v)).collect();
-                    col.codes.extend(part.codes.iter().map(|&c| {
-                        if c == MISSING_CODE {
-                            c
-                        } else {
-                            remap[c as usize]
-                        }
-                    }));
-                }
-                col
-            })
+            .map(|j| merge_column(layout, &units, j, n_rows))
             .collect();
         table
     }
@@ -664,13 +669,66 @@ pub fn featurize_batch_with_progress(
     events: &[ProcessEvent],
     progress: &(dyn Fn(usize) + Sync),
 ) -> FeatureTable {
-    let parts: Vec<FeatureTable> = events
+    let layout = SlotLayout::of(recipe);
+    let units: Vec<Unit> = events
         .par_chunks(CHUNK)
         .map(|chunk| {
-            let t = FeatureTable::build(recipe, chunk);
+            let unit = Unit::build(recipe, &layout, chunk);
             progress(chunk.len());
-            t
+            unit
         })
         .collect();
-    FeatureTable::concat(recipe, parts, events.len())
+    FeatureTable::merge(recipe, &layout, units)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::RecipeConfig;
+
+    /// Three units' worth of events whose groups repeat values, miss values (no command
+    /// line) and hold more distinct values than a unit's memo keeps (evictions).
+    fn events() -> Vec<ProcessEvent> {
+        (0..3 * CHUNK + 123)
+            .map(|i| ProcessEvent {
+                process_name: Some(format!("tool{}.exe", i % 37).into()),
+                parent_name: (i % 11 != 0).then(|| "explorer.exe".into()),
+                process_executable: Some(format!(r"C:\Windows\System32\tool{}.exe", i % 37).into()),
+                process_command_line: (i % 7 != 0)
+                    .then(|| format!("tool{}.exe /run job{}", i % 37, (i * 7919) % 5003).into()),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merged_units_hold_every_row_value_coded_in_first_seen_order() {
+        let events = events();
+        for config in [RecipeConfig::Elastic2021, RecipeConfig::Elastic2026] {
+            let recipe = config.build().unwrap();
+            let table = featurize_batch(recipe.as_ref(), &events);
+            assert_eq!(table.n_rows(), events.len());
+            let mut row = FeatureRow::new();
+            for (i, e) in events.iter().enumerate() {
+                recipe.featurize(e, &mut row);
+                for (j, col) in table.categorical.iter().enumerate() {
+                    assert_eq!(col.get(i), row.categorical(j), "row {i}, feature {j}");
+                }
+                for (j, col) in table.numeric.iter().enumerate() {
+                    assert_eq!(col[i].to_bits(), row.numeric()[j].to_bits(), "row {i}");
+                }
+            }
+            // Codes number values as one sequential pass meets them.
+            for col in &table.categorical {
+                let mut next = 0;
+                for &c in &col.codes {
+                    if c != MISSING_CODE {
+                        assert!(c <= next, "code {c} before code {next}");
+                        next = next.max(c + 1);
+                    }
+                }
+                assert_eq!(next as usize, col.dict.len());
+            }
+        }
+    }
 }
