@@ -364,6 +364,54 @@ impl FeatureTable {
     }
 }
 
+impl FeatureTable {
+    /// [`FeatureTable::output_arrays`] of every row, the table's columns moved into the
+    /// arrays: a column's codes become its keys where they lie.
+    fn into_output_arrays(self, events: &[ProcessEvent]) -> Result<Vec<ArrayRef>, Error> {
+        if events.len() != self.n_rows {
+            return Err(Error::Schema(format!(
+                "{} events for {} feature rows",
+                events.len(),
+                self.n_rows
+            )));
+        }
+        let idx = kind_indices(&self.features);
+        let mut numeric: Vec<Option<Vec<f32>>> = self.numeric.into_iter().map(Some).collect();
+        let mut categorical: Vec<Option<CatColumn>> =
+            self.categorical.into_iter().map(Some).collect();
+        let columns: Vec<Result<Vec<f32>, CatColumn>> = self
+            .features
+            .iter()
+            .zip(&idx)
+            .map(|(f, &i)| match f.kind {
+                FeatureKind::Numeric => Ok(numeric[i].take().unwrap_or_default()),
+                FeatureKind::Categorical => Err(categorical[i].take().unwrap_or_default()),
+            })
+            .collect();
+        let mut arrays: Vec<ArrayRef> = columns
+            .into_par_iter()
+            .map(|column| match column {
+                Ok(values) => Ok(PrimitiveArray::<f32>::from_vec(values).boxed()),
+                Err(col) => owned_dictionary_array(col),
+            })
+            .collect::<PolarsResult<_>>()?;
+        arrays.extend(id_arrays(events));
+        Ok(arrays)
+    }
+}
+
+/// `col` as a dictionary array, its codes turned into the keys in place, missing as null.
+fn owned_dictionary_array(col: CatColumn) -> PolarsResult<ArrayRef> {
+    let keys = keys_array(col.codes);
+    let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter());
+    // SAFETY: every present code is below `col.dict.len()`, the number of values, and a
+    // missing one became key 0 under a null.
+    let array = unsafe {
+        DictionaryArray::try_new_unchecked(dictionary_dtype(), keys, values.freeze().boxed())?
+    };
+    Ok(array.boxed())
+}
+
 /// Arrow type of a categorical feature column, as polars writes a `u32` categorical.
 fn dictionary_dtype() -> ArrowDataType {
     ArrowDataType::Dictionary(
@@ -405,14 +453,31 @@ fn dictionary_array(col: &CatColumn, rows: std::ops::Range<usize>) -> PolarsResu
 
 /// `codes` as `u32` keys, each present code through `key`, a missing one null (key 0).
 fn keys_of(codes: &[u32], mut key: impl FnMut(u32) -> u32) -> PrimitiveArray<u32> {
-    let values: Vec<u32> = codes
-        .iter()
-        .map(|&c| if c == MISSING_CODE { 0 } else { key(c) })
-        .collect();
-    let validity = codes
-        .contains(&MISSING_CODE)
-        .then(|| codes.iter().map(|&c| c != MISSING_CODE).collect::<Bitmap>());
-    PrimitiveArray::new(ArrowDataType::UInt32, values.into(), validity)
+    keys_array(
+        codes
+            .iter()
+            .map(|&c| if c == MISSING_CODE { c } else { key(c) })
+            .collect(),
+    )
+}
+
+/// `codes` as `u32` keys, in place: each [`MISSING_CODE`] a null over key 0 (Arrow readers
+/// may look up the value under a null).
+fn keys_array(mut codes: Vec<u32>) -> PrimitiveArray<u32> {
+    let validity = codes.contains(&MISSING_CODE).then(|| {
+        let mut bits = Vec::with_capacity(codes.len().div_ceil(8));
+        for chunk in codes.chunks_mut(8) {
+            let mut byte = 0u8;
+            for (i, c) in chunk.iter_mut().enumerate() {
+                let present = *c != MISSING_CODE;
+                byte |= u8::from(present) << i;
+                *c = if present { *c } else { 0 };
+            }
+            bits.push(byte);
+        }
+        Bitmap::from_u8_vec(bits, codes.len())
+    });
+    PrimitiveArray::new(ArrowDataType::UInt32, codes.into(), validity)
 }
 
 /// The schema of a feature file: `features` in order (`Float32` numeric columns,
@@ -565,7 +630,7 @@ pub fn featurize_parquet_file(
                 let start = std::time::Instant::now();
                 let table = featurize_batch_with_progress(recipe, &events, progress);
                 stats.featurize_secs += start.elapsed().as_secs_f64();
-                let arrays = table.output_arrays(0..events.len(), &events)?;
+                let arrays = table.into_output_arrays(&events)?;
                 stats.rows += events.len();
                 send.send(Some((events.len(), arrays)))
                     .map_err(|_| writer_gone())?;
