@@ -30,7 +30,8 @@ fi
 PY="$VENV/bin/python"
 if [ -z "${SKIP_BUILD:-}" ]; then
   (cd "$root" && cargo build --release -p lotl \
-    && cargo build --release -p lotl --example compare_prep --example gbdt_bench)
+    && cargo build --release -p lotl --example compare_prep --example gbdt_bench \
+    --example featurize_memory)
 fi
 mkdir -p "$OUT"
 
@@ -65,6 +66,9 @@ fi
 # 2. Featurise the test events: Python replica vs lotl (both Parquet in, Parquet out).
 measure py_featurise "$PY" "$here/replica.py" featurise "$OUT/test.parquet" "$OUT/py_test_features.parquet"
 measure lotl_featurise "$LOTL" features -r elastic2021 "$OUT/test.parquet" -o "$OUT/lotl_test_features.parquet"
+# The same in memory: events read first, only the featurising timed (the replica's
+# featurise_seconds likewise times only its feature function).
+measure lotl_featurise_memory "$EX/featurize_memory" "$OUT/test.parquet" elastic2021
 
 # 3. Training on the same matrix, same trees/leaves/learning rate/bins, THREADS threads;
 #    both also report single-core prediction throughput on the test matrix.

@@ -61,7 +61,7 @@ speed("featurise elastic2021, events/s (Parquet in, Parquet out)",
       n_test / w["lotl_featurise"][0], n_test / w["py_featurise"][0],
       w["lotl_featurise"][1], w["py_featurise"][1], "Python replica (pandas)")
 py_feat = last_json("py_featurise")
-lotl_feat_s = float(re.search(r" in ([0-9.]+)s ->", (out / "lotl_featurise.out").read_text()).group(1))
+lotl_feat_s = last_json("lotl_featurise_memory")["featurise_seconds"]
 speed("featurise elastic2021, events/s, in memory (excluding I/O)",
       n_test / lotl_feat_s, n_test / py_feat["featurise_seconds"],
       None, None, "Python replica (pandas)")
