@@ -61,11 +61,11 @@ struct Dict {
 }
 
 impl Dict {
-    /// The code of `v`, pushing `v` to `values` (the column's values by code) when new.
+    /// The code of `v`: `next` (the column's number of values) when `v` is new, and then
+    /// the caller adds `v` to the column's values.
     #[inline]
-    fn code(&mut self, values: &mut Vec<String>, v: &str) -> u32 {
-        let next = values.len() as u32;
-        let code = match pack_short(v) {
+    fn code(&mut self, next: u32, v: &str) -> u32 {
+        match pack_short(v) {
             Some(k) => match self.last_short {
                 Some((last, code)) if last == k => code,
                 _ => {
@@ -81,11 +81,45 @@ impl Dict {
                     next
                 }
             },
-        };
+        }
+    }
+
+    /// The code of `v` in `values`, pushed there when new.
+    fn code_in(&mut self, values: &mut Vec<String>, v: &str) -> u32 {
+        let next = values.len() as u32;
+        let code = self.code(next, v);
         if code == next {
             values.push(v.to_owned());
         }
         code
+    }
+}
+
+/// A unit's values of one column, by code, side by side in one string: a string each was
+/// an allocation (and a free) per value per unit, for every one of 470 columns.
+#[derive(Debug, Clone, Default)]
+struct Values {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn push(&mut self, v: &str) {
+        self.text.push_str(v);
+        self.ends.push(self.text.len());
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let v = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            v
+        })
     }
 }
 
@@ -143,7 +177,7 @@ struct Unit {
     n_rows: usize,
     numeric: Vec<Vec<f32>>,
     /// Per categorical feature, its values by the unit's code (first seen first).
-    dicts: Vec<Vec<String>>,
+    dicts: Vec<Values>,
     /// Per slot, each row's code: a group's slot number, a lone feature's own code (or
     /// [`MISSING_CODE`]).
     rows: Vec<Vec<u32>>,
@@ -159,7 +193,7 @@ impl Unit {
         let mut unit = Unit {
             n_rows: events.len(),
             numeric: vec![Vec::with_capacity(events.len()); recipe.n_numeric()],
-            dicts: vec![Vec::new(); n_cat],
+            dicts: vec![Values::default(); n_cat],
             rows: vec![Vec::with_capacity(events.len()); layout.slots.len()],
             by_slot: vec![Vec::new(); n_cat],
         };
@@ -204,10 +238,17 @@ impl Unit {
 
 /// The code of categorical feature `j`'s value in `row`, new values added to `values[j]`.
 #[inline]
-fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Vec<String>]) -> u32 {
+fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Values]) -> u32 {
     match row.categorical(j) {
         None => MISSING_CODE,
-        Some(v) => dicts[j].code(&mut values[j], v),
+        Some(v) => {
+            let next = values[j].len() as u32;
+            let code = dicts[j].code(next, v);
+            if code == next {
+                values[j].push(v);
+            }
+            code
+        }
     }
 }
 
@@ -225,7 +266,7 @@ fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) ->
     for unit in units {
         let remap: Vec<u32> = unit.dicts[j]
             .iter()
-            .map(|v| dict.code(&mut col.dict, v))
+            .map(|v| dict.code_in(&mut col.dict, v))
             .collect();
         let code_at: &[u32] = if layout.grouped(slot) {
             by_slot.clear();
