@@ -66,14 +66,7 @@ impl Dict {
     #[inline]
     fn code(&mut self, next: u32, v: &str) -> u32 {
         match pack_short(v) {
-            Some(k) => match self.last_short {
-                Some((last, code)) if last == k => code,
-                _ => {
-                    let code = *self.short.entry(k).or_insert(next);
-                    self.last_short = Some((k, code));
-                    code
-                }
-            },
+            Some(k) => self.code_packed(next, k),
             None => match self.long.get(v) {
                 Some(&c) => c,
                 None => {
@@ -82,6 +75,38 @@ impl Dict {
                 }
             },
         }
+    }
+
+    /// [`Dict::code`] of a value of at most seven bytes, packed by [`pack_short`].
+    #[inline]
+    fn code_packed(&mut self, next: u32, k: u64) -> u32 {
+        match self.last_short {
+            Some((last, code)) if last == k => code,
+            _ => {
+                let code = *self.short.entry(k).or_insert(next);
+                self.last_short = Some((k, code));
+                code
+            }
+        }
+    }
+
+    /// The code of a unit's grouped value `packed` ([`pack_value`]) in `values`, pushed
+    /// there when new.
+    fn code_of_packed(&mut self, values: &mut Vec<String>, packed: u64, long: &Values) -> u32 {
+        if packed == MISSING_VALUE {
+            return MISSING_CODE;
+        }
+        if packed & LONG_VALUE == LONG_VALUE {
+            return self.code_in(values, long.get((packed & u64::from(u32::MAX)) as usize));
+        }
+        let next = values.len() as u32;
+        let code = self.code_packed(next, packed);
+        if code == next {
+            let bytes = packed.to_le_bytes();
+            let len = usize::from(bytes[7]).min(7);
+            values.push(String::from_utf8_lossy(&bytes[..len]).into_owned());
+        }
+        code
     }
 
     /// The code of `v` in `values`, pushed there when new.
@@ -113,6 +138,11 @@ impl Values {
         self.ends.push(self.text.len());
     }
 
+    fn get(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.text.get(start..self.ends[i]).unwrap_or_default()
+    }
+
     fn iter(&self) -> impl Iterator<Item = &str> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
@@ -122,6 +152,22 @@ impl Values {
         })
     }
 }
+
+/// A grouped feature's value in a unit as one word: a value of at most seven bytes packed
+/// ([`pack_short`], whose top byte is the length), a longer one [`LONG_VALUE`] and its index
+/// among the unit's long values, or [`MISSING_VALUE`].
+fn pack_value(v: Option<&str>, long: &mut Values) -> u64 {
+    match v {
+        None => MISSING_VALUE,
+        Some(v) => pack_short(v).unwrap_or_else(|| {
+            long.push(v);
+            LONG_VALUE | (long.len() - 1) as u64
+        }),
+    }
+}
+
+const MISSING_VALUE: u64 = u64::MAX;
+const LONG_VALUE: u64 = 0xFE << 56;
 
 /// How a batch's categorical codes are kept until its units are merged: the features of a
 /// recipe group ([`FeatureRecipe::categorical_groups`], Elastic's positional bigrams of one
@@ -176,14 +222,18 @@ impl SlotLayout {
 struct Unit {
     n_rows: usize,
     numeric: Vec<Vec<f32>>,
-    /// Per categorical feature, its values by the unit's code (first seen first).
+    /// Per lone categorical feature, its values by the unit's code (first seen first).
     dicts: Vec<Values>,
     /// Per slot, each row's code: a group's slot number, a lone feature's own code (or
     /// [`MISSING_CODE`]).
     rows: Vec<Vec<u32>>,
-    /// Per categorical feature of a group, its code in each of the group's slots (empty
-    /// for a lone feature).
-    by_slot: Vec<Vec<u32>>,
+    /// Per categorical feature of a group, its value in each of the group's slots
+    /// ([`pack_value`]; empty for a lone feature). Coded only when the units are merged:
+    /// coding a new slot's hundred values here hopped between a hundred dictionaries,
+    /// where the merge codes a column's values with its one dictionary in cache.
+    by_slot: Vec<Vec<u64>>,
+    /// The grouped values longer than seven bytes.
+    long: Values,
 }
 
 impl Unit {
@@ -196,6 +246,7 @@ impl Unit {
             dicts: vec![Values::default(); n_cat],
             rows: vec![Vec::with_capacity(events.len()); layout.slots.len()],
             by_slot: vec![Vec::new(); n_cat],
+            long: Values::default(),
         };
         let mut dicts: Vec<Dict> = vec![Dict::default(); n_cat];
         // A group's slots by the group's values: the same process name or path is coded
@@ -219,8 +270,8 @@ impl Unit {
                         _ => {
                             let slot = unit.by_slot[cats.start].len() as u32;
                             for c in cats.clone() {
-                                let code = code_of(&row, c, &mut dicts, &mut unit.dicts);
-                                unit.by_slot[c].push(code);
+                                let value = pack_value(row.categorical(c), &mut unit.long);
+                                unit.by_slot[c].push(value);
                             }
                             if known {
                                 memos[s].put(&key, &[slot]);
@@ -262,25 +313,18 @@ fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) ->
         codes: Vec::with_capacity(n_rows),
     };
     let mut dict = Dict::default();
-    let mut by_slot = Vec::new();
+    let mut code_at = Vec::new();
     for unit in units {
-        let remap: Vec<u32> = unit.dicts[j]
-            .iter()
-            .map(|v| dict.code_in(&mut col.dict, v))
-            .collect();
-        let code_at: &[u32] = if layout.grouped(slot) {
-            by_slot.clear();
-            by_slot.extend(unit.by_slot[j].iter().map(|&c| {
-                if c == MISSING_CODE {
-                    c
-                } else {
-                    remap[c as usize]
-                }
-            }));
-            &by_slot
+        code_at.clear();
+        if layout.grouped(slot) {
+            code_at.extend(
+                unit.by_slot[j]
+                    .iter()
+                    .map(|&v| dict.code_of_packed(&mut col.dict, v, &unit.long)),
+            );
         } else {
-            &remap
-        };
+            code_at.extend(unit.dicts[j].iter().map(|v| dict.code_in(&mut col.dict, v)));
+        }
         col.codes.extend(
             unit.rows[slot]
                 .iter()
@@ -793,15 +837,24 @@ mod tests {
     use crate::recipe::RecipeConfig;
 
     /// Three units' worth of events whose groups repeat values, miss values (no command
-    /// line) and hold more distinct values than a unit's memo keeps (evictions).
+    /// line), hold values too long to pack, and more distinct values than a unit's memo
+    /// keeps (evictions).
     fn events() -> Vec<ProcessEvent> {
         (0..3 * CHUNK + 123)
             .map(|i| ProcessEvent {
                 process_name: Some(format!("tool{}.exe", i % 37).into()),
                 parent_name: (i % 11 != 0).then(|| "explorer.exe".into()),
                 process_executable: Some(format!(r"C:\Windows\System32\tool{}.exe", i % 37).into()),
-                process_command_line: (i % 7 != 0)
-                    .then(|| format!("tool{}.exe /run job{}", i % 37, (i * 7919) % 5003).into()),
+                // Two four-byte characters make a bigram of eight bytes, past packing.
+                process_command_line: (i % 7 != 0).then(|| {
+                    let face = char::from_u32(0x1F600 + (i % 5) as u32).unwrap_or('?');
+                    let mark = if i % 13 == 0 {
+                        format!("{face}{face}")
+                    } else {
+                        String::new()
+                    };
+                    format!("tool{}.exe /run {mark}job{}", i % 37, (i * 7919) % 5003).into()
+                }),
                 ..Default::default()
             })
             .collect()
@@ -810,7 +863,11 @@ mod tests {
     #[test]
     fn merged_units_hold_every_row_value_coded_in_first_seen_order() {
         let events = events();
-        for config in [RecipeConfig::Elastic2021, RecipeConfig::Elastic2026] {
+        let lotl = RecipeConfig::Lotl(crate::lotl::LotlParams {
+            cl_buckets: 32,
+            path_buckets: 8,
+        });
+        for config in [RecipeConfig::Elastic2021, RecipeConfig::Elastic2026, lotl] {
             let recipe = config.build().unwrap();
             let table = featurize_batch(recipe.as_ref(), &events);
             assert_eq!(table.n_rows(), events.len());
