@@ -498,17 +498,26 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
 /// columns the file has).
 pub fn read_rows(path: &Path, offset: usize, rows: usize, columns: &[&str]) -> Result<DataFrame> {
     let mut footer = open_reader(path)?;
-    let schema = footer.schema().map_err(parquet_err(path))?;
-    let projection = columns
-        .iter()
-        .filter(|c| schema.contains(c))
-        .map(|c| c.to_string())
-        .collect();
+    let projection = present_columns(&mut footer, path, columns)?;
     footer
         .with_slice(Some((offset, rows)))
         .with_columns(Some(projection))
         .finish()
         .map_err(parquet_err(path))
+}
+
+/// Those of `columns` the file read by `reader` has.
+fn present_columns(
+    reader: &mut ParquetReader<std::fs::File>,
+    path: &Path,
+    columns: &[&str],
+) -> Result<Vec<String>> {
+    let schema = reader.schema().map_err(parquet_err(path))?;
+    Ok(columns
+        .iter()
+        .filter(|c| schema.contains(c))
+        .map(|c| c.to_string())
+        .collect())
 }
 
 /// Rows of a Parquet file, from its footer.
@@ -534,19 +543,9 @@ pub fn read_frames<E: From<Error>>(
 ) -> std::result::Result<(), E> {
     let mut footer = open_reader(path)?;
     let metadata = footer.get_metadata().map_err(parquet_err(path))?.clone();
-    let projection = match columns {
-        None => None,
-        Some(columns) => {
-            let schema = footer.schema().map_err(parquet_err(path))?;
-            Some(
-                columns
-                    .iter()
-                    .filter(|c| schema.contains(c))
-                    .map(|c| c.to_string())
-                    .collect(),
-            )
-        }
-    };
+    let projection = columns
+        .map(|columns| present_columns(&mut footer, path, columns))
+        .transpose()?;
     let mut offset = 0usize;
     let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
     while groups.peek().is_some() {

@@ -62,11 +62,11 @@ struct Dict {
 }
 
 impl Dict {
-    /// The code of `v`: `next` (the column's number of values) when `v` is new, and then
-    /// the caller adds `v` to the column's values.
+    /// The code of `v` in `values` (the column's values by code), pushed there when new.
     #[inline]
-    fn code(&mut self, next: u32, v: &str) -> u32 {
-        match pack_short(v) {
+    fn code_in(&mut self, values: &mut impl ValueList, v: &str) -> u32 {
+        let next = values.len() as u32;
+        let code = match pack_short(v) {
             Some(k) => self.code_packed(next, k),
             None => match self.long.get(v) {
                 Some(&c) => c,
@@ -75,10 +75,14 @@ impl Dict {
                     next
                 }
             },
+        };
+        if code == next {
+            values.push(v);
         }
+        code
     }
 
-    /// [`Dict::code`] of a value of at most seven bytes, packed by [`pack_short`].
+    /// The code of a value of at most seven bytes, packed by [`pack_short`]: `next` when new.
     #[inline]
     fn code_packed(&mut self, next: u32, k: u64) -> u32 {
         match self.last_short {
@@ -109,15 +113,21 @@ impl Dict {
         }
         code
     }
+}
 
-    /// The code of `v` in `values`, pushed there when new.
-    fn code_in(&mut self, values: &mut Vec<String>, v: &str) -> u32 {
-        let next = values.len() as u32;
-        let code = self.code(next, v);
-        if code == next {
-            values.push(v.to_owned());
-        }
-        code
+/// A column's values by code, as a [`Dict`] adds them.
+trait ValueList {
+    fn len(&self) -> usize;
+    fn push(&mut self, v: &str);
+}
+
+impl ValueList for Vec<String> {
+    fn len(&self) -> usize {
+        <[String]>::len(self)
+    }
+
+    fn push(&mut self, v: &str) {
+        Vec::push(self, v.to_owned());
     }
 }
 
@@ -129,7 +139,7 @@ struct Values {
     ends: Vec<usize>,
 }
 
-impl Values {
+impl ValueList for Values {
     fn len(&self) -> usize {
         self.ends.len()
     }
@@ -138,7 +148,9 @@ impl Values {
         self.text.push_str(v);
         self.ends.push(self.text.len());
     }
+}
 
+impl Values {
     fn get(&self, i: usize) -> &str {
         let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
         self.text.get(start..self.ends[i]).unwrap_or_default()
@@ -223,7 +235,8 @@ impl SlotLayout {
 struct Unit {
     n_rows: usize,
     numeric: Vec<Vec<f32>>,
-    /// Per lone categorical feature, its values by the unit's code (first seen first).
+    /// Per categorical feature, its values by the unit's code, first seen first (empty
+    /// for a feature of a group: see `by_slot`).
     dicts: Vec<Values>,
     /// Per slot, each row's code: a group's slot number, a lone feature's own code (or
     /// [`MISSING_CODE`]).
@@ -252,7 +265,7 @@ impl Unit {
         let mut dicts: Vec<Dict> = vec![Dict::default(); n_cat];
         // A group's slots by the group's values: the same process name or path is coded
         // once, not once per bigram position per event. Evicted values get a new slot
-        // holding the same codes.
+        // holding the same values.
         let mut memos: Vec<BlockMemo<u32>> = vec![BlockMemo::new(); layout.slots.len()];
         let mut row = FeatureRow::new();
         let mut key = Vec::new();
@@ -291,17 +304,8 @@ impl Unit {
 /// The code of categorical feature `j`'s value in `row`, new values added to `values[j]`.
 #[inline]
 fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Values]) -> u32 {
-    match row.categorical(j) {
-        None => MISSING_CODE,
-        Some(v) => {
-            let next = values[j].len() as u32;
-            let code = dicts[j].code(next, v);
-            if code == next {
-                values[j].push(v);
-            }
-            code
-        }
-    }
+    row.categorical(j)
+        .map_or(MISSING_CODE, |v| dicts[j].code_in(&mut values[j], v))
 }
 
 /// Categorical feature `j` of the `units`' rows in order: their dictionaries joined in unit
@@ -426,13 +430,7 @@ impl FeatureTable {
         rows: std::ops::Range<usize>,
         events: &[ProcessEvent],
     ) -> Result<Vec<ArrayRef>, Error> {
-        if events.len() != rows.len() {
-            return Err(Error::Schema(format!(
-                "{} events for {} feature rows",
-                events.len(),
-                rows.len()
-            )));
-        }
+        check_events(events, rows.len())?;
         let idx = kind_indices(&self.features);
         let mut arrays: Vec<ArrayRef> = self
             .features
@@ -448,37 +446,36 @@ impl FeatureTable {
         arrays.extend(id_arrays(events));
         Ok(arrays)
     }
-}
 
-impl FeatureTable {
     /// [`FeatureTable::output_arrays`] of every row, the table's columns moved into the
     /// arrays: a column's codes become its keys where they lie.
     fn into_output_arrays(self, events: &[ProcessEvent]) -> Result<Vec<ArrayRef>, Error> {
-        if events.len() != self.n_rows {
-            return Err(Error::Schema(format!(
-                "{} events for {} feature rows",
-                events.len(),
-                self.n_rows
-            )));
+        check_events(events, self.n_rows)?;
+        enum Owned {
+            Numeric(Vec<f32>),
+            Categorical(CatColumn),
         }
-        let idx = kind_indices(&self.features);
-        let mut numeric: Vec<Option<Vec<f32>>> = self.numeric.into_iter().map(Some).collect();
-        let mut categorical: Vec<Option<CatColumn>> =
-            self.categorical.into_iter().map(Some).collect();
-        let columns: Vec<Result<Vec<f32>, CatColumn>> = self
+        // Each kind's columns are in feature order.
+        let (mut numeric, mut categorical) =
+            (self.numeric.into_iter(), self.categorical.into_iter());
+        let columns: Vec<Owned> = self
             .features
             .iter()
-            .zip(&idx)
-            .map(|(f, &i)| match f.kind {
-                FeatureKind::Numeric => Ok(numeric[i].take().unwrap_or_default()),
-                FeatureKind::Categorical => Err(categorical[i].take().unwrap_or_default()),
+            .map(|f| match f.kind {
+                FeatureKind::Numeric => Owned::Numeric(numeric.next().unwrap_or_default()),
+                FeatureKind::Categorical => {
+                    Owned::Categorical(categorical.next().unwrap_or_default())
+                }
             })
             .collect();
         let mut arrays: Vec<ArrayRef> = columns
             .into_par_iter()
             .map(|column| match column {
-                Ok(values) => Ok(PrimitiveArray::<f32>::from_vec(values).boxed()),
-                Err(col) => owned_dictionary_array(col),
+                Owned::Numeric(values) => Ok(PrimitiveArray::<f32>::from_vec(values).boxed()),
+                Owned::Categorical(col) => {
+                    let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter());
+                    dictionary_of(keys_array(col.codes), values)
+                }
             })
             .collect::<PolarsResult<_>>()?;
         arrays.extend(id_arrays(events));
@@ -486,12 +483,32 @@ impl FeatureTable {
     }
 }
 
-/// `col` as a dictionary array, its codes turned into the keys in place, missing as null.
-fn owned_dictionary_array(col: CatColumn) -> PolarsResult<ArrayRef> {
-    let keys = keys_array(col.codes);
-    let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter());
-    // SAFETY: every present code is below `col.dict.len()`, the number of values, and a
-    // missing one became key 0 under a null.
+/// An error unless there are `rows` events, one per feature row.
+fn check_events(events: &[ProcessEvent], rows: usize) -> Result<(), Error> {
+    if events.len() == rows {
+        return Ok(());
+    }
+    Err(Error::Schema(format!(
+        "{} events for {rows} feature rows",
+        events.len()
+    )))
+}
+
+/// A dictionary array of `keys` (as [`keys_of`] makes them) into `values`.
+///
+/// Every present key must be below the number of values, and missing keys 0 under a null:
+/// the keys are not checked again, which was 1.3 % of `lotl features`' samples.
+fn dictionary_of(
+    keys: PrimitiveArray<u32>,
+    values: MutableBinaryViewArray<str>,
+) -> PolarsResult<ArrayRef> {
+    debug_assert!(keys
+        .values()
+        .iter()
+        .all(|&k| (k as usize) < values.len().max(1)));
+    // SAFETY: the callers' keys are codes of a column, below the number of its values
+    // given here, or renumberings below the number of values pushed; a missing key is 0
+    // under a null.
     let array = unsafe {
         DictionaryArray::try_new_unchecked(dictionary_dtype(), keys, values.freeze().boxed())?
     };
@@ -528,13 +545,7 @@ fn dictionary_array(col: &CatColumn, rows: std::ops::Range<usize>) -> PolarsResu
         });
         (keys, used)
     };
-    // SAFETY: every key is a code of `col`, below `col.dict.len()`, the number of values
-    // (whole), or a renumbering below the number of values pushed to `used`. Checking
-    // each key again was 1.3 % of `lotl features`' samples.
-    let array = unsafe {
-        DictionaryArray::try_new_unchecked(dictionary_dtype(), keys, values.freeze().boxed())?
-    };
-    Ok(array.boxed())
+    dictionary_of(keys, values)
 }
 
 /// `codes` as `u32` keys, each present code through `key`, a missing one null (key 0).
