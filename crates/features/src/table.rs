@@ -97,7 +97,7 @@ impl Dict {
 
     /// The code of a unit's grouped value `packed` ([`pack_value`]) in `values`, pushed
     /// there when new.
-    fn code_of_packed(&mut self, values: &mut Vec<String>, packed: u64, long: &Values) -> u32 {
+    fn code_of_packed(&mut self, values: &mut impl ValueList, packed: u64, long: &Values) -> u32 {
         if packed == MISSING_VALUE {
             return MISSING_CODE;
         }
@@ -109,7 +109,7 @@ impl Dict {
         if code == next {
             let bytes = packed.to_le_bytes();
             let len = usize::from(bytes[7]).min(7);
-            values.push(String::from_utf8_lossy(&bytes[..len]).into_owned());
+            values.push(&String::from_utf8_lossy(&bytes[..len]));
         }
         code
     }
@@ -128,6 +128,16 @@ impl ValueList for Vec<String> {
 
     fn push(&mut self, v: &str) {
         Vec::push(self, v.to_owned());
+    }
+}
+
+impl ValueList for MutableBinaryViewArray<str> {
+    fn len(&self) -> usize {
+        MutableBinaryViewArray::len(self)
+    }
+
+    fn push(&mut self, v: &str) {
+        self.push_value(v);
     }
 }
 
@@ -308,15 +318,129 @@ fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Values]
         .map_or(MISSING_CODE, |v| dicts[j].code_in(&mut values[j], v))
 }
 
+/// Where [`merge_column`] puts a column: its values by code, and each row's code from the
+/// code of the row's slot.
+trait MergedColumn {
+    type Values: ValueList;
+    fn with_rows(n_rows: usize) -> Self;
+    fn values(&mut self) -> &mut Self::Values;
+    /// Rows whose slots are `slots`, slot `s` coded `code_at[s]` ([`MISSING_CODE`] or
+    /// past the end: missing).
+    fn extend(&mut self, code_at: &[u32], slots: &[u32]);
+}
+
+impl MergedColumn for CatColumn {
+    type Values = Vec<String>;
+
+    fn with_rows(n_rows: usize) -> Self {
+        CatColumn {
+            dict: Vec::new(),
+            codes: Vec::with_capacity(n_rows),
+        }
+    }
+
+    fn values(&mut self) -> &mut Vec<String> {
+        &mut self.dict
+    }
+
+    fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
+        self.codes.extend(
+            slots
+                .iter()
+                .map(|&s| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)),
+        );
+    }
+}
+
+/// A column as a feature file's dictionary array is made of, built as the rows are
+/// gathered: turning a [`CatColumn`]'s codes into keys and validity afterwards was another
+/// pass over every cell (5 % of `lotl features`' samples), and each value its own string.
+struct KeyedColumn {
+    values: MutableBinaryViewArray<str>,
+    /// Codes, 0 under a missing value (Arrow readers may look up the value under a null).
+    keys: Vec<u32>,
+    /// A bit per row, set when its value is present, eight rows to a byte.
+    present: Vec<u8>,
+    missing: usize,
+}
+
+impl MergedColumn for KeyedColumn {
+    type Values = MutableBinaryViewArray<str>;
+
+    fn with_rows(n_rows: usize) -> Self {
+        KeyedColumn {
+            values: MutableBinaryViewArray::new(),
+            keys: Vec::with_capacity(n_rows),
+            present: Vec::with_capacity(n_rows.div_ceil(8)),
+            missing: 0,
+        }
+    }
+
+    fn values(&mut self) -> &mut MutableBinaryViewArray<str> {
+        &mut self.values
+    }
+
+    fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
+        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
+        // Rows up to a byte boundary one at a time, then eight to a byte.
+        let aligning = ((8 - self.keys.len() % 8) % 8).min(slots.len());
+        let (first, rest) = slots.split_at(aligning);
+        for &s in first {
+            self.push(code(s));
+        }
+        let mut bytes = rest.chunks_exact(8);
+        for eight in &mut bytes {
+            let mut keys = [0u32; 8];
+            let mut byte = 0u8;
+            for (i, &s) in eight.iter().enumerate() {
+                let c = code(s);
+                let present = c != MISSING_CODE;
+                byte |= u8::from(present) << i;
+                keys[i] = if present { c } else { 0 };
+            }
+            self.missing += (!byte).count_ones() as usize;
+            self.keys.extend_from_slice(&keys);
+            self.present.push(byte);
+        }
+        for &s in bytes.remainder() {
+            self.push(code(s));
+        }
+    }
+}
+
+impl KeyedColumn {
+    fn push(&mut self, code: u32) {
+        let bit = self.keys.len() % 8;
+        if bit == 0 {
+            self.present.push(0);
+        }
+        let present = code != MISSING_CODE;
+        if let Some(byte) = self.present.last_mut() {
+            *byte |= u8::from(present) << bit;
+        }
+        self.missing += usize::from(!present);
+        self.keys.push(if present { code } else { 0 });
+    }
+
+    fn into_array(self) -> PolarsResult<ArrayRef> {
+        let rows = self.keys.len();
+        let validity = (self.missing > 0).then(|| Bitmap::from_u8_vec(self.present, rows));
+        let keys = PrimitiveArray::new(ArrowDataType::UInt32, self.keys.into(), validity);
+        dictionary_of(keys, self.values)
+    }
+}
+
 /// Categorical feature `j` of the `units`' rows in order: their dictionaries joined in unit
 /// order (so codes are as a sequential featurisation numbers them), each row's code
 /// written once, into its final place, through its slot.
-fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) -> CatColumn {
+fn merge_column<C: MergedColumn>(
+    layout: &SlotLayout,
+    units: &[Unit],
+    j: usize,
+    n_rows: usize,
+) -> C {
     let slot = layout.slot_of[j];
-    let mut col = CatColumn {
-        dict: Vec::new(),
-        codes: Vec::with_capacity(n_rows),
-    };
+    let mut col = C::with_rows(n_rows);
     let mut dict = Dict::default();
     let mut code_at = Vec::new();
     for unit in units {
@@ -325,16 +449,21 @@ fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) ->
             code_at.extend(
                 unit.by_slot[j]
                     .iter()
-                    .map(|&v| dict.code_of_packed(&mut col.dict, v, &unit.long)),
+                    .map(|&v| dict.code_of_packed(col.values(), v, &unit.long)),
             );
         } else {
-            code_at.extend(unit.dicts[j].iter().map(|v| dict.code_in(&mut col.dict, v)));
+            code_at.extend(unit.dicts[j].iter().map(|v| dict.code_in(col.values(), v)));
         }
-        col.codes.extend(
-            unit.rows[slot]
-                .iter()
-                .map(|&s| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)),
-        );
+        col.extend(&code_at, &unit.rows[slot]);
+    }
+    col
+}
+
+/// Numeric feature `j` of the `units`' rows in order.
+fn merge_numeric(units: &[Unit], j: usize, n_rows: usize) -> Vec<f32> {
+    let mut col = Vec::with_capacity(n_rows);
+    for u in units {
+        col.extend_from_slice(&u.numeric[j]);
     }
     col
 }
@@ -363,13 +492,7 @@ impl FeatureTable {
         table.n_rows = n_rows;
         table.numeric = (0..table.numeric.len())
             .into_par_iter()
-            .map(|j| {
-                let mut col = Vec::with_capacity(n_rows);
-                for u in &units {
-                    col.extend_from_slice(&u.numeric[j]);
-                }
-                col
-            })
+            .map(|j| merge_numeric(&units, j, n_rows))
             .collect();
         table.categorical = (0..table.categorical.len())
             .into_par_iter()
@@ -441,41 +564,6 @@ impl FeatureTable {
                     Ok(PrimitiveArray::<f32>::from_slice(&self.numeric[i][rows.clone()]).boxed())
                 }
                 FeatureKind::Categorical => dictionary_array(&self.categorical[i], rows.clone()),
-            })
-            .collect::<PolarsResult<_>>()?;
-        arrays.extend(id_arrays(events));
-        Ok(arrays)
-    }
-
-    /// [`FeatureTable::output_arrays`] of every row, the table's columns moved into the
-    /// arrays: a column's codes become its keys where they lie.
-    fn into_output_arrays(self, events: &[ProcessEvent]) -> Result<Vec<ArrayRef>, Error> {
-        check_events(events, self.n_rows)?;
-        enum Owned {
-            Numeric(Vec<f32>),
-            Categorical(CatColumn),
-        }
-        // Each kind's columns are in feature order.
-        let (mut numeric, mut categorical) =
-            (self.numeric.into_iter(), self.categorical.into_iter());
-        let columns: Vec<Owned> = self
-            .features
-            .iter()
-            .map(|f| match f.kind {
-                FeatureKind::Numeric => Owned::Numeric(numeric.next().unwrap_or_default()),
-                FeatureKind::Categorical => {
-                    Owned::Categorical(categorical.next().unwrap_or_default())
-                }
-            })
-            .collect();
-        let mut arrays: Vec<ArrayRef> = columns
-            .into_par_iter()
-            .map(|column| match column {
-                Owned::Numeric(values) => Ok(PrimitiveArray::<f32>::from_vec(values).boxed()),
-                Owned::Categorical(col) => {
-                    let values = MutableBinaryViewArray::<str>::from_values_iter(col.dict.iter());
-                    dictionary_of(keys_array(col.codes), values)
-                }
             })
             .collect::<PolarsResult<_>>()?;
         arrays.extend(id_arrays(events));
@@ -725,9 +813,8 @@ pub fn featurize_parquet_file(
         let featurised = (|| -> Result<(), Error> {
             for events in events_receive {
                 let start = std::time::Instant::now();
-                let table = featurize_batch_with_progress(recipe, &events, progress);
+                let arrays = featurize_batch_into_arrays(recipe, &events, progress)?;
                 stats.featurize_secs += start.elapsed().as_secs_f64();
-                let arrays = table.into_output_arrays(&events)?;
                 stats.rows += events.len();
                 send.send(Some((events.len(), arrays)))
                     .map_err(|_| writer_gone())?;
@@ -820,6 +907,52 @@ pub fn featurize_parquet(recipe: &dyn FeatureRecipe, path: &Path) -> Result<Feat
     Ok(featurize_batch(recipe, &events))
 }
 
+/// The arrays of a feature file (laid out as [`output_schema`]) of `events`, featurised in
+/// parallel, calling `progress(n)` after each work unit of `n` events: the units' columns
+/// are merged straight into the arrays.
+fn featurize_batch_into_arrays(
+    recipe: &dyn FeatureRecipe,
+    events: &[ProcessEvent],
+    progress: &(dyn Fn(usize) + Sync),
+) -> PolarsResult<Vec<ArrayRef>> {
+    let layout = SlotLayout::of(recipe);
+    let units = build_units(recipe, &layout, events, progress);
+    let n_rows = events.len();
+    let features = recipe.features();
+    let idx = kind_indices(features);
+    let mut arrays: Vec<ArrayRef> = features
+        .par_iter()
+        .zip(idx.par_iter())
+        .map(|(f, &i)| match f.kind {
+            FeatureKind::Numeric => {
+                Ok(PrimitiveArray::<f32>::from_vec(merge_numeric(&units, i, n_rows)).boxed())
+            }
+            FeatureKind::Categorical => {
+                merge_column::<KeyedColumn>(&layout, &units, i, n_rows).into_array()
+            }
+        })
+        .collect::<PolarsResult<_>>()?;
+    arrays.extend(id_arrays(events));
+    Ok(arrays)
+}
+
+/// `events` featurised in work units of [`CHUNK`] events, in parallel.
+fn build_units(
+    recipe: &dyn FeatureRecipe,
+    layout: &SlotLayout,
+    events: &[ProcessEvent],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Unit> {
+    events
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let unit = Unit::build(recipe, layout, chunk);
+            progress(chunk.len());
+            unit
+        })
+        .collect()
+}
+
 /// Featurise `events` in parallel; row `i` of the table is event `i`.
 pub fn featurize_batch(recipe: &dyn FeatureRecipe, events: &[ProcessEvent]) -> FeatureTable {
     featurize_batch_with_progress(recipe, events, &|_| {})
@@ -832,14 +965,7 @@ pub fn featurize_batch_with_progress(
     progress: &(dyn Fn(usize) + Sync),
 ) -> FeatureTable {
     let layout = SlotLayout::of(recipe);
-    let units: Vec<Unit> = events
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let unit = Unit::build(recipe, &layout, chunk);
-            progress(chunk.len());
-            unit
-        })
-        .collect();
+    let units = build_units(recipe, &layout, events, progress);
     FeatureTable::merge(recipe, &layout, units)
 }
 
@@ -847,6 +973,7 @@ pub fn featurize_batch_with_progress(
 mod tests {
     use super::*;
     use crate::recipe::RecipeConfig;
+    use polars_arrow::array::Array;
 
     /// Three units' worth of events whose groups repeat values, miss values (no command
     /// line), hold values too long to pack, and more distinct values than a unit's memo
@@ -893,6 +1020,38 @@ mod tests {
                     assert_eq!(col[i].to_bits(), row.numeric()[j].to_bits(), "row {i}");
                 }
             }
+            // A feature file's arrays, merged straight from the units, are the table's.
+            let arrays = featurize_batch_into_arrays(recipe.as_ref(), &events, &|_| {}).unwrap();
+            let from_table = table.output_arrays(0..events.len(), &events).unwrap();
+            assert_eq!(arrays.len(), from_table.len());
+            for (i, (a, b)) in arrays.iter().zip(&from_table).enumerate() {
+                let what = format!("array {i} of {}", recipe.name());
+                let dictionary = |a: &ArrayRef| {
+                    a.as_any()
+                        .downcast_ref::<DictionaryArray<u32>>()
+                        .map(|d| (d.keys().clone(), d.values().clone()))
+                };
+                match (dictionary(a), dictionary(b)) {
+                    // Compared apart: polars looks up the value under a null key, which an
+                    // empty dictionary (a column missing throughout) does not have.
+                    (Some((a_keys, a_values)), Some((b_keys, b_values))) => {
+                        assert_eq!(a_keys, b_keys, "{what}");
+                        assert!(a_values.as_ref() == b_values.as_ref(), "{what}");
+                    }
+                    _ => {
+                        // Numeric features hold NaN, unequal to itself: compared by bits.
+                        let bits = |a: &ArrayRef| {
+                            a.as_any()
+                                .downcast_ref::<PrimitiveArray<f32>>()
+                                .map(|a| a.values_iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                        };
+                        match (bits(a), bits(b)) {
+                            (Some(a), Some(b)) => assert_eq!(a, b, "{what}"),
+                            _ => assert!(a.as_ref() == b.as_ref(), "{what}"),
+                        }
+                    }
+                }
+            }
             // Codes number values as one sequential pass meets them.
             for col in &table.categorical {
                 let mut next = 0;
@@ -904,6 +1063,34 @@ mod tests {
                 }
                 assert_eq!(next as usize, col.dict.len());
             }
+        }
+    }
+
+    /// Keys and presence bits gathered in runs that start and end anywhere within a byte
+    /// of bits are those of the codes gathered whole.
+    #[test]
+    fn keyed_columns_gather_runs_of_any_length() {
+        let code_at = [7, MISSING_CODE, 0, 3];
+        // Slots past `code_at` (a lone feature's missing code) are missing too.
+        let slots: Vec<u32> = (0..100u32).map(|i| (i * i + i / 3) % 6).collect();
+        let mut whole = CatColumn::with_rows(slots.len());
+        whole.extend(&code_at, &slots);
+        let expected = keys_array(whole.codes);
+        for runs in [&[100][..], &[3, 13, 8, 1, 75], &[1; 100], &[0, 7, 0, 9, 84]] {
+            let mut keyed = KeyedColumn::with_rows(slots.len());
+            let mut start = 0;
+            for &n in runs {
+                keyed.extend(&code_at, &slots[start..start + n]);
+                start += n;
+            }
+            assert_eq!(keyed.keys, expected.values().as_slice(), "runs {runs:?}");
+            let present: Vec<bool> = (0..slots.len())
+                .map(|r| keyed.present[r / 8] >> (r % 8) & 1 == 1)
+                .collect();
+            let expected_present: Vec<bool> =
+                (0..slots.len()).map(|r| expected.is_valid(r)).collect();
+            assert_eq!(present, expected_present, "runs {runs:?}");
+            assert_eq!(keyed.missing, expected.null_count(), "runs {runs:?}");
         }
     }
 }
