@@ -13,6 +13,7 @@ TREES="${TREES:-100}"
 LEAVES="${LEAVES:-31}"
 LR="${LR:-0.1}"
 THREADS="${THREADS:-2}"
+REPEAT="${REPEAT:-3}"         # runs of each featurise step, both sides; the table takes medians
 OUT="${OUT:-$here/out}"
 VENV="${VENV:-$HOME/.cache/lotl-venv-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lotl-target}"
@@ -50,6 +51,13 @@ measure() {
     echo "FAILED: $name (see $OUT/$name.err)" >&2; tail -20 "$OUT/$name.err" >&2; exit 1; }
 }
 
+# measure_repeated NAME CMD...: measure, REPEAT times (NAME, then NAME.r2, NAME.r3, ...).
+measure_repeated() {
+  local name="$1"; shift
+  measure "$name" "$@"
+  for i in $(seq 2 "$REPEAT"); do measure "$name.r$i" "$@"; done
+}
+
 # 1. One data set: a synthetic fleet, split by host into train and test halves, and the
 #    elastic2021 matrix lotl's GBDT trains on (also given to LightGBM).
 if [ ! -f "$OUT/events.parquet" ]; then
@@ -64,11 +72,13 @@ if [ ! -f "$OUT/matrix/meta.json" ]; then
 fi
 
 # 2. Featurise the test events: Python replica vs lotl (both Parquet in, Parquet out).
-measure py_featurise "$PY" "$here/replica.py" featurise "$OUT/test.parquet" "$OUT/py_test_features.parquet"
-measure lotl_featurise "$LOTL" features -r elastic2021 "$OUT/test.parquet" -o "$OUT/lotl_test_features.parquet"
+#    A lotl run takes about a second and a half, in which this VM's zeroing of fresh pages
+#    alone varies by up to a second: each step runs REPEAT times, the replica's too.
+measure_repeated py_featurise "$PY" "$here/replica.py" featurise "$OUT/test.parquet" "$OUT/py_test_features.parquet"
+measure_repeated lotl_featurise "$LOTL" features -r elastic2021 "$OUT/test.parquet" -o "$OUT/lotl_test_features.parquet"
 # The same in memory: events read first, only the featurising timed (the replica's
 # featurise_seconds likewise times only its feature function).
-measure lotl_featurise_memory "$EX/featurize_memory" "$OUT/test.parquet" elastic2021
+measure_repeated lotl_featurise_memory "$EX/featurize_memory" "$OUT/test.parquet" elastic2021
 
 # 3. Training on the same matrix, same trees/leaves/learning rate/bins, THREADS threads;
 #    both also report single-core prediction throughput on the test matrix.

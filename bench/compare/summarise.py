@@ -2,6 +2,7 @@
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -12,22 +13,39 @@ out = Path(sys.argv[1])
 THREADS = sys.argv[2] if len(sys.argv) > 2 else "2"
 
 
+def runs(name, ext):
+    """The files of a step's runs: NAME.ext, then NAME.r2.ext, ... (run.sh's REPEAT)."""
+    return [out / f"{name}.{ext}"] + sorted(out.glob(f"{name}.r*.{ext}"))
+
+
 def timing(name):
-    """(wall seconds, peak RSS MB) from /usr/bin/time -v."""
-    text = (out / f"{name}.time").read_text()
-    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
-    parts = [float(p) for p in m.group(1).split(":")]
-    wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024
-    return wall, rss
+    """(wall seconds, peak RSS MB) from /usr/bin/time -v: the median wall of the step's
+    runs, and the largest peak."""
+    walls, rsss = [], []
+    for path in runs(name, "time"):
+        text = path.read_text()
+        m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
+        parts = [float(p) for p in m.group(1).split(":")]
+        walls.append(sum(p * 60 ** i for i, p in enumerate(reversed(parts))))
+        rsss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024)
+    return statistics.median(walls), max(rsss)
 
 
-def last_json(name):
-    for line in reversed((out / f"{name}.out").read_text().splitlines()):
+def last_json(name, path=None):
+    for line in reversed((path or out / f"{name}.out").read_text().splitlines()):
         line = line.strip()
         if line.startswith("{"):
             return json.loads(line)
     raise SystemExit(f"no JSON line in {name}.out")
+
+
+def median_field(name, field):
+    """The median of `field` of the last JSON line of each of the step's runs."""
+    return statistics.median(last_json(name, p)[field] for p in runs(name, "out"))
+
+
+def repeats(name):
+    return len(runs(name, "time"))
 
 
 meta = json.loads((out / "matrix" / "meta.json").read_text())
@@ -60,10 +78,9 @@ def secs(what, lotl, alt, lotl_mb, alt_mb, alt_name):
 speed("featurise elastic2021, events/s (Parquet in, Parquet out)",
       n_test / w["lotl_featurise"][0], n_test / w["py_featurise"][0],
       w["lotl_featurise"][1], w["py_featurise"][1], "Python replica (pandas)")
-py_feat = last_json("py_featurise")
-lotl_feat_s = last_json("lotl_featurise_memory")["featurise_seconds"]
+lotl_feat_s = median_field("lotl_featurise_memory", "featurise_seconds")
 speed("featurise elastic2021, events/s, in memory (excluding I/O)",
-      n_test / lotl_feat_s, n_test / py_feat["featurise_seconds"],
+      n_test / lotl_feat_s, n_test / median_field("py_featurise", "featurise_seconds"),
       None, None, "Python replica (pandas)")
 speed("predict, events/s, 1 core, same matrix (model only)",
       lo["predict_batch_events_per_s_1core"], lg["predict_batch_events_per_s_1core"],
@@ -103,5 +120,8 @@ print(f"\nalerts: lotl {sum(1 for _ in open(out / 'alerts.ndjson'))}, "
 print(f"replica fit: encode {py_fit['encode_seconds']:.1f} s, LightGBM {py_fit['train_seconds']:.1f} s; "
       f"replica detect: featurise {py_det['featurise_seconds']:.1f} s, predict {py_det['predict_seconds']:.1f} s, "
       f"cluster {py_det['cluster_seconds']:.1f} s; lotl detect (score and detect) {w['lotl_detect'][0]:.1f} s")
+print(f"featurise rows: medians of {repeats('lotl_featurise')} runs of lotl, "
+      f"{repeats('lotl_featurise_memory')} in memory, {repeats('py_featurise')} of the replica; "
+      f"other rows: one run each")
 print("load average (1 min) when each step started: " + ", ".join(f"{k} {v}" for k, v in sorted(loads.items())))
 json.dump({"rows": rows, "walls": w}, open(out / "results.json", "w"), indent=1)
