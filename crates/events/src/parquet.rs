@@ -246,7 +246,7 @@ impl ArrayLayout {
             polars_bail!(ShapeMismatch: "{} arrays for {} columns", arrays.len(), self.fields.len());
         }
         for (array, field) in arrays.iter().zip(self.arrow.iter_values()) {
-            if array.len() != rows || array.dtype() != field.dtype() {
+            if array.len() != rows || !same_values(array.dtype(), field.dtype()) {
                 polars_bail!(
                     SchemaMismatch: "column {}: {} rows of {:?} where the schema says {rows} of {:?}",
                     field.name,
@@ -257,6 +257,18 @@ impl ArrayLayout {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether an array of type `array` holds the values of a column of type `column`: the
+/// same type, or dictionaries of the same values whatever their keys' width (Parquet
+/// stores keys by value; the file's schema says the column's key type).
+fn same_values(array: &ArrowDataType, column: &ArrowDataType) -> bool {
+    match (array, column) {
+        (ArrowDataType::Dictionary(_, a, a_sorted), ArrowDataType::Dictionary(_, c, c_sorted)) => {
+            a == c && a_sorted == c_sorted
+        }
+        _ => array == column,
     }
 }
 

@@ -400,3 +400,114 @@ proptest! {
         }
     }
 }
+
+/// Dictionary arrays with keys of one, two or four bytes write the same file: Parquet stores
+/// keys by value, and the schema's key type is the file's. (The feature writer keys a
+/// column as narrowly as its values allow.)
+#[test]
+fn narrow_dictionary_keys_write_the_same_file() {
+    use lotl_events::parquet::BatchWriter;
+    use polars::prelude::*;
+    use polars_arrow::array::{
+        Array, DictionaryArray, DictionaryKey, MutableBinaryViewArray, PrimitiveArray,
+    };
+    use polars_arrow::datatypes::ArrowDataType;
+
+    fn column<K: DictionaryKey>(rows: &[Option<u32>], dict: &[String]) -> Box<dyn Array> {
+        let keys: Vec<Option<K>> = rows
+            .iter()
+            .map(|k| k.map(|k| K::try_from(k as usize).ok().unwrap()))
+            .collect();
+        let dtype =
+            ArrowDataType::Dictionary(K::KEY_TYPE, Box::new(ArrowDataType::Utf8View), false);
+        let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
+        DictionaryArray::try_new(
+            dtype,
+            PrimitiveArray::<K>::from(keys),
+            values.freeze().boxed(),
+        )
+        .unwrap()
+        .boxed()
+    }
+    let n = 140_003;
+    let dict: Vec<String> = (0..256).map(|i| format!("v{i}")).collect();
+    /// A column's name, its rows' keys and its dictionary.
+    type Pattern = (&'static str, Vec<Option<u32>>, Vec<String>);
+    let patterns: Vec<Pattern> = vec![
+        (
+            "mixed",
+            (0..n)
+                .map(|i| match i % 97 {
+                    0..=9 => None,
+                    10..=40 => Some(7),
+                    _ if i % 5 == 0 => None,
+                    _ => Some((i * 7919 % 256) as u32),
+                })
+                .collect(),
+            dict.clone(),
+        ),
+        ("no_value", vec![None; n], vec![]),
+        (
+            "no_null",
+            (0..n).map(|i| Some((i % 3) as u32)).collect(),
+            dict[..3].to_vec(),
+        ),
+    ];
+    let schema: Schema = patterns
+        .iter()
+        .map(|(name, _, _)| {
+            Field::new(
+                (*name).into(),
+                DataType::from_categories(Categories::random(
+                    (*name).into(),
+                    CategoricalPhysical::U32,
+                )),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, arrays: Vec<Box<dyn Array>>| {
+        let p = dir.path().join(file);
+        let mut w = BatchWriter::new(&p, false);
+        w.write_arrays(&schema, n, &arrays).unwrap();
+        // A slice whose validity starts at bit 3 of a byte.
+        let sliced: Vec<Box<dyn Array>> = arrays.iter().map(|a| a.sliced(11, 1_000)).collect();
+        w.write_arrays(&schema, 1_000, &sliced).unwrap();
+        w.finish().unwrap();
+        std::fs::read(p).unwrap()
+    };
+    let wide = write(
+        "u32.parquet",
+        patterns
+            .iter()
+            .map(|(_, r, d)| column::<u32>(r, d))
+            .collect(),
+    );
+    let middle = write(
+        "u16.parquet",
+        patterns
+            .iter()
+            .map(|(_, r, d)| column::<u16>(r, d))
+            .collect(),
+    );
+    let narrow = write(
+        "u8.parquet",
+        patterns
+            .iter()
+            .map(|(_, r, d)| column::<u8>(r, d))
+            .collect(),
+    );
+    assert!(wide == middle, "u16 keys wrote another file than u32 keys");
+    assert!(wide == narrow, "u8 keys wrote another file than u32 keys");
+    // And the file holds the values.
+    let back = ParquetReader::new(std::io::Cursor::new(narrow))
+        .finish()
+        .unwrap();
+    for (name, rows, dict) in &patterns {
+        let got = back.column(name).unwrap().cast(&DataType::String).unwrap();
+        let expected = rows.iter().chain(&rows[11..1_011]);
+        for (i, (g, e)) in got.str().unwrap().iter().zip(expected).enumerate() {
+            assert_eq!(g, e.map(|k| dict[k as usize].as_str()), "{name} row {i}");
+        }
+    }
+}

@@ -7,9 +7,11 @@ use crate::recipe::FeatureRecipe;
 use crate::row::{kind_indices, FeatureKind, FeatureRow, FeatureSpec};
 use lotl_events::ProcessEvent;
 use polars::prelude::*;
-use polars_arrow::array::{ArrayRef, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
+use polars_arrow::array::{
+    ArrayRef, DictionaryArray, DictionaryKey, MutableBinaryViewArray, PrimitiveArray,
+};
 use polars_arrow::bitmap::Bitmap;
-use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+use polars_arrow::datatypes::ArrowDataType;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -357,11 +359,30 @@ impl MergedColumn for CatColumn {
 /// pass over every cell (5 % of `lotl features`' samples), and each value its own string.
 struct KeyedColumn {
     values: MutableBinaryViewArray<str>,
-    /// Codes, 0 under a missing value (Arrow readers may look up the value under a null).
-    keys: Vec<u32>,
-    /// A bit per row, set when its value is present, eight rows to a byte.
-    present: Vec<u8>,
-    missing: usize,
+    keys: Keys,
+}
+
+/// A column's keys, as narrow as its number of values allows, chosen at its first rows
+/// (all its values are coded by then). Every column of Elastic's recipe has at most 256
+/// values in a batch: one byte a key, not four, is a quarter of the memory written by the
+/// merge and read by the writer. Parquet stores keys by value: the file is the same.
+enum Keys {
+    Undecided { n_rows: usize },
+    U8(KeyGather<u8>),
+    U16(KeyGather<u16>),
+    U32(KeyGather<u32>),
+}
+
+impl Keys {
+    fn for_values(n_values: usize, n_rows: usize) -> Keys {
+        if n_values <= 1 << 8 {
+            Keys::U8(KeyGather::with_rows(n_rows))
+        } else if n_values <= 1 << 16 {
+            Keys::U16(KeyGather::with_rows(n_rows))
+        } else {
+            Keys::U32(KeyGather::with_rows(n_rows))
+        }
+    }
 }
 
 impl MergedColumn for KeyedColumn {
@@ -370,9 +391,7 @@ impl MergedColumn for KeyedColumn {
     fn with_rows(n_rows: usize) -> Self {
         KeyedColumn {
             values: MutableBinaryViewArray::new(),
-            keys: Vec::with_capacity(n_rows),
-            present: Vec::with_capacity(n_rows.div_ceil(8)),
-            missing: 0,
+            keys: Keys::Undecided { n_rows },
         }
     }
 
@@ -381,34 +400,114 @@ impl MergedColumn for KeyedColumn {
     }
 
     fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
-        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
-        // Rows up to a byte boundary one at a time, then eight to a byte.
-        let aligning = ((8 - self.keys.len() % 8) % 8).min(slots.len());
-        let (first, rest) = slots.split_at(aligning);
-        for &s in first {
-            self.push(code(s));
+        if let Keys::Undecided { n_rows } = self.keys {
+            self.keys = Keys::for_values(self.values.len(), n_rows);
         }
-        let mut bytes = rest.chunks_exact(8);
-        for eight in &mut bytes {
-            let mut keys = [0u32; 8];
-            let mut byte = 0u8;
-            for (i, &s) in eight.iter().enumerate() {
-                let c = code(s);
-                let present = c != MISSING_CODE;
-                byte |= u8::from(present) << i;
-                keys[i] = if present { c } else { 0 };
-            }
-            self.missing += (!byte).count_ones() as usize;
-            self.keys.extend_from_slice(&keys);
-            self.present.push(byte);
-        }
-        for &s in bytes.remainder() {
-            self.push(code(s));
+        match &mut self.keys {
+            Keys::Undecided { .. } => unreachable!("decided just above"),
+            Keys::U8(keys) => keys.extend(code_at, slots),
+            Keys::U16(keys) => keys.extend(code_at, slots),
+            Keys::U32(keys) => keys.extend(code_at, slots),
         }
     }
 }
 
 impl KeyedColumn {
+    fn into_array(self) -> PolarsResult<ArrayRef> {
+        let keys = match self.keys {
+            Keys::Undecided { .. } => Keys::for_values(self.values.len(), 0),
+            keys => keys,
+        };
+        match keys {
+            Keys::Undecided { .. } => unreachable!("decided just above"),
+            Keys::U8(keys) => dictionary_of(keys.into_keys(), self.values),
+            Keys::U16(keys) => dictionary_of(keys.into_keys(), self.values),
+            Keys::U32(keys) => dictionary_of(keys.into_keys(), self.values),
+        }
+    }
+}
+
+/// An integer type of dictionary keys, made from a code known to fit.
+trait Key: DictionaryKey {
+    fn from_code(code: u32) -> Self;
+}
+
+impl Key for u8 {
+    fn from_code(code: u32) -> Self {
+        code as u8
+    }
+}
+
+impl Key for u16 {
+    fn from_code(code: u32) -> Self {
+        code as u16
+    }
+}
+
+impl Key for u32 {
+    fn from_code(code: u32) -> Self {
+        code
+    }
+}
+
+/// Keys of one width and the rows' presence bits, gathered row by row.
+struct KeyGather<K> {
+    /// Codes, 0 under a missing value (Arrow readers may look up the value under a null).
+    keys: Vec<K>,
+    /// A bit per row, set when its value is present, eight rows to a byte.
+    present: Vec<u8>,
+}
+
+impl<K: Key> KeyGather<K> {
+    fn with_rows(n_rows: usize) -> Self {
+        KeyGather {
+            keys: Vec::with_capacity(n_rows),
+            present: Vec::with_capacity(n_rows.div_ceil(8)),
+        }
+    }
+
+    /// Rows whose slots are `slots`, as [`MergedColumn::extend`]; every code below `K`'s
+    /// range.
+    fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
+        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
+        // Rows up to a byte boundary one at a time, then eight to a byte. Keys and bits
+        // are gathered in passes of their own: one loop writing both kept its vectors'
+        // lengths in memory, a dependency from row to row.
+        let aligning = ((8 - self.keys.len() % 8) % 8).min(slots.len());
+        let (first, rest) = slots.split_at(aligning);
+        for &s in first {
+            self.push(code(s));
+        }
+        let (whole, tail) = rest.split_at(rest.len() / 8 * 8);
+        if code_at.iter().all(|&c| c == MISSING_CODE) {
+            // No value in the unit (a third of Elastic's unit columns: bigram positions
+            // past most names' ends): every row missing.
+            self.keys
+                .resize(self.keys.len() + whole.len(), K::default());
+            self.present.resize(self.present.len() + whole.len() / 8, 0);
+        } else {
+            self.gather_whole_bytes(code_at, whole);
+        }
+        for &s in tail {
+            self.push(code(s));
+        }
+    }
+
+    /// Rows of `slots` (a multiple of 8 of them, from a byte boundary), as [`Self::extend`].
+    fn gather_whole_bytes(&mut self, code_at: &[u32], slots: &[u32]) {
+        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
+        let whole = slots;
+        self.keys.extend(whole.iter().map(|&s| match code(s) {
+            MISSING_CODE => K::default(),
+            c => K::from_code(c),
+        }));
+        self.present.extend(whole.chunks_exact(8).map(|eight| {
+            eight.iter().enumerate().fold(0u8, |byte, (i, &s)| {
+                byte | u8::from(code(s) != MISSING_CODE) << i
+            })
+        }));
+    }
+
     fn push(&mut self, code: u32) {
         let bit = self.keys.len() % 8;
         if bit == 0 {
@@ -418,15 +517,14 @@ impl KeyedColumn {
         if let Some(byte) = self.present.last_mut() {
             *byte |= u8::from(present) << bit;
         }
-        self.missing += usize::from(!present);
-        self.keys.push(if present { code } else { 0 });
+        self.keys.push(K::from_code(if present { code } else { 0 }));
     }
 
-    fn into_array(self) -> PolarsResult<ArrayRef> {
+    fn into_keys(self) -> PrimitiveArray<K> {
         let rows = self.keys.len();
-        let validity = (self.missing > 0).then(|| Bitmap::from_u8_vec(self.present, rows));
-        let keys = PrimitiveArray::new(ArrowDataType::UInt32, self.keys.into(), validity);
-        dictionary_of(keys, self.values)
+        let present = Bitmap::from_u8_vec(self.present, rows);
+        let validity = (present.unset_bits() > 0).then_some(present);
+        PrimitiveArray::from_vec(self.keys).with_validity(validity)
     }
 }
 
@@ -442,19 +540,26 @@ fn merge_column<C: MergedColumn>(
     let slot = layout.slot_of[j];
     let mut col = C::with_rows(n_rows);
     let mut dict = Dict::default();
-    let mut code_at = Vec::new();
-    for unit in units {
-        code_at.clear();
-        if layout.grouped(slot) {
-            code_at.extend(
+    // Every value is coded before any row is gathered: the column's number of values
+    // decides its keys' width.
+    let code_at: Vec<Vec<u32>> = units
+        .iter()
+        .map(|unit| {
+            if layout.grouped(slot) {
                 unit.by_slot[j]
                     .iter()
-                    .map(|&v| dict.code_of_packed(col.values(), v, &unit.long)),
-            );
-        } else {
-            code_at.extend(unit.dicts[j].iter().map(|v| dict.code_in(col.values(), v)));
-        }
-        col.extend(&code_at, &unit.rows[slot]);
+                    .map(|&v| dict.code_of_packed(col.values(), v, &unit.long))
+                    .collect()
+            } else {
+                unit.dicts[j]
+                    .iter()
+                    .map(|v| dict.code_in(col.values(), v))
+                    .collect()
+            }
+        })
+        .collect();
+    for (unit, code_at) in units.iter().zip(&code_at) {
+        col.extend(code_at, &unit.rows[slot]);
     }
     col
 }
@@ -586,30 +691,21 @@ fn check_events(events: &[ProcessEvent], rows: usize) -> Result<(), Error> {
 ///
 /// Every present key must be below the number of values, and missing keys 0 under a null:
 /// the keys are not checked again, which was 1.3 % of `lotl features`' samples.
-fn dictionary_of(
-    keys: PrimitiveArray<u32>,
+fn dictionary_of<K: DictionaryKey>(
+    keys: PrimitiveArray<K>,
     values: MutableBinaryViewArray<str>,
 ) -> PolarsResult<ArrayRef> {
-    debug_assert!(keys
-        .values()
-        .iter()
-        .all(|&k| (k as usize) < values.len().max(1)));
+    debug_assert!(keys.values().iter().all(|&k| {
+        let k: Option<usize> = k.try_into().ok();
+        k.is_some_and(|k| k < values.len().max(1))
+    }));
+    let dtype = ArrowDataType::Dictionary(K::KEY_TYPE, Box::new(ArrowDataType::Utf8View), false);
     // SAFETY: the callers' keys are codes of a column, below the number of its values
     // given here, or renumberings below the number of values pushed; a missing key is 0
     // under a null.
-    let array = unsafe {
-        DictionaryArray::try_new_unchecked(dictionary_dtype(), keys, values.freeze().boxed())?
-    };
+    let array =
+        unsafe { DictionaryArray::try_new_unchecked(dtype, keys, values.freeze().boxed())? };
     Ok(array.boxed())
-}
-
-/// Arrow type of a categorical feature column, as polars writes a `u32` categorical.
-fn dictionary_dtype() -> ArrowDataType {
-    ArrowDataType::Dictionary(
-        IntegerType::UInt32,
-        Box::new(ArrowDataType::Utf8View),
-        false,
-    )
 }
 
 /// `col`'s rows `rows` as a dictionary array, missing as null. Rows that are not the whole
@@ -1026,10 +1122,29 @@ mod tests {
             assert_eq!(arrays.len(), from_table.len());
             for (i, (a, b)) in arrays.iter().zip(&from_table).enumerate() {
                 let what = format!("array {i} of {}", recipe.name());
+                // Keys as `u32`, whatever their width.
                 let dictionary = |a: &ArrayRef| {
-                    a.as_any()
-                        .downcast_ref::<DictionaryArray<u32>>()
-                        .map(|d| (d.keys().clone(), d.values().clone()))
+                    let any = a.as_any();
+                    let widen = |keys: Vec<Option<u32>>, values: &dyn Array| {
+                        Some((keys, values.to_boxed()))
+                    };
+                    if let Some(d) = any.downcast_ref::<DictionaryArray<u8>>() {
+                        widen(
+                            d.keys().iter().map(|k| k.map(|&k| u32::from(k))).collect(),
+                            d.values().as_ref(),
+                        )
+                    } else if let Some(d) = any.downcast_ref::<DictionaryArray<u16>>() {
+                        widen(
+                            d.keys().iter().map(|k| k.map(|&k| u32::from(k))).collect(),
+                            d.values().as_ref(),
+                        )
+                    } else {
+                        let d = any.downcast_ref::<DictionaryArray<u32>>()?;
+                        widen(
+                            d.keys().iter().map(|k| k.copied()).collect(),
+                            d.values().as_ref(),
+                        )
+                    }
                 };
                 match (dictionary(a), dictionary(b)) {
                     // Compared apart: polars looks up the value under a null key, which an
@@ -1067,30 +1182,48 @@ mod tests {
     }
 
     /// Keys and presence bits gathered in runs that start and end anywhere within a byte
-    /// of bits are those of the codes gathered whole.
+    /// of bits are those of the codes gathered whole, at every key width.
     #[test]
     fn keyed_columns_gather_runs_of_any_length() {
-        let code_at = [7, MISSING_CODE, 0, 3];
-        // Slots past `code_at` (a lone feature's missing code) are missing too.
-        let slots: Vec<u32> = (0..100u32).map(|i| (i * i + i / 3) % 6).collect();
-        let mut whole = CatColumn::with_rows(slots.len());
-        whole.extend(&code_at, &slots);
-        let expected = keys_array(whole.codes);
-        for runs in [&[100][..], &[3, 13, 8, 1, 75], &[1; 100], &[0, 7, 0, 9, 84]] {
-            let mut keyed = KeyedColumn::with_rows(slots.len());
+        fn gather<K: Key + Into<u32>>(code_at: &[u32], slots: &[u32], runs: &[usize]) {
+            let mut whole = CatColumn::with_rows(slots.len());
+            whole.extend(code_at, slots);
+            let expected = keys_array(whole.codes);
+            let mut keyed = KeyGather::<K>::with_rows(slots.len());
             let mut start = 0;
             for &n in runs {
-                keyed.extend(&code_at, &slots[start..start + n]);
+                keyed.extend(code_at, &slots[start..start + n]);
                 start += n;
             }
-            assert_eq!(keyed.keys, expected.values().as_slice(), "runs {runs:?}");
-            let present: Vec<bool> = (0..slots.len())
-                .map(|r| keyed.present[r / 8] >> (r % 8) & 1 == 1)
-                .collect();
+            let keys = keyed.into_keys();
+            let widened: Vec<u32> = keys.values().iter().map(|&k| k.into()).collect();
+            assert_eq!(widened, expected.values().as_slice(), "runs {runs:?}");
+            let present: Vec<bool> = (0..slots.len()).map(|r| keys.is_valid(r)).collect();
             let expected_present: Vec<bool> =
                 (0..slots.len()).map(|r| expected.is_valid(r)).collect();
             assert_eq!(present, expected_present, "runs {runs:?}");
-            assert_eq!(keyed.missing, expected.null_count(), "runs {runs:?}");
+            assert_eq!(keys.null_count(), expected.null_count(), "runs {runs:?}");
         }
+        // Slots past `code_at` (a lone feature's missing code) are missing too.
+        let slots: Vec<u32> = (0..100u32).map(|i| (i * i + i / 3) % 6).collect();
+        for runs in [&[100][..], &[3, 13, 8, 1, 75], &[1; 100], &[0, 7, 0, 9, 84]] {
+            gather::<u8>(&[7, MISSING_CODE, 0, 255], &slots, runs);
+            gather::<u8>(&[MISSING_CODE, MISSING_CODE], &slots, runs);
+            gather::<u8>(&[], &slots, runs);
+            gather::<u16>(&[7, MISSING_CODE, 0, 65_535], &slots, runs);
+            gather::<u32>(&[7, MISSING_CODE, 0, 1 << 20], &slots, runs);
+        }
+    }
+
+    /// A column's keys are as narrow as its number of values allows.
+    #[test]
+    fn keys_are_as_narrow_as_the_values_allow() {
+        let width = |n_values| match Keys::for_values(n_values, 0) {
+            Keys::U8(_) => 8,
+            Keys::U16(_) => 16,
+            Keys::U32(_) => 32,
+            Keys::Undecided { .. } => 0,
+        };
+        assert_eq!([0, 256, 257, 65_536, 65_537].map(width), [8, 8, 16, 16, 32]);
     }
 }

@@ -7,7 +7,7 @@
 //! thread keeps its zstd context.
 
 use polars::prelude::PolarsResult;
-use polars_arrow::array::{Array, DictionaryArray, Utf8ViewArray};
+use polars_arrow::array::{Array, DictionaryArray, DictionaryKey, Utf8ViewArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_parquet::parquet::compression::Compression;
 use polars_parquet::parquet::encoding::{bitpacked, uleb128, Encoding};
@@ -33,9 +33,24 @@ pub(super) fn encode(
     field: &ParquetType,
     options: &WriteOptions,
 ) -> PolarsResult<Option<Vec<CompressedPage>>> {
-    let Some(array) = array.as_any().downcast_ref::<DictionaryArray<u32>>() else {
-        return Ok(None);
-    };
+    let any = array.as_any();
+    if let Some(array) = any.downcast_ref::<DictionaryArray<u8>>() {
+        encode_keyed(array, field, options)
+    } else if let Some(array) = any.downcast_ref::<DictionaryArray<u16>>() {
+        encode_keyed(array, field, options)
+    } else if let Some(array) = any.downcast_ref::<DictionaryArray<u32>>() {
+        encode_keyed(array, field, options)
+    } else {
+        Ok(None)
+    }
+}
+
+/// [`encode`] of a dictionary array with keys of type `K`.
+fn encode_keyed<K: Key>(
+    array: &DictionaryArray<K>,
+    field: &ParquetType,
+    options: &WriteOptions,
+) -> PolarsResult<Option<Vec<CompressedPage>>> {
     let Some(values) = array.values().as_any().downcast_ref::<Utf8ViewArray>() else {
         return Ok(None);
     };
@@ -66,7 +81,7 @@ pub(super) fn encode(
 
 /// The dictionary page: each value as its little-endian `u32` length and its bytes.
 fn dictionary_page(values: &Utf8ViewArray, level: i32) -> PolarsResult<CompressedPage> {
-    with_scratch(|raw, _| {
+    with_scratch::<u8, _>(|raw, _| {
         raw.reserve(values.total_bytes_len() + 4 * values.len());
         for v in values.values_iter() {
             raw.extend_from_slice(&(v.len() as u32).to_le_bytes());
@@ -85,14 +100,14 @@ fn dictionary_page(values: &Utf8ViewArray, level: i32) -> PolarsResult<Compresse
 
 /// A data page (format V1) of rows `rows`: the definition levels' byte length, the levels,
 /// the keys' bit width and the keys of the present rows.
-fn data_page(
-    keys: &[u32],
+fn data_page<K: Key>(
+    keys: &[K],
     validity: Option<&Bitmap>,
     rows: std::ops::Range<usize>,
     column: &PrimitiveType,
     level: i32,
 ) -> PolarsResult<CompressedPage> {
-    with_scratch(|raw, present| {
+    with_scratch(|raw, present: &mut Vec<K>| {
         let n = rows.len();
         let validity = validity.map(|v| v.clone().sliced(rows.start, n));
         raw.extend_from_slice(&[0; 4]);
@@ -111,7 +126,7 @@ fn data_page(
         raw[..4].copy_from_slice(&levels_len.to_le_bytes());
 
         let keys = &keys[rows];
-        let present: &[u32] = match &validity {
+        let present: &[K] = match &validity {
             None => keys,
             Some(validity) => {
                 present.reserve(n);
@@ -119,18 +134,14 @@ fn data_page(
                 &present[..]
             }
         };
-        let max_key = present.iter().copied().max().unwrap_or(0);
+        let max_key: u32 = present.iter().copied().max().map_or(0, Into::into);
         // At least one bit: every reader takes a bit-packed run of width 1.
         let bit_width = (u32::BITS - max_key.leading_zeros()).max(1) as usize;
         raw.push(bit_width as u8);
         if !present.is_empty() {
             let groups = present.len().div_ceil(8);
             put_uleb128(raw, ((groups as u64) << 1) | 1);
-            let at = raw.len();
-            // `encode` fills whole blocks of 32 values; the run keeps whole groups of 8.
-            raw.resize(at + present.len().div_ceil(32) * 4 * bit_width, 0);
-            bitpacked::encode::<u32>(present, bit_width, &mut raw[at..]);
-            raw.truncate(at + groups * bit_width);
+            K::pack_groups(present, bit_width, raw);
         }
         let compressed = compress(raw, level)?;
         let header = DataPageHeaderV1 {
@@ -158,7 +169,7 @@ fn data_page(
 
 /// Append the `keys` whose bit in `validity` (as long as `keys`) is set, 64 rows at a
 /// time: a word of all-present rows is one copy, a word of none is skipped.
-fn push_present(out: &mut Vec<u32>, keys: &[u32], validity: &Bitmap) {
+fn push_present<K: Copy>(out: &mut Vec<K>, keys: &[K], validity: &Bitmap) {
     let mut words = validity.fast_iter_u64();
     let mut at = 0;
     for word in words.by_ref() {
@@ -173,7 +184,7 @@ fn push_present(out: &mut Vec<u32>, keys: &[u32], validity: &Bitmap) {
 
 /// Append the `keys` (at most 64) whose bit in `word` is set; bits past them are ignored.
 #[inline]
-fn push_set(out: &mut Vec<u32>, keys: &[u32], word: u64) {
+fn push_set<K: Copy>(out: &mut Vec<K>, keys: &[K], word: u64) {
     let word = if keys.len() >= 64 {
         word
     } else {
@@ -211,18 +222,75 @@ fn put_uleb128(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&container[..used]);
 }
 
+/// An integer type of dictionary keys: its bit-packing, and this thread's buffer of
+/// present keys.
+trait Key: DictionaryKey + Ord + Into<u32> {
+    fn with_present<T>(f: impl FnOnce(&mut Vec<Self>) -> T) -> T;
+
+    /// Append `keys` bit-packed `bit_width` bits each (at least their width), in whole
+    /// groups of eight (the last padded with zeros): `bit_width` bytes a group.
+    fn pack_groups(keys: &[Self], bit_width: usize, out: &mut Vec<u8>);
+}
+
+macro_rules! key_with_present {
+    ($t:ty) => {
+        fn with_present<T>(f: impl FnOnce(&mut Vec<Self>) -> T) -> T {
+            thread_local! {
+                static PRESENT: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+            }
+            PRESENT.with(|cell| f(&mut cell.borrow_mut()))
+        }
+    };
+}
+
+impl Key for u8 {
+    key_with_present!(u8);
+
+    // polars-parquet packs no bytes; a group of eight keys of at most 8 bits is a word.
+    fn pack_groups(keys: &[u8], bit_width: usize, out: &mut Vec<u8>) {
+        out.reserve(keys.len().div_ceil(8) * bit_width);
+        for eight in keys.chunks(8) {
+            let mut word = 0u64;
+            for (i, &k) in eight.iter().enumerate() {
+                word |= u64::from(k) << (i * bit_width);
+            }
+            out.extend_from_slice(&word.to_le_bytes()[..bit_width]);
+        }
+    }
+}
+
+macro_rules! key_packed_by_polars {
+    ($($t:ty),*) => {$(
+        impl Key for $t {
+            key_with_present!($t);
+
+            fn pack_groups(keys: &[$t], bit_width: usize, out: &mut Vec<u8>) {
+                // `encode` fills whole blocks of `block` values (a multiple of eight).
+                let block = <<$t as bitpacked::Unpackable>::Unpacked as bitpacked::Unpacked<$t>>::LENGTH;
+                let at = out.len();
+                out.resize(at + keys.len().div_ceil(block) * block / 8 * bit_width, 0);
+                bitpacked::encode::<$t>(keys, bit_width, &mut out[at..]);
+                out.truncate(at + keys.len().div_ceil(8) * bit_width);
+            }
+        }
+    )*};
+}
+
+key_packed_by_polars!(u16, u32);
+
 /// Run `f` with this thread's page buffer and key buffer, both emptied; they keep their
 /// capacity from page to page.
-fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u32>) -> T) -> T {
+fn with_scratch<K: Key, T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<K>) -> T) -> T {
     thread_local! {
-        static SCRATCH: RefCell<(Vec<u8>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
-    SCRATCH.with(|cell| {
-        let mut scratch = cell.borrow_mut();
-        let (raw, present) = &mut *scratch;
+    RAW.with(|cell| {
+        let mut raw = cell.borrow_mut();
         raw.clear();
-        present.clear();
-        f(raw, present)
+        K::with_present(|present| {
+            present.clear();
+            f(&mut raw, present)
+        })
     })
 }
 
