@@ -320,6 +320,13 @@ fn code_of(row: &FeatureRow, j: usize, dicts: &mut [Dict], values: &mut [Values]
         .map_or(MISSING_CODE, |v| dicts[j].code_in(&mut values[j], v))
 }
 
+/// The code of slot `s` through `code_at` (a unit's slot codes): [`MISSING_CODE`] for a
+/// missing value or a slot past the end (a lone feature's missing value).
+#[inline]
+fn slot_code(code_at: &[u32], s: u32) -> u32 {
+    code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)
+}
+
 /// Where [`merge_column`] puts a column: its values by code, and each row's code from the
 /// code of the row's slot.
 trait MergedColumn {
@@ -346,11 +353,8 @@ impl MergedColumn for CatColumn {
     }
 
     fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
-        self.codes.extend(
-            slots
-                .iter()
-                .map(|&s| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)),
-        );
+        self.codes
+            .extend(slots.iter().map(|&s| slot_code(code_at, s)));
     }
 }
 
@@ -469,14 +473,11 @@ impl<K: Key> KeyGather<K> {
     /// Rows whose slots are `slots`, as [`MergedColumn::extend`]; every code below `K`'s
     /// range.
     fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
-        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
-        // Rows up to a byte boundary one at a time, then eight to a byte. Keys and bits
-        // are gathered in passes of their own: one loop writing both kept its vectors'
-        // lengths in memory, a dependency from row to row.
+        // Rows up to a byte boundary one at a time, then eight to a byte.
         let aligning = ((8 - self.keys.len() % 8) % 8).min(slots.len());
         let (first, rest) = slots.split_at(aligning);
         for &s in first {
-            self.push(code(s));
+            self.push(slot_code(code_at, s));
         }
         let (whole, tail) = rest.split_at(rest.len() / 8 * 8);
         if code_at.iter().all(|&c| c == MISSING_CODE) {
@@ -489,21 +490,22 @@ impl<K: Key> KeyGather<K> {
             self.gather_whole_bytes(code_at, whole);
         }
         for &s in tail {
-            self.push(code(s));
+            self.push(slot_code(code_at, s));
         }
     }
 
-    /// Rows of `slots` (a multiple of 8 of them, from a byte boundary), as [`Self::extend`].
+    /// Rows of `slots` (a multiple of eight, from a byte boundary), as [`Self::extend`].
+    /// Keys and bits are gathered in passes of their own: one loop writing both kept its
+    /// vectors' lengths in memory, a dependency from row to row.
     fn gather_whole_bytes(&mut self, code_at: &[u32], slots: &[u32]) {
-        let code = |s: u32| code_at.get(s as usize).copied().unwrap_or(MISSING_CODE);
-        let whole = slots;
-        self.keys.extend(whole.iter().map(|&s| match code(s) {
-            MISSING_CODE => K::default(),
-            c => K::from_code(c),
-        }));
-        self.present.extend(whole.chunks_exact(8).map(|eight| {
+        self.keys
+            .extend(slots.iter().map(|&s| match slot_code(code_at, s) {
+                MISSING_CODE => K::default(),
+                c => K::from_code(c),
+            }));
+        self.present.extend(slots.chunks_exact(8).map(|eight| {
             eight.iter().enumerate().fold(0u8, |byte, (i, &s)| {
-                byte | u8::from(code(s) != MISSING_CODE) << i
+                byte | u8::from(slot_code(code_at, s) != MISSING_CODE) << i
             })
         }));
     }
