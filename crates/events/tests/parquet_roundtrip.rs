@@ -275,46 +275,100 @@ fn arrays_are_written_as_their_schema_says_or_refused() {
     assert!(!bad.exists());
 }
 
+/// A dictionary column's name, its rows' keys and its dictionary.
+type DictionaryPattern = (&'static str, Vec<Option<u32>>, Vec<String>);
+
+/// A string dictionary array of `rows`' keys, as `K`, into `dict`.
+fn dictionary_column<K: polars_arrow::array::DictionaryKey>(
+    rows: &[Option<u32>],
+    dict: &[String],
+) -> Box<dyn polars_arrow::array::Array> {
+    use polars_arrow::array::{DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
+    use polars_arrow::datatypes::ArrowDataType;
+    let keys: Vec<Option<K>> = rows
+        .iter()
+        .map(|k| k.map(|k| K::try_from(k as usize).ok().unwrap()))
+        .collect();
+    let dtype = ArrowDataType::Dictionary(K::KEY_TYPE, Box::new(ArrowDataType::Utf8View), false);
+    let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
+    DictionaryArray::try_new(
+        dtype,
+        PrimitiveArray::<K>::from(keys),
+        values.freeze().boxed(),
+    )
+    .unwrap()
+    .boxed()
+}
+
+/// `n` rows' keys below `n_values`: runs of nulls, runs of one value and scattered keys.
+fn mixed_keys(n: usize, n_values: usize) -> Vec<Option<u32>> {
+    (0..n)
+        .map(|i| match i % 97 {
+            0..=9 => None,
+            10..=40 => Some(7),
+            _ if i % 5 == 0 => None,
+            _ => Some((i * 7919 % n_values) as u32),
+        })
+        .collect()
+}
+
+/// A `u32` categorical column per pattern, as feature files declare them.
+fn categorical_schema(patterns: &[DictionaryPattern]) -> polars::prelude::Schema {
+    use polars::prelude::*;
+    patterns
+        .iter()
+        .map(|(name, _, _)| {
+            Field::new(
+                (*name).into(),
+                DataType::from_categories(Categories::random(
+                    (*name).into(),
+                    CategoricalPhysical::U32,
+                )),
+            )
+        })
+        .collect()
+}
+
+/// Write `arrays` (one per pattern, `n` rows) to `path`, then rows 11..1,011 again (a slice
+/// whose validity starts at bit 3 of a byte).
+fn write_with_slice(
+    path: &std::path::Path,
+    schema: &polars::prelude::Schema,
+    n: usize,
+    arrays: &[Box<dyn polars_arrow::array::Array>],
+) {
+    let mut w = lotl_events::parquet::BatchWriter::new(path, false);
+    w.write_arrays(schema, n, arrays).unwrap();
+    let sliced: Vec<_> = arrays.iter().map(|a| a.sliced(11, 1_000)).collect();
+    w.write_arrays(schema, 1_000, &sliced).unwrap();
+    w.finish().unwrap();
+}
+
+/// `back` holds each pattern's rows, then its rows 11..1,011 again.
+fn assert_read_back(back: &polars::prelude::DataFrame, patterns: &[DictionaryPattern]) {
+    use polars::prelude::*;
+    let n = patterns[0].1.len();
+    assert_eq!(back.height(), n + 1_000);
+    for (name, rows, dict) in patterns {
+        let got = back.column(name).unwrap().cast(&DataType::String).unwrap();
+        let expected = rows.iter().chain(&rows[11..1_011]);
+        for (i, (g, e)) in got.str().unwrap().iter().zip(expected).enumerate() {
+            assert_eq!(g, e.map(|k| dict[k as usize].as_str()), "{name} row {i}");
+        }
+    }
+}
+
 /// String dictionary columns (what feature files hold) read back value for value, whatever
 /// their nulls: a column spanning several data pages, a slice starting mid-byte of its
 /// validity, a column of one value, a column with no value at all and one with no nulls.
 #[test]
 fn dictionary_columns_read_back_value_for_value() {
-    use lotl_events::parquet::BatchWriter;
     use polars::prelude::*;
-    use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
-    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
-
-    let dtype = ArrowDataType::Dictionary(
-        IntegerType::UInt32,
-        Box::new(ArrowDataType::Utf8View),
-        false,
-    );
-    let column = |rows: &[Option<u32>], dict: &[String]| -> Box<dyn Array> {
-        let keys = PrimitiveArray::<u32>::from(rows.to_vec());
-        let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
-        DictionaryArray::try_new(dtype.clone(), keys, values.freeze().boxed())
-            .unwrap()
-            .boxed()
-    };
     let n = 300_011;
     let dict: Vec<String> = (0..1000).map(|i| format!("value-{i}")).collect();
-    /// A column's name, its rows' keys and its dictionary.
-    type Pattern = (&'static str, Vec<Option<u32>>, Vec<String>);
-    let patterns: Vec<Pattern> = vec![
-        (
-            "mixed",
-            // Runs of nulls, runs of one value and scattered keys of every bit width.
-            (0..n)
-                .map(|i| match i % 97 {
-                    0..=9 => None,
-                    10..=40 => Some(7),
-                    _ if i % 5 == 0 => None,
-                    _ => Some((i * 7919 % 1000) as u32),
-                })
-                .collect(),
-            dict.clone(),
-        ),
+    let patterns: Vec<DictionaryPattern> = vec![
+        // Keys of every bit width.
+        ("mixed", mixed_keys(n, 1000), dict.clone()),
         (
             "one_value",
             (0..n).map(|i| (i % 3 != 0).then_some(0)).collect(),
@@ -327,43 +381,18 @@ fn dictionary_columns_read_back_value_for_value() {
             dict[..300].to_vec(),
         ),
     ];
-    let schema: Schema = patterns
+    let arrays: Vec<_> = patterns
         .iter()
-        .map(|(name, _, _)| {
-            Field::new(
-                (*name).into(),
-                DataType::from_categories(Categories::random(
-                    (*name).into(),
-                    CategoricalPhysical::U32,
-                )),
-            )
-        })
-        .collect();
-    let arrays: Vec<Box<dyn Array>> = patterns
-        .iter()
-        .map(|(_, rows, dict)| column(rows, dict))
+        .map(|(_, rows, dict)| dictionary_column::<u32>(rows, dict))
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("dictionary.parquet");
-    let mut w = BatchWriter::new(&p, false);
-    // A whole column (three pages), then a slice whose validity starts at bit 3 of a byte.
-    w.write_arrays(&schema, n, &arrays).unwrap();
-    let sliced: Vec<Box<dyn Array>> = arrays.iter().map(|a| a.sliced(11, 1_000)).collect();
-    w.write_arrays(&schema, 1_000, &sliced).unwrap();
-    w.finish().unwrap();
-
+    // A whole column (three pages), then a slice.
+    write_with_slice(&p, &categorical_schema(&patterns), n, &arrays);
     let back = ParquetReader::new(std::fs::File::open(&p).unwrap())
         .finish()
         .unwrap();
-    assert_eq!(back.height(), n + 1_000);
-    for (name, rows, dict) in &patterns {
-        let got = back.column(name).unwrap().cast(&DataType::String).unwrap();
-        let got = got.str().unwrap();
-        let expected = rows.iter().chain(&rows[11..1_011]);
-        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-            assert_eq!(g, e.map(|k| dict[k as usize].as_str()), "{name} row {i}");
-        }
-    }
+    assert_read_back(&back, &patterns);
 }
 
 proptest! {
@@ -406,46 +435,11 @@ proptest! {
 /// column as narrowly as its values allow.)
 #[test]
 fn narrow_dictionary_keys_write_the_same_file() {
-    use lotl_events::parquet::BatchWriter;
     use polars::prelude::*;
-    use polars_arrow::array::{
-        Array, DictionaryArray, DictionaryKey, MutableBinaryViewArray, PrimitiveArray,
-    };
-    use polars_arrow::datatypes::ArrowDataType;
-
-    fn column<K: DictionaryKey>(rows: &[Option<u32>], dict: &[String]) -> Box<dyn Array> {
-        let keys: Vec<Option<K>> = rows
-            .iter()
-            .map(|k| k.map(|k| K::try_from(k as usize).ok().unwrap()))
-            .collect();
-        let dtype =
-            ArrowDataType::Dictionary(K::KEY_TYPE, Box::new(ArrowDataType::Utf8View), false);
-        let values = MutableBinaryViewArray::<str>::from_values_iter(dict.iter());
-        DictionaryArray::try_new(
-            dtype,
-            PrimitiveArray::<K>::from(keys),
-            values.freeze().boxed(),
-        )
-        .unwrap()
-        .boxed()
-    }
     let n = 140_003;
     let dict: Vec<String> = (0..256).map(|i| format!("v{i}")).collect();
-    /// A column's name, its rows' keys and its dictionary.
-    type Pattern = (&'static str, Vec<Option<u32>>, Vec<String>);
-    let patterns: Vec<Pattern> = vec![
-        (
-            "mixed",
-            (0..n)
-                .map(|i| match i % 97 {
-                    0..=9 => None,
-                    10..=40 => Some(7),
-                    _ if i % 5 == 0 => None,
-                    _ => Some((i * 7919 % 256) as u32),
-                })
-                .collect(),
-            dict.clone(),
-        ),
+    let patterns: Vec<DictionaryPattern> = vec![
+        ("mixed", mixed_keys(n, 256), dict.clone()),
         ("no_value", vec![None; n], vec![]),
         (
             "no_null",
@@ -453,61 +447,22 @@ fn narrow_dictionary_keys_write_the_same_file() {
             dict[..3].to_vec(),
         ),
     ];
-    let schema: Schema = patterns
-        .iter()
-        .map(|(name, _, _)| {
-            Field::new(
-                (*name).into(),
-                DataType::from_categories(Categories::random(
-                    (*name).into(),
-                    CategoricalPhysical::U32,
-                )),
-            )
-        })
-        .collect();
+    // One schema for the three files: its categories are named at random.
+    let schema = categorical_schema(&patterns);
     let dir = tempfile::tempdir().unwrap();
-    let write = |file: &str, arrays: Vec<Box<dyn Array>>| {
+    let write = |file: &str, column: fn(&[Option<u32>], &[String]) -> _| {
         let p = dir.path().join(file);
-        let mut w = BatchWriter::new(&p, false);
-        w.write_arrays(&schema, n, &arrays).unwrap();
-        // A slice whose validity starts at bit 3 of a byte.
-        let sliced: Vec<Box<dyn Array>> = arrays.iter().map(|a| a.sliced(11, 1_000)).collect();
-        w.write_arrays(&schema, 1_000, &sliced).unwrap();
-        w.finish().unwrap();
+        let arrays: Vec<_> = patterns.iter().map(|(_, r, d)| column(r, d)).collect();
+        write_with_slice(&p, &schema, n, &arrays);
         std::fs::read(p).unwrap()
     };
-    let wide = write(
-        "u32.parquet",
-        patterns
-            .iter()
-            .map(|(_, r, d)| column::<u32>(r, d))
-            .collect(),
-    );
-    let middle = write(
-        "u16.parquet",
-        patterns
-            .iter()
-            .map(|(_, r, d)| column::<u16>(r, d))
-            .collect(),
-    );
-    let narrow = write(
-        "u8.parquet",
-        patterns
-            .iter()
-            .map(|(_, r, d)| column::<u8>(r, d))
-            .collect(),
-    );
+    let wide = write("u32.parquet", dictionary_column::<u32>);
+    let middle = write("u16.parquet", dictionary_column::<u16>);
+    let narrow = write("u8.parquet", dictionary_column::<u8>);
     assert!(wide == middle, "u16 keys wrote another file than u32 keys");
     assert!(wide == narrow, "u8 keys wrote another file than u32 keys");
-    // And the file holds the values.
     let back = ParquetReader::new(std::io::Cursor::new(narrow))
         .finish()
         .unwrap();
-    for (name, rows, dict) in &patterns {
-        let got = back.column(name).unwrap().cast(&DataType::String).unwrap();
-        let expected = rows.iter().chain(&rows[11..1_011]);
-        for (i, (g, e)) in got.str().unwrap().iter().zip(expected).enumerate() {
-            assert_eq!(g, e.map(|k| dict[k as usize].as_str()), "{name} row {i}");
-        }
-    }
+    assert_read_back(&back, &patterns);
 }
