@@ -11,7 +11,7 @@ use polars_arrow::array::{
     ArrayRef, DictionaryArray, DictionaryKey, MutableBinaryViewArray, PrimitiveArray,
 };
 use polars_arrow::bitmap::Bitmap;
-use polars_arrow::datatypes::ArrowDataType;
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -327,107 +327,17 @@ fn slot_code(code_at: &[u32], s: u32) -> u32 {
     code_at.get(s as usize).copied().unwrap_or(MISSING_CODE)
 }
 
-/// Where [`merge_column`] puts a column: its values by code, and each row's code from the
-/// code of the row's slot.
-trait MergedColumn {
-    type Values: ValueList;
-    fn with_rows(n_rows: usize) -> Self;
-    fn values(&mut self) -> &mut Self::Values;
-    /// Rows whose slots are `slots`, slot `s` coded `code_at[s]` ([`MISSING_CODE`] or
-    /// past the end: missing).
-    fn extend(&mut self, code_at: &[u32], slots: &[u32]);
-}
-
-impl MergedColumn for CatColumn {
-    type Values = Vec<String>;
-
-    fn with_rows(n_rows: usize) -> Self {
-        CatColumn {
-            dict: Vec::new(),
-            codes: Vec::with_capacity(n_rows),
-        }
-    }
-
-    fn values(&mut self) -> &mut Vec<String> {
-        &mut self.dict
-    }
-
-    fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
-        self.codes
-            .extend(slots.iter().map(|&s| slot_code(code_at, s)));
-    }
-}
-
-/// A column as a feature file's dictionary array is made of, built as the rows are
-/// gathered: turning a [`CatColumn`]'s codes into keys and validity afterwards was another
-/// pass over every cell (5 % of `lotl features`' samples), and each value its own string.
-struct KeyedColumn {
-    values: MutableBinaryViewArray<str>,
-    keys: Keys,
-}
-
-/// A column's keys, as narrow as its number of values allows, chosen at its first rows
-/// (all its values are coded by then). Every column of Elastic's recipe has at most 256
-/// values in a batch: one byte a key, not four, is a quarter of the memory written by the
-/// merge and read by the writer. Parquet stores keys by value: the file is the same.
-enum Keys {
-    Undecided { n_rows: usize },
-    U8(KeyGather<u8>),
-    U16(KeyGather<u16>),
-    U32(KeyGather<u32>),
-}
-
-impl Keys {
-    fn for_values(n_values: usize, n_rows: usize) -> Keys {
-        if n_values <= 1 << 8 {
-            Keys::U8(KeyGather::with_rows(n_rows))
-        } else if n_values <= 1 << 16 {
-            Keys::U16(KeyGather::with_rows(n_rows))
-        } else {
-            Keys::U32(KeyGather::with_rows(n_rows))
-        }
-    }
-}
-
-impl MergedColumn for KeyedColumn {
-    type Values = MutableBinaryViewArray<str>;
-
-    fn with_rows(n_rows: usize) -> Self {
-        KeyedColumn {
-            values: MutableBinaryViewArray::new(),
-            keys: Keys::Undecided { n_rows },
-        }
-    }
-
-    fn values(&mut self) -> &mut MutableBinaryViewArray<str> {
-        &mut self.values
-    }
-
-    fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
-        if let Keys::Undecided { n_rows } = self.keys {
-            self.keys = Keys::for_values(self.values.len(), n_rows);
-        }
-        match &mut self.keys {
-            Keys::Undecided { .. } => unreachable!("decided just above"),
-            Keys::U8(keys) => keys.extend(code_at, slots),
-            Keys::U16(keys) => keys.extend(code_at, slots),
-            Keys::U32(keys) => keys.extend(code_at, slots),
-        }
-    }
-}
-
-impl KeyedColumn {
-    fn into_array(self) -> PolarsResult<ArrayRef> {
-        let keys = match self.keys {
-            Keys::Undecided { .. } => Keys::for_values(self.values.len(), 0),
-            keys => keys,
-        };
-        match keys {
-            Keys::Undecided { .. } => unreachable!("decided just above"),
-            Keys::U8(keys) => dictionary_of(keys.into_keys(), self.values),
-            Keys::U16(keys) => dictionary_of(keys.into_keys(), self.values),
-            Keys::U32(keys) => dictionary_of(keys.into_keys(), self.values),
-        }
+/// The narrowest key type of a dictionary of `n_values` values. Every column of Elastic's
+/// recipe has at most 256 values in a batch: one byte a key, not four, is a quarter of the
+/// memory written by the merge and read by the writer. Parquet stores keys by value: the
+/// file is the same.
+fn narrowest_key(n_values: usize) -> IntegerType {
+    if n_values <= 1 << 8 {
+        IntegerType::UInt8
+    } else if n_values <= 1 << 16 {
+        IntegerType::UInt16
+    } else {
+        IntegerType::UInt32
     }
 }
 
@@ -470,8 +380,20 @@ impl<K: Key> KeyGather<K> {
         }
     }
 
-    /// Rows whose slots are `slots`, as [`MergedColumn::extend`]; every code below `K`'s
-    /// range.
+    /// The keys of `n_rows` rows given as runs of slots and their units' slot codes.
+    fn gather<'a>(
+        runs: impl Iterator<Item = (&'a [u32], &'a Vec<u32>)>,
+        n_rows: usize,
+    ) -> PrimitiveArray<K> {
+        let mut keys = Self::with_rows(n_rows);
+        for (slots, code_at) in runs {
+            keys.extend(code_at, slots);
+        }
+        keys.into_keys()
+    }
+
+    /// Rows whose slots are `slots`, slot `s` coded `code_at[s]` ([`MISSING_CODE`] or past
+    /// the end: missing); every code below `K`'s range.
     fn extend(&mut self, code_at: &[u32], slots: &[u32]) {
         // Rows up to a byte boundary one at a time, then eight to a byte.
         let aligning = ((8 - self.keys.len() % 8) % 8).min(slots.len());
@@ -533,37 +455,69 @@ impl<K: Key> KeyGather<K> {
 /// Categorical feature `j` of the `units`' rows in order: their dictionaries joined in unit
 /// order (so codes are as a sequential featurisation numbers them), each row's code
 /// written once, into its final place, through its slot.
-fn merge_column<C: MergedColumn>(
+fn merge_column(layout: &SlotLayout, units: &[Unit], j: usize, n_rows: usize) -> CatColumn {
+    let mut col = CatColumn {
+        dict: Vec::new(),
+        codes: Vec::with_capacity(n_rows),
+    };
+    let slot = layout.slot_of[j];
+    for (unit, code_at) in units
+        .iter()
+        .zip(code_units(layout, units, j, &mut col.dict))
+    {
+        col.codes
+            .extend(unit.rows[slot].iter().map(|&s| slot_code(&code_at, s)));
+    }
+    col
+}
+
+/// [`merge_column`] as a feature file's dictionary array, built as the rows are gathered:
+/// turning a [`CatColumn`]'s codes into keys and validity afterwards was another pass over
+/// every cell (5 % of `lotl features`' samples), and each value its own string. Keys are
+/// as narrow as the column's values allow ([`narrowest_key`]).
+fn merge_keyed_column(
     layout: &SlotLayout,
     units: &[Unit],
     j: usize,
     n_rows: usize,
-) -> C {
+) -> PolarsResult<ArrayRef> {
+    let mut values = MutableBinaryViewArray::<str>::new();
+    let code_at = code_units(layout, units, j, &mut values);
     let slot = layout.slot_of[j];
-    let mut col = C::with_rows(n_rows);
+    let runs = units.iter().map(|u| &u.rows[slot][..]).zip(&code_at);
+    match narrowest_key(values.len()) {
+        IntegerType::UInt8 => dictionary_of(KeyGather::<u8>::gather(runs, n_rows), values),
+        IntegerType::UInt16 => dictionary_of(KeyGather::<u16>::gather(runs, n_rows), values),
+        _ => dictionary_of(KeyGather::<u32>::gather(runs, n_rows), values),
+    }
+}
+
+/// Per unit, the code of each of its slots of categorical feature `j` in `values` (the
+/// column's values by code, new ones pushed), unit after unit.
+fn code_units(
+    layout: &SlotLayout,
+    units: &[Unit],
+    j: usize,
+    values: &mut impl ValueList,
+) -> Vec<Vec<u32>> {
     let mut dict = Dict::default();
-    // Every value is coded before any row is gathered: the column's number of values
-    // decides its keys' width.
-    let code_at: Vec<Vec<u32>> = units
+    let grouped = layout.grouped(layout.slot_of[j]);
+    units
         .iter()
         .map(|unit| {
-            if layout.grouped(slot) {
+            if grouped {
                 unit.by_slot[j]
                     .iter()
-                    .map(|&v| dict.code_of_packed(col.values(), v, &unit.long))
+                    .map(|&v| dict.code_of_packed(values, v, &unit.long))
                     .collect()
             } else {
                 unit.dicts[j]
                     .iter()
-                    .map(|v| dict.code_in(col.values(), v))
+                    .map(|v| dict.code_in(values, v))
                     .collect()
             }
         })
-        .collect();
-    for (unit, code_at) in units.iter().zip(&code_at) {
-        col.extend(code_at, &unit.rows[slot]);
-    }
-    col
+        .collect()
 }
 
 /// Numeric feature `j` of the `units`' rows in order.
@@ -1025,9 +979,7 @@ fn featurize_batch_into_arrays(
             FeatureKind::Numeric => {
                 Ok(PrimitiveArray::<f32>::from_vec(merge_numeric(&units, i, n_rows)).boxed())
             }
-            FeatureKind::Categorical => {
-                merge_column::<KeyedColumn>(&layout, &units, i, n_rows).into_array()
-            }
+            FeatureKind::Categorical => merge_keyed_column(&layout, &units, i, n_rows),
         })
         .collect::<PolarsResult<_>>()?;
     arrays.extend(id_arrays(events));
@@ -1188,9 +1140,7 @@ mod tests {
     #[test]
     fn keyed_columns_gather_runs_of_any_length() {
         fn gather<K: Key + Into<u32>>(code_at: &[u32], slots: &[u32], runs: &[usize]) {
-            let mut whole = CatColumn::with_rows(slots.len());
-            whole.extend(code_at, slots);
-            let expected = keys_array(whole.codes);
+            let expected = keys_array(slots.iter().map(|&s| slot_code(code_at, s)).collect());
             let mut keyed = KeyGather::<K>::with_rows(slots.len());
             let mut start = 0;
             for &n in runs {
@@ -1220,12 +1170,10 @@ mod tests {
     /// A column's keys are as narrow as its number of values allows.
     #[test]
     fn keys_are_as_narrow_as_the_values_allow() {
-        let width = |n_values| match Keys::for_values(n_values, 0) {
-            Keys::U8(_) => 8,
-            Keys::U16(_) => 16,
-            Keys::U32(_) => 32,
-            Keys::Undecided { .. } => 0,
-        };
-        assert_eq!([0, 256, 257, 65_536, 65_537].map(width), [8, 8, 16, 16, 32]);
+        use IntegerType::{UInt16, UInt32, UInt8};
+        assert_eq!(
+            [0, 256, 257, 65_536, 65_537].map(narrowest_key),
+            [UInt8, UInt8, UInt16, UInt16, UInt32]
+        );
     }
 }

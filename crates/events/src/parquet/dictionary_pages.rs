@@ -81,7 +81,7 @@ fn encode_keyed<K: Key>(
 
 /// The dictionary page: each value as its little-endian `u32` length and its bytes.
 fn dictionary_page(values: &Utf8ViewArray, level: i32) -> PolarsResult<CompressedPage> {
-    with_scratch::<u8, _>(|raw, _| {
+    with_raw(|raw| {
         raw.reserve(values.total_bytes_len() + 4 * values.len());
         for v in values.values_iter() {
             raw.extend_from_slice(&(v.len() as u32).to_le_bytes());
@@ -278,18 +278,24 @@ macro_rules! key_packed_by_polars {
 
 key_packed_by_polars!(u16, u32);
 
-/// Run `f` with this thread's page buffer and key buffer, both emptied; they keep their
-/// capacity from page to page.
-fn with_scratch<K: Key, T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<K>) -> T) -> T {
+/// Run `f` with this thread's page buffer, emptied; it keeps its capacity from page to page.
+fn with_raw<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     thread_local! {
         static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
     RAW.with(|cell| {
         let mut raw = cell.borrow_mut();
         raw.clear();
+        f(&mut raw)
+    })
+}
+
+/// [`with_raw`], with this thread's buffer of present keys too, emptied.
+fn with_scratch<K: Key, T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<K>) -> T) -> T {
+    with_raw(|raw| {
         K::with_present(|present| {
             present.clear();
-            f(&mut raw, present)
+            f(raw, present)
         })
     })
 }
